@@ -1,0 +1,313 @@
+package framework
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Domain is the set an energy's points live in.
+type Domain int
+
+const (
+	// Continuous is ℝ^d.
+	Continuous Domain = iota
+	// Binary is {0,1}^d.
+	Binary
+	// Spin is {−1,+1}^d.
+	Spin
+)
+
+// String returns the TOML name of the domain.
+func (d Domain) String() string {
+	switch d {
+	case Continuous:
+		return "continuous"
+	case Binary:
+		return "binary"
+	case Spin:
+		return "spin"
+	}
+	return fmt.Sprintf("Domain(%d)", int(d))
+}
+
+// Discrete reports whether the domain is a finite set of points.
+func (d Domain) Discrete() bool { return d == Binary || d == Spin }
+
+// Block is one named block of the flat parameter vector θ. Blocks are laid out in θ in the
+// order the spec lists them, each row-major.
+type Block struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+}
+
+// Size returns the number of parameters in the block.
+func (b Block) Size() int {
+	n := 1
+	for _, s := range b.Shape {
+		n *= s
+	}
+	return n
+}
+
+// Capability is a bit set of the optional outputs an energy computes exactly, and of
+// structural facts about it that estimators may exploit.
+type Capability uint32
+
+const (
+	// CapMixed: the energy computes the mixed product ∇θ Σᵢ uᵢᵀ∇ₓE(xᵢ) exactly.
+	CapMixed Capability = 1 << iota
+	// CapLaplacian: the energy computes Δₓ E(xᵢ) and Σᵢ vᵢ ∇θ ΔₓE(xᵢ) exactly.
+	CapLaplacian
+	// CapHVP: the energy computes Hessian-vector products ∇²ₓE(xᵢ) vᵢ exactly.
+	CapHVP
+	// CapLinear: E(x; θ) = θᵀT(x) + c(x). The energy then also implements LinearEnergy.
+	CapLinear
+	// CapBlockGibbs: the energy implements BlockGibbser (exact conditional sampling of
+	// all visible units at once, as an RBM does through its hidden units).
+	CapBlockGibbs
+)
+
+var capNames = []struct {
+	c    Capability
+	name string
+}{
+	{CapMixed, "mixed"}, {CapLaplacian, "laplacian"}, {CapHVP, "hvp"},
+	{CapLinear, "linear"}, {CapBlockGibbs, "block-gibbs"},
+}
+
+// Has reports whether every capability in c2 is in c.
+func (c Capability) Has(c2 Capability) bool { return c&c2 == c2 }
+
+// String lists the capabilities by name, comma separated.
+func (c Capability) String() string {
+	var s []string
+	for _, n := range capNames {
+		if c.Has(n.c) {
+			s = append(s, n.name)
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// Spec describes an energy: what it is called, where its points live, how θ is laid out and
+// what it can compute exactly.
+type Spec struct {
+	Name   string
+	Dim    int
+	Domain Domain
+	Blocks []Block
+	Caps   Capability
+}
+
+// NumParams returns len(θ): the sum of the block sizes.
+func (s Spec) NumParams() int {
+	n := 0
+	for _, b := range s.Blocks {
+		n += b.Size()
+	}
+	return n
+}
+
+// BlockOffset returns the offset in θ of the named block and its size, or ok=false.
+func (s Spec) BlockOffset(name string) (off, size int, ok bool) {
+	for _, b := range s.Blocks {
+		if b.Name == name {
+			return off, b.Size(), true
+		}
+		off += b.Size()
+	}
+	return 0, 0, false
+}
+
+// Output is a bit set of the quantities one Request asks for. Asking for several at once is
+// what keeps a training step to one pass over the batch (and one round trip to a plugin).
+type Output uint32
+
+const (
+	// OutEnergy: E(xᵢ) for each row, into Result.Energy (length n).
+	OutEnergy Output = 1 << iota
+	// OutGradX: ∇ₓE(xᵢ) for each row, into Result.GradX (n×d).
+	OutGradX
+	// OutParamVJP: Σᵢ wᵢ ∇θE(xᵢ), w = Request.Weights, into Result.ParamVJP (length p).
+	OutParamVJP
+	// OutMixed: ∇θ Σᵢ uᵢᵀ∇ₓE(xᵢ) with uᵢ = Request.U row i + Request.MixedSelf·∇ₓE(xᵢ),
+	// u held fixed (not differentiated), into Result.Mixed (length p).
+	OutMixed
+	// OutLaplacian: Δₓ E(xᵢ) = tr ∇²ₓE(xᵢ) for each row, into Result.Laplacian (length n).
+	OutLaplacian
+	// OutLaplacianVJP: Σᵢ vᵢ ∇θ ΔₓE(xᵢ), v = Request.LapWeights, into Result.LaplacianVJP.
+	OutLaplacianVJP
+	// OutHVP: ∇²ₓE(xᵢ) vᵢ with vᵢ = Request.V row i, into Result.HVP (n×d).
+	OutHVP
+
+	// FirstOrder are the outputs every energy must compute itself.
+	FirstOrder = OutEnergy | OutGradX | OutParamVJP
+	// allOutputs is every output defined above.
+	allOutputs = OutEnergy | OutGradX | OutParamVJP | OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP
+)
+
+var outNames = []struct {
+	o    Output
+	name string
+}{
+	{OutEnergy, "energy"}, {OutGradX, "grad_x"}, {OutParamVJP, "param_vjp"},
+	{OutMixed, "mixed"}, {OutLaplacian, "laplacian"}, {OutLaplacianVJP, "laplacian_vjp"},
+	{OutHVP, "hvp"},
+}
+
+// Has reports whether every output in o2 is in o.
+func (o Output) Has(o2 Output) bool { return o&o2 == o2 }
+
+// String lists the outputs by name, comma separated.
+func (o Output) String() string {
+	var s []string
+	for _, n := range outNames {
+		if o.Has(n.o) {
+			s = append(s, n.name)
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// Exact returns the optional outputs that an energy with capabilities c computes itself.
+func (c Capability) Exact() Output {
+	o := FirstOrder
+	if c.Has(CapMixed) {
+		o |= OutMixed
+	}
+	if c.Has(CapLaplacian) {
+		o |= OutLaplacian | OutLaplacianVJP
+	}
+	if c.Has(CapHVP) {
+		o |= OutHVP
+	}
+	return o
+}
+
+// Request asks an energy for several outputs on one batch at one θ. Inputs that an output
+// does not need may be nil. A nil weight slice means every weight is 1.
+type Request struct {
+	Outputs Output
+	X       *mat.Dense // n×d points
+	Theta   []float64  // parameters, length Spec.NumParams()
+
+	Weights    []float64  // length n, for OutParamVJP; nil means all ones
+	U          *mat.Dense // n×d, for OutMixed; nil means zero
+	MixedSelf  float64    // for OutMixed: uᵢ += MixedSelf·∇ₓE(xᵢ)
+	LapWeights []float64  // length n, for OutLaplacianVJP; nil means all ones
+	V          *mat.Dense // n×d, for OutHVP
+}
+
+// Rows returns the number of points in the request.
+func (r *Request) Rows() int {
+	if r.X == nil {
+		return 0
+	}
+	n, _ := r.X.Dims()
+	return n
+}
+
+// Result holds the outputs of a Request. Its buffers are reused across calls: Reset sizes
+// them for a request, reallocating only when they are too small, so a hot loop that keeps
+// one Result allocates nothing. Outputs that were not requested are left as they are.
+type Result struct {
+	Energy       []float64
+	GradX        *mat.Dense
+	ParamVJP     []float64
+	Mixed        []float64
+	Laplacian    []float64
+	LaplacianVJP []float64
+	HVP          *mat.Dense
+}
+
+// Reset sizes the buffers of the outputs in o for n rows of dimension d and p parameters,
+// and zeroes the θ-sized ones (which energies accumulate into).
+func (r *Result) Reset(o Output, n, d, p int) {
+	if o.Has(OutEnergy) {
+		r.Energy = resize(r.Energy, n)
+	}
+	if o.Has(OutGradX) {
+		r.GradX = resizeDense(r.GradX, n, d)
+	}
+	if o.Has(OutParamVJP) {
+		r.ParamVJP = zero(resize(r.ParamVJP, p))
+	}
+	if o.Has(OutMixed) {
+		r.Mixed = zero(resize(r.Mixed, p))
+	}
+	if o.Has(OutLaplacian) {
+		r.Laplacian = resize(r.Laplacian, n)
+	}
+	if o.Has(OutLaplacianVJP) {
+		r.LaplacianVJP = zero(resize(r.LaplacianVJP, p))
+	}
+	if o.Has(OutHVP) {
+		r.HVP = resizeDense(r.HVP, n, d)
+	}
+}
+
+func resize(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+func zero(s []float64) []float64 {
+	for i := range s {
+		s[i] = 0
+	}
+	return s
+}
+
+// resizeDense returns an n×d matrix that reuses m's storage when it is large enough.
+func resizeDense(m *mat.Dense, n, d int) *mat.Dense {
+	if n == 0 || d == 0 {
+		return &mat.Dense{}
+	}
+	if m != nil {
+		if r, c := m.Dims(); r == n && c == d {
+			return m
+		}
+		raw := m.RawMatrix().Data
+		if cap(raw) >= n*d {
+			return mat.NewDense(n, d, raw[:n*d])
+		}
+	}
+	return mat.NewDense(n, d, nil)
+}
+
+// Energy is the contract every model satisfies, built in or served by a plugin.
+//
+// Evaluate computes the outputs of req into res (sized with res.Reset by the caller) for
+// every row of req.X. It is asked only for outputs in Spec().Caps.Exact(); the Evaluator
+// derives the others. Evaluate must be safe for concurrent use by several goroutines on
+// different requests, and deterministic: the same request gives the same bits.
+type Energy interface {
+	Spec() Spec
+	// InitParams writes an initial θ into dst (length Spec().NumParams()) using rng.
+	InitParams(dst []float64, rng *rand.Rand)
+	Evaluate(req *Request, res *Result) error
+}
+
+// LinearEnergy is implemented by energies with CapLinear: E(x; θ) = θᵀT(x) + c(x).
+// Score matching is then quadratic in θ and solvable in closed form.
+type LinearEnergy interface {
+	Energy
+	// Statistics writes, for the row x, the Jacobian ∇ₓT(x) as a p×d matrix into jac and
+	// the Laplacian of each statistic ΔₓTₖ(x) into lap (length p). The offset c(x) must
+	// not depend on θ; its own derivatives enter through OffsetGrad.
+	Statistics(x []float64, jac *mat.Dense, lap []float64)
+	// OffsetGrad writes ∇ₓc(x) into dst (length d) and returns Δₓc(x).
+	OffsetGrad(x, dst []float64) (lap float64)
+}
+
+// BlockGibbser is implemented by energies with CapBlockGibbs: given θ it resamples every
+// row of x in place from the exact conditional of one block-Gibbs sweep (visible → hidden
+// → visible for an RBM), drawing randomness for row i from rngs[i].
+type BlockGibbser interface {
+	BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error
+}

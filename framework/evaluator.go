@@ -1,0 +1,408 @@
+package framework
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// DefaultChunkRows is the number of rows per chunk when an Evaluator is not told otherwise.
+// Chunks never depend on the number of workers or plugin processes, so sums over a batch are
+// taken in the same order whoever computes them.
+const DefaultChunkRows = 256
+
+// DefaultFDStep is the central-difference step of the derivative fallbacks. With a unit-scale
+// direction the truncation error is O(h²) ≈ 1e-8 and the rounding error O(ε/h) ≈ 1e-12 for
+// first differences, O(ε/h²) ≈ 1e-8 for second differences.
+const DefaultFDStep = 1e-4
+
+// Counts is the work an Evaluator has done. Studies compare estimators at matched compute,
+// so these numbers go into every run's summary.
+type Counts struct {
+	Requests        int64 `json:"requests"`          // Evaluate calls on the Evaluator
+	Calls           int64 `json:"energy_calls"`      // chunk calls into the energy
+	Rows            int64 `json:"rows"`              // rows over all energy calls
+	EnergyRows      int64 `json:"energy_rows"`       // rows for which E was computed
+	GradRows        int64 `json:"grad_rows"`         // rows for which ∇ₓE or ∇θE was computed
+	SecondOrderRows int64 `json:"second_order_rows"` // rows of exact second-order outputs
+	RoundTrips      int64 `json:"round_trips"`       // plugin round trips, if the energy reports them
+}
+
+// RoundTripCounter is implemented by energies that cross a process boundary.
+type RoundTripCounter interface {
+	RoundTrips() int64
+}
+
+// Evaluator serves Requests on an Energy: it splits the batch into chunks of ChunkRows rows
+// (evaluated on up to Workers goroutines, θ-sized outputs summed in chunk order), derives the
+// outputs the energy does not compute exactly by central differences of its first-order
+// outputs, checks every output is finite, and counts the work.
+//
+// An Evaluator is not safe for concurrent use; it reuses its buffers between calls.
+type Evaluator struct {
+	energy Energy
+	spec   Spec
+
+	// ChunkRows is the chunk size; zero means DefaultChunkRows.
+	ChunkRows int
+	// Workers bounds the goroutines that evaluate chunks; zero means GOMAXPROCS.
+	Workers int
+	// FDStep is the central-difference step of the fallbacks; zero means DefaultFDStep.
+	FDStep float64
+	// ForceFallback makes the Evaluator derive these outputs by finite differences even
+	// when the energy computes them exactly (for testing the fallbacks against the exact path).
+	ForceFallback Output
+
+	counts    Counts
+	requested Output    // union of outputs asked for
+	derived   Output    // outputs that took the finite-difference path
+	theta     []float64 // θ of the request being served, for the fallbacks
+
+	chunks  []chunk
+	wg      sync.WaitGroup
+	scratch fdScratch
+}
+
+type chunk struct {
+	lo, hi   int
+	req      Request
+	res      Result
+	x, u, v  mat.Dense
+	gx, hvp  mat.Dense
+	err      error
+	thetaOut Output
+}
+
+// NewEvaluator returns an Evaluator for e with default settings.
+func NewEvaluator(e Energy) *Evaluator {
+	return &Evaluator{energy: e, spec: e.Spec()}
+}
+
+// Energy returns the energy the Evaluator serves.
+func (ev *Evaluator) Energy() Energy { return ev.energy }
+
+// Spec returns the energy's spec.
+func (ev *Evaluator) Spec() Spec { return ev.spec }
+
+// Counts returns the work done so far.
+func (ev *Evaluator) Counts() Counts {
+	c := ev.counts
+	if rt, ok := ev.energy.(RoundTripCounter); ok {
+		c.RoundTrips = rt.RoundTrips()
+	}
+	return c
+}
+
+// Paths returns, for every output requested so far, "exact" or "finite-difference".
+func (ev *Evaluator) Paths() map[string]string {
+	m := map[string]string{}
+	for _, n := range outNames {
+		if !ev.requested.Has(n.o) {
+			continue
+		}
+		if ev.derived.Has(n.o) {
+			m[n.name] = "finite-difference"
+		} else {
+			m[n.name] = "exact"
+		}
+	}
+	return m
+}
+
+func (ev *Evaluator) step() float64 {
+	if ev.FDStep > 0 {
+		return ev.FDStep
+	}
+	return DefaultFDStep
+}
+
+func (ev *Evaluator) chunkRows() int {
+	if ev.ChunkRows > 0 {
+		return ev.ChunkRows
+	}
+	return DefaultChunkRows
+}
+
+func (ev *Evaluator) workers() int {
+	if ev.Workers > 0 {
+		return ev.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Evaluate computes the outputs of req into res, sizing res's buffers as needed.
+func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
+	if err := ev.check(req); err != nil {
+		return fmt.Errorf("energy %s: %w", ev.spec.Name, err)
+	}
+	ev.counts.Requests++
+	n, d, p := req.Rows(), ev.spec.Dim, ev.spec.NumParams()
+	res.Reset(req.Outputs, n, d, p)
+	ev.requested |= req.Outputs
+
+	exact := ev.spec.Caps.Exact() &^ ev.ForceFallback
+	direct := req.Outputs & exact
+	derive := req.Outputs &^ exact
+	ev.derived |= derive
+	if derive.Has(OutMixed) && req.MixedSelf != 0 {
+		direct |= OutGradX // the fallback needs ∇ₓE to form uᵢ
+	}
+	if direct != 0 {
+		sub := *req
+		sub.Outputs = direct
+		if direct.Has(OutGradX) && !req.Outputs.Has(OutGradX) {
+			res.GradX = resizeDense(res.GradX, n, d)
+		}
+		if err := ev.run(&sub, res); err != nil {
+			return err
+		}
+	}
+	if derive != 0 {
+		ev.theta = req.Theta
+		if err := ev.derive(req, res, derive); err != nil {
+			return fmt.Errorf("energy %s: finite-difference %s: %w", ev.spec.Name, derive, err)
+		}
+	}
+	return ev.checkFinite(req.Outputs, res)
+}
+
+func (ev *Evaluator) check(req *Request) error {
+	if req.X == nil {
+		return fmt.Errorf("request has no points (X is nil)")
+	}
+	if bad := req.Outputs &^ allOutputs; bad != 0 || req.Outputs == 0 {
+		return fmt.Errorf("request asks for no known output (outputs %#x)", uint32(req.Outputs))
+	}
+	n, d := req.X.Dims()
+	if d != ev.spec.Dim {
+		return &ShapeError{What: "X", Want: fmt.Sprintf("n×%d", ev.spec.Dim), Got: fmt.Sprintf("%d×%d", n, d)}
+	}
+	if len(req.Theta) != ev.spec.NumParams() {
+		return &ShapeError{What: "θ", Want: fmt.Sprint(ev.spec.NumParams()), Got: fmt.Sprint(len(req.Theta))}
+	}
+	vec := func(name string, s []float64) error {
+		if s != nil && len(s) != n {
+			return &ShapeError{What: name, Want: fmt.Sprint(n), Got: fmt.Sprint(len(s))}
+		}
+		return nil
+	}
+	matrix := func(name string, m *mat.Dense, required bool) error {
+		if m == nil {
+			if required {
+				return fmt.Errorf("request for %s has no %s", req.Outputs, name)
+			}
+			return nil
+		}
+		if r, c := m.Dims(); r != n || c != d {
+			return &ShapeError{What: name, Want: fmt.Sprintf("%d×%d", n, d), Got: fmt.Sprintf("%d×%d", r, c)}
+		}
+		return nil
+	}
+	if err := vec("Weights", req.Weights); err != nil {
+		return err
+	}
+	if err := vec("LapWeights", req.LapWeights); err != nil {
+		return err
+	}
+	if err := matrix("U", req.U, false); err != nil {
+		return err
+	}
+	return matrix("V", req.V, req.Outputs.Has(OutHVP))
+}
+
+// run evaluates req on the energy chunk by chunk. Per-row outputs land in res directly;
+// θ-sized outputs are computed per chunk and summed into res in chunk order.
+func (ev *Evaluator) run(req *Request, res *Result) error {
+	n, d, p := req.Rows(), ev.spec.Dim, ev.spec.NumParams()
+	size := ev.chunkRows()
+	nc := (n + size - 1) / size
+	if cap(ev.chunks) < nc {
+		ev.chunks = append(ev.chunks[:cap(ev.chunks)], make([]chunk, nc-cap(ev.chunks))...)
+	}
+	ev.chunks = ev.chunks[:nc]
+	thetaOut := req.Outputs & (OutParamVJP | OutMixed | OutLaplacianVJP)
+	for c := range ev.chunks {
+		ch := &ev.chunks[c]
+		ch.lo, ch.hi = c*size, min((c+1)*size, n)
+		ch.err = nil
+		ch.thetaOut = thetaOut
+		m := ch.hi - ch.lo
+		ch.req = Request{Outputs: req.Outputs, Theta: req.Theta, MixedSelf: req.MixedSelf}
+		ch.req.X = rowView(&ch.x, req.X, ch.lo, ch.hi)
+		if req.U != nil {
+			ch.req.U = rowView(&ch.u, req.U, ch.lo, ch.hi)
+		}
+		if req.V != nil {
+			ch.req.V = rowView(&ch.v, req.V, ch.lo, ch.hi)
+		}
+		if req.Weights != nil {
+			ch.req.Weights = req.Weights[ch.lo:ch.hi]
+		}
+		if req.LapWeights != nil {
+			ch.req.LapWeights = req.LapWeights[ch.lo:ch.hi]
+		}
+		// Per-row outputs are views of res; θ-sized ones are the chunk's own.
+		r := &ch.res
+		if req.Outputs.Has(OutEnergy) {
+			r.Energy = res.Energy[ch.lo:ch.hi]
+		}
+		if req.Outputs.Has(OutLaplacian) {
+			r.Laplacian = res.Laplacian[ch.lo:ch.hi]
+		}
+		if req.Outputs.Has(OutGradX) {
+			r.GradX = rowView(&ch.gx, res.GradX, ch.lo, ch.hi)
+		}
+		if req.Outputs.Has(OutHVP) {
+			r.HVP = rowView(&ch.hvp, res.HVP, ch.lo, ch.hi)
+		}
+		r.Reset(thetaOut, m, d, p)
+	}
+	w := min(ev.workers(), nc)
+	if w <= 1 {
+		ev.work(0, 1)
+	} else {
+		ev.wg.Add(w)
+		for i := 0; i < w; i++ {
+			go ev.workAsync(i, w)
+		}
+		ev.wg.Wait()
+	}
+	ev.counts.Calls += int64(nc)
+	ev.counts.Rows += int64(n)
+	if req.Outputs.Has(OutEnergy) {
+		ev.counts.EnergyRows += int64(n)
+	}
+	if req.Outputs&(OutGradX|OutParamVJP) != 0 {
+		ev.counts.GradRows += int64(n)
+	}
+	if req.Outputs&(OutMixed|OutLaplacian|OutLaplacianVJP|OutHVP) != 0 {
+		ev.counts.SecondOrderRows += int64(n)
+	}
+	for c := range ev.chunks {
+		ch := &ev.chunks[c]
+		if ch.err != nil {
+			return fmt.Errorf("energy %s, rows %d–%d: %w", ev.spec.Name, ch.lo, ch.hi-1, ch.err)
+		}
+		addTheta(res, &ch.res, thetaOut)
+	}
+	return nil
+}
+
+func (ev *Evaluator) workAsync(i, w int) {
+	defer ev.wg.Done()
+	ev.work(i, w)
+}
+
+// work evaluates chunks i, i+w, i+2w, … A panic in an energy becomes that chunk's error.
+func (ev *Evaluator) work(i, w int) {
+	for c := i; c < len(ev.chunks); c += w {
+		ch := &ev.chunks[c]
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					ch.err = fmt.Errorf("panic in Evaluate: %v", r)
+				}
+			}()
+			ch.err = ev.energy.Evaluate(&ch.req, &ch.res)
+		}()
+	}
+}
+
+func addTheta(dst, src *Result, o Output) {
+	if o.Has(OutParamVJP) {
+		addTo(dst.ParamVJP, src.ParamVJP)
+	}
+	if o.Has(OutMixed) {
+		addTo(dst.Mixed, src.Mixed)
+	}
+	if o.Has(OutLaplacianVJP) {
+		addTo(dst.LaplacianVJP, src.LaplacianVJP)
+	}
+}
+
+func addTo(dst, src []float64) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// rowView sets dst to rows [lo, hi) of m, sharing storage, without allocating.
+func rowView(dst *mat.Dense, m *mat.Dense, lo, hi int) *mat.Dense {
+	raw := m.RawMatrix()
+	if hi == lo {
+		*dst = mat.Dense{}
+		return dst
+	}
+	dst.SetRawMatrix(blas64.General{
+		Rows: hi - lo, Cols: raw.Cols, Stride: raw.Stride,
+		Data: raw.Data[lo*raw.Stride : (hi-1)*raw.Stride+raw.Cols],
+	})
+	return dst
+}
+
+func (ev *Evaluator) checkFinite(o Output, res *Result) error {
+	src := "energy " + ev.spec.Name
+	if o.Has(OutEnergy) {
+		if err := FiniteVec("energy", src, res.Energy); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutGradX) {
+		if err := FiniteDense("grad_x", src, res.GradX); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutParamVJP) {
+		if err := FiniteVec("param_vjp", src, res.ParamVJP); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutMixed) {
+		if err := FiniteVec("mixed", src, res.Mixed); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutLaplacian) {
+		if err := FiniteVec("laplacian", src, res.Laplacian); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutLaplacianVJP) {
+		if err := FiniteVec("laplacian_vjp", src, res.LaplacianVJP); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutHVP) {
+		if err := FiniteDense("hvp", src, res.HVP); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FiniteVec returns a *NonFiniteError for the first NaN or Inf in s, naming quantity and source.
+func FiniteVec(quantity, source string, s []float64) error {
+	for i, v := range s {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return &NonFiniteError{Quantity: quantity, Source: source, Index: i, Value: v, Step: -1}
+		}
+	}
+	return nil
+}
+
+// FiniteDense returns a *NonFiniteError for the first NaN or Inf in m; Index is the row.
+func FiniteDense(quantity, source string, m *mat.Dense) error {
+	raw := m.RawMatrix()
+	for i := 0; i < raw.Rows; i++ {
+		for _, v := range raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return &NonFiniteError{Quantity: quantity, Source: source, Index: i, Value: v, Step: -1}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package framework
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Env is what a component's constructor may need from the run beyond its own options.
+type Env struct {
+	Dim    int    // dimension of the data (or of [energy] dim)
+	Dir    string // folder of the TOML file, for resolving relative paths in options
+	Domain Domain // domain of the data, as loaded (continuous unless the data is all 0/1 or ±1)
+}
+
+// Entry describes one built-in component: its TOML name, one line of help, its options and
+// its constructor.
+//
+// Options returns a pointer to a fresh options struct holding the defaults. Its exported
+// fields carry `toml:"key"` and `help:"..."` tags; `ebm list` prints them, and the config
+// loader decodes the component's TOML table into it, rejecting unknown keys. If the struct
+// has a method Validate() error, it is called after decoding; return a *KeyError to point
+// at the offending key.
+type Entry[T any] struct {
+	Name    string
+	Help    string
+	Options func() any
+	New     func(opts any, env Env) (T, error)
+}
+
+// KeyError is an invalid value for an option key. The config loader adds the file and line.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("key %s: %s", e.Key, e.Msg) }
+
+// Registry holds the components a command can build from TOML. It is built explicitly
+// (each component package has a Register function), never global.
+type Registry struct {
+	Energies   map[string]Entry[Energy]
+	Trainers   map[string]Entry[Trainer]
+	Optimizers map[string]Entry[Optimizer]
+	Samplers   map[string]Entry[Sampler]
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		Energies:   map[string]Entry[Energy]{},
+		Trainers:   map[string]Entry[Trainer]{},
+		Optimizers: map[string]Entry[Optimizer]{},
+		Samplers:   map[string]Entry[Sampler]{},
+	}
+}
+
+// Names returns the sorted keys of a registry map.
+func Names[T any](m map[string]Entry[T]) []string {
+	s := make([]string, 0, len(m))
+	for k := range m {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}

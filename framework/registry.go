@@ -3,6 +3,7 @@ package framework
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Env is what a component's constructor may need from the run beyond its own options.
@@ -42,6 +43,23 @@ type Registry struct {
 	Trainers   map[string]Entry[Trainer]
 	Optimizers map[string]Entry[Optimizer]
 	Samplers   map[string]Entry[Sampler]
+
+	// SamplerShared, when set, returns a pointer to a defaults-filled struct of the keys that
+	// every [sampler] table may hold beside its method's own (chains, steps, warm-up, thinning).
+	SamplerShared func() any
+	// OpenPlugin, when set, starts the plugin of an [energy] plugin = [...] table.
+	OpenPlugin func(cfg PluginConfig, env Env) (Energy, error)
+}
+
+// PluginConfig is the [energy] table of a plugin energy.
+type PluginConfig struct {
+	Argv         []string       // the plugin's command line, never run through a shell
+	Instances    int            // processes in the pool
+	StartTimeout time.Duration  // from start to handshake
+	CallTimeout  time.Duration  // per request
+	SHA256       string         // expected hash of the plugin binary or script, hex; empty: not checked
+	Config       map[string]any // [energy.config], validated against the plugin's schema
+	Dim          int            // the data's dimension
 }
 
 // NewRegistry returns an empty registry.

@@ -1,0 +1,226 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// Built is a run ready to train: data loaded, energy started, components constructed and θ
+// initialised. Close releases the energy (a plugin's processes).
+type Built struct {
+	Config  *Run
+	Energy  framework.Energy
+	Spec    framework.Spec
+	Blocks  []framework.Block // the energy's blocks followed by the trainer's own
+	Train   *framework.Dataset
+	Valid   *mat.Dense // nil without validation data
+	Test    *framework.Dataset
+	Run     *framework.Run
+	Streams framework.Streams
+	closers []func() error
+}
+
+// Close releases what Build started.
+func (b *Built) Close() error {
+	var first error
+	for _, c := range b.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	b.closers = nil
+	return first
+}
+
+// Path returns the resolved path of a path-valued key.
+func (r *Run) Path(key, value string) string { return r.Source.Path(key, value) }
+
+// Build loads the data, constructs the energy, trainer, optimizer and sampler, and
+// initialises θ (from [energy] params when given). On error everything started is closed.
+func Build(r *Run, reg *framework.Registry) (b *Built, err error) {
+	b = &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
+	defer func() {
+		if err != nil {
+			b.Close()
+			b = nil
+		}
+	}()
+	if b.Train, err = framework.ReadCSV(r.Path("data.train", r.Data.Train)); err != nil {
+		return nil, err
+	}
+	n, d := b.Train.X.Dims()
+	if r.Energy.Dim != 0 && r.Energy.Dim != d {
+		return nil, r.Source.Locate(&Error{Key: "energy.dim", Msg: fmt.Sprintf("is %d but %s has %d columns", r.Energy.Dim, r.Data.Train, d)})
+	}
+	train := b.Train.X
+	switch {
+	case r.Data.Valid != "":
+		vd, err := framework.ReadCSV(r.Path("data.valid", r.Data.Valid))
+		if err != nil {
+			return nil, err
+		}
+		if _, vdim := vd.X.Dims(); vdim != d {
+			return nil, fmt.Errorf("%s has %d columns, the training data %d", vd.Path, vdim, d)
+		}
+		b.Valid = vd.X
+	case r.Data.ValidFraction > 0:
+		nv := int(float64(n) * r.Data.ValidFraction)
+		if nv < 1 || nv >= n {
+			return nil, r.Source.Locate(&Error{Key: "data.valid_fraction", Msg: fmt.Sprintf("holds out %d of %d rows; leave at least one row on each side", nv, n)})
+		}
+		perm := b.Streams.Rand("split", 0).Perm(n)
+		b.Valid = mat.NewDense(nv, d, nil)
+		train = mat.NewDense(n-nv, d, nil)
+		for i, p := range perm {
+			if i < nv {
+				b.Valid.SetRow(i, b.Train.X.RawRowView(p))
+			} else {
+				train.SetRow(i-nv, b.Train.X.RawRowView(p))
+			}
+		}
+	}
+	if r.Data.Test != "" {
+		if b.Test, err = framework.ReadCSV(r.Path("data.test", r.Data.Test)); err != nil {
+			return nil, err
+		}
+	}
+	env := framework.Env{Dim: d, Dir: r.Source.Dir, Domain: b.Train.Domain()}
+
+	// The energy.
+	if r.Energy.Builtin != "" {
+		entry := reg.Energies[r.Energy.Builtin]
+		if b.Energy, err = entry.New(r.EnergyOptions, env); err != nil {
+			return nil, r.Source.Locate(&Error{Key: "energy.config", Msg: err.Error()})
+		}
+	} else {
+		st, _ := time.ParseDuration(r.Energy.StartTimeout)
+		ct, _ := time.ParseDuration(r.Energy.CallTimeout)
+		argv := append([]string(nil), r.Energy.Plugin...)
+		argv[0] = r.Path("energy.plugin", argv[0])
+		if b.Energy, err = reg.OpenPlugin(framework.PluginConfig{Argv: argv, Instances: r.Energy.Instances,
+			StartTimeout: st, CallTimeout: ct, SHA256: r.Energy.SHA256, Config: r.Energy.Config, Dim: d}, env); err != nil {
+			return nil, err
+		}
+		if c, ok := b.Energy.(interface{ Close() error }); ok {
+			b.closers = append(b.closers, c.Close)
+		}
+	}
+	b.Spec = b.Energy.Spec()
+	if b.Spec.Dim != d {
+		return nil, fmt.Errorf("energy %s has dimension %d but the data %s has %d columns", b.Spec.Name, b.Spec.Dim, b.Train.Path, d)
+	}
+	if b.Spec.Domain.Discrete() && env.Domain != b.Spec.Domain {
+		return nil, fmt.Errorf("energy %s is over %s data but %s holds %s values", b.Spec.Name, b.Spec.Domain, b.Train.Path, env.Domain)
+	}
+	ev := framework.NewEvaluator(b.Energy)
+	ev.ChunkRows, ev.Workers, ev.FDStep = r.Compute.Chunk, r.Compute.Workers, r.Compute.FDStep
+
+	// Components.
+	trainer, err := reg.Trainers[r.Trainer.Method].New(r.Trainer.Options, env)
+	if err != nil {
+		return nil, r.Source.Locate(&Error{Key: "trainer", Msg: err.Error()})
+	}
+	opt, err := reg.Optimizers[r.Optimizer.Method].New(r.Optimizer.Options, env)
+	if err != nil {
+		return nil, r.Source.Locate(&Error{Key: "optimizer", Msg: err.Error()})
+	}
+	var sampler framework.Sampler
+	if r.Sampler != nil {
+		if sampler, err = reg.Samplers[r.Sampler.Method].New(r.Sampler.Options, env); err != nil {
+			return nil, r.Source.Locate(&Error{Key: "sampler", Msg: err.Error()})
+		}
+		if err := sampler.Supports(b.Spec); err != nil {
+			return nil, r.Source.Locate(&Error{Key: "sampler.method", Msg: err.Error()})
+		}
+	}
+
+	// θ: the energy's blocks, then the trainer's own.
+	p := b.Spec.NumParams()
+	b.Blocks = append([]framework.Block(nil), b.Spec.Blocks...)
+	var extra []framework.Block
+	if x, ok := trainer.(framework.Extender); ok {
+		extra = x.ExtraBlocks()
+		b.Blocks = append(b.Blocks, extra...)
+	}
+	size := p
+	for _, blk := range extra {
+		size += blk.Size()
+	}
+	theta := make([]float64, size)
+	if r.Energy.Params != "" {
+		if err := framework.ReadParams(r.Path("energy.params", r.Energy.Params), b.Spec.Blocks, theta[:p]); err != nil {
+			return nil, err
+		}
+	} else {
+		b.Energy.InitParams(theta[:p], b.Streams.Rand("init", 0))
+	}
+	if x, ok := trainer.(framework.Extender); ok {
+		x.InitExtra(theta[p:])
+	}
+	b.Run = &framework.Run{Eval: ev, Trainer: trainer, Optimizer: opt, Sampler: sampler,
+		Train: train, Valid: b.Valid, Theta: theta, Streams: b.Streams,
+		Schedule: framework.Schedule{Batch: r.Train.Batch, Steps: r.Train.Steps, Epochs: r.Train.Epochs,
+			Shuffle: r.Train.Shuffle, LogEvery: r.Train.LogEvery, ValidEvery: r.Train.ValidEvery, ClipNorm: r.Train.ClipNorm}}
+	return b, nil
+}
+
+// Resolved returns the run file with every default filled in and every path made absolute,
+// as TOML: what a run folder keeps as config.toml, and what `ebm train` on it would redo.
+func (r *Run) Resolved() ([]byte, error) {
+	abs := func(key, v string) string {
+		if v == "" {
+			return ""
+		}
+		p, err := filepath.Abs(r.Path(key, v))
+		if err != nil {
+			return v
+		}
+		return p
+	}
+	data := r.Data
+	data.Train, data.Test, data.Valid = abs("data.train", data.Train), abs("data.test", data.Test), abs("data.valid", data.Valid)
+	energy := Table(r.Energy)
+	if r.Energy.Builtin != "" {
+		energy["config"] = Table(r.EnergyOptions)
+		for _, k := range []string{"instances", "start_timeout", "call_timeout", "sha256", "plugin"} {
+			delete(energy, k)
+		}
+	} else {
+		argv := append([]string(nil), r.Energy.Plugin...)
+		argv[0] = abs("energy.plugin", argv[0])
+		energy["plugin"] = argv
+		delete(energy, "builtin")
+	}
+	if r.Energy.Params != "" {
+		energy["params"] = abs("energy.params", r.Energy.Params)
+	}
+	comp := func(c Component) map[string]any {
+		m := Table(c.Options)
+		for k, v := range Table(c.Shared) {
+			m[k] = v
+		}
+		m["method"] = c.Method
+		return m
+	}
+	t := map[string]any{
+		"seed": r.Seed, "data": Table(data), "energy": energy,
+		"trainer": comp(r.Trainer), "optimizer": comp(r.Optimizer),
+		"train": Table(r.Train), "compute": Table(r.Compute), "output": Table(r.Output),
+	}
+	if r.Sampler != nil {
+		t["sampler"] = comp(*r.Sampler)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# Resolved configuration of this run: defaults filled in, paths absolute.\n")
+	if err := toml.NewEncoder(&buf).Encode(t); err != nil {
+		return nil, fmt.Errorf("encode resolved config: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,332 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// DataSection is the [data] table.
+type DataSection struct {
+	Train         string  `toml:"train" help:"training data: CSV with a header row (.csv.gz read too); required"`
+	Test          string  `toml:"test" help:"test data CSV, for evaluation after training"`
+	Valid         string  `toml:"valid" help:"validation data CSV; when empty, valid_fraction of train is held out"`
+	ValidFraction float64 `toml:"valid_fraction" help:"fraction of the training rows held out for validation when valid is empty"`
+}
+
+// EnergySection is the [energy] table.
+type EnergySection struct {
+	Builtin      string         `toml:"builtin" help:"name of a built-in energy (see ebm list); or use plugin"`
+	Plugin       []string       `toml:"plugin" help:"plugin command line as an array: [\"path\", \"arg\", ...]"`
+	Params       string         `toml:"params" help:"params.json to start from instead of the energy's initialiser"`
+	Dim          int            `toml:"dim" help:"dimension; 0 takes it from the data"`
+	Config       map[string]any `toml:"config" help:"the energy's own options ([energy.config])"`
+	Instances    int            `toml:"instances" help:"plugin processes in the pool"`
+	StartTimeout string         `toml:"start_timeout" help:"time allowed for a plugin to start, e.g. \"60s\""`
+	CallTimeout  string         `toml:"call_timeout" help:"time allowed for one plugin request, e.g. \"30s\""`
+	SHA256       string         `toml:"sha256" help:"expected sha256 of the plugin binary (or script), hex"`
+}
+
+// TrainSection is the [train] table.
+type TrainSection struct {
+	Batch      int     `toml:"batch" help:"rows per step"`
+	Steps      int     `toml:"steps" help:"optimizer steps (default 1000 unless epochs is set)"`
+	Epochs     int     `toml:"epochs" help:"passes over the data, when steps is not set"`
+	Shuffle    bool    `toml:"shuffle" help:"reshuffle the rows every epoch"`
+	LogEvery   int     `toml:"log_every" help:"steps between records in metrics.jsonl"`
+	ValidEvery int     `toml:"valid_every" help:"steps between validation losses (0: at the end only)"`
+	ClipNorm   float64 `toml:"clip_norm" help:"clip the gradient's Euclidean norm to this (0: off)"`
+}
+
+// ComputeSection is the [compute] table.
+type ComputeSection struct {
+	Chunk   int     `toml:"chunk" help:"rows per chunk of an energy request (results do not depend on workers)"`
+	Workers int     `toml:"workers" help:"goroutines evaluating chunks (0: all cores)"`
+	FDStep  float64 `toml:"fd_step" help:"central-difference step of the derivative fallbacks"`
+}
+
+// OutputSection is the [output] table.
+type OutputSection struct {
+	Dir       string `toml:"dir" help:"run folder (default runs/<config file name>)"`
+	Overwrite bool   `toml:"overwrite" help:"replace a finished run already in dir"`
+}
+
+// Component is a decoded [trainer], [optimizer] or [sampler] table.
+type Component struct {
+	Method  string
+	Options any // the entry's options struct, decoded and validated
+	Shared  any // the registry's shared sampler options, for [sampler]
+}
+
+// Run is a decoded and validated run file. Nothing has been loaded or started yet.
+type Run struct {
+	Source        *Source
+	Seed          uint64
+	Data          DataSection
+	Energy        EnergySection
+	EnergyOptions any // options of the built-in energy, decoded from [energy.config]
+	Trainer       Component
+	Optimizer     Component
+	Sampler       *Component // nil without a [sampler] table
+	Train         TrainSection
+	Compute       ComputeSection
+	Output        OutputSection
+}
+
+type top struct {
+	Seed      uint64         `toml:"seed" help:"seed of every random stream in the run"`
+	Data      DataSection    `toml:"data"`
+	Energy    EnergySection  `toml:"energy"`
+	Trainer   map[string]any `toml:"trainer"`
+	Optimizer map[string]any `toml:"optimizer"`
+	Sampler   map[string]any `toml:"sampler"`
+	Train     TrainSection   `toml:"train"`
+	Compute   ComputeSection `toml:"compute"`
+	Output    OutputSection  `toml:"output"`
+	Eval      map[string]any `toml:"eval"`
+}
+
+// Defaults returns the sections with their default values.
+func defaults() top {
+	return top{
+		Seed:    1,
+		Energy:  EnergySection{Instances: 1, StartTimeout: "60s", CallTimeout: "60s"},
+		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10},
+		Compute: ComputeSection{Chunk: framework.DefaultChunkRows, FDStep: framework.DefaultFDStep},
+	}
+}
+
+// Decode validates the whole file against the registry: every section, every key, every
+// component's options. Errors carry the file and line (or --set) of the offending key.
+func Decode(src *Source, reg *framework.Registry) (*Run, error) {
+	r, err := decode(src, reg)
+	if err != nil {
+		return nil, src.Locate(err)
+	}
+	return r, nil
+}
+
+func decode(src *Source, reg *framework.Registry) (*Run, error) {
+	t := defaults()
+	if err := decodeTable("", src.Tree, nil, &t); err != nil {
+		return nil, err
+	}
+	if _, ok := lookup(src.Tree, "train.steps"); !ok && t.Train.Epochs > 0 {
+		t.Train.Steps = 0
+	}
+	r := &Run{Source: src, Seed: t.Seed, Data: t.Data, Energy: t.Energy, Train: t.Train,
+		Compute: t.Compute, Output: t.Output}
+	if err := r.checkSections(); err != nil {
+		return nil, err
+	}
+
+	// Energy: a built-in with its options, or a plugin whose options the plugin validates.
+	e := &r.Energy
+	switch {
+	case e.Builtin != "" && len(e.Plugin) > 0:
+		return nil, &Error{Key: "energy.plugin", Msg: "set either builtin or plugin, not both"}
+	case e.Builtin != "":
+		entry, ok := reg.Energies[e.Builtin]
+		if !ok {
+			return nil, &Error{Key: "energy.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", e.Builtin, strings.Join(framework.Names(reg.Energies), ", "))}
+		}
+		opts, err := options("energy.config", e.Config, nil, entry.Options)
+		if err != nil {
+			return nil, err
+		}
+		r.EnergyOptions = opts
+	case len(e.Plugin) > 0:
+		if reg.OpenPlugin == nil {
+			return nil, &Error{Key: "energy.plugin", Msg: "this build of ebm cannot load plugins"}
+		}
+		if e.Plugin[0] == "" {
+			return nil, &Error{Key: "energy.plugin", Msg: "the first element must be the plugin's path"}
+		}
+	default:
+		return nil, &Error{Key: "energy", Msg: "missing: set [energy] builtin = \"NAME\" (see ebm list) or plugin = [\"path\", ...]"}
+	}
+
+	var err error
+	if r.Trainer, err = component("trainer", t.Trainer, "", reg.Trainers, nil); err != nil {
+		return nil, err
+	}
+	if r.Optimizer, err = component("optimizer", t.Optimizer, "adam", reg.Optimizers, nil); err != nil {
+		return nil, err
+	}
+	if t.Sampler != nil {
+		s, err := component("sampler", t.Sampler, "", reg.Samplers, reg.SamplerShared)
+		if err != nil {
+			return nil, err
+		}
+		r.Sampler = &s
+	}
+	return r, nil
+}
+
+func (r *Run) checkSections() error {
+	type rule struct {
+		bad      bool
+		key, msg string
+	}
+	e := r.Energy
+	for _, c := range []rule{
+		{r.Data.Train == "", "data.train", "missing: the training data file is required"},
+		{r.Data.ValidFraction < 0 || r.Data.ValidFraction >= 1, "data.valid_fraction", fmt.Sprintf("must be in [0, 1), got %v", r.Data.ValidFraction)},
+		{r.Data.Valid != "" && r.Data.ValidFraction > 0, "data.valid_fraction", "set either valid or valid_fraction, not both"},
+		{e.Dim < 0, "energy.dim", fmt.Sprintf("must be ≥ 0, got %d", e.Dim)},
+		{e.Instances < 1, "energy.instances", fmt.Sprintf("must be ≥ 1, got %d", e.Instances)},
+		{r.Train.Batch < 1, "train.batch", fmt.Sprintf("must be ≥ 1, got %d", r.Train.Batch)},
+		{r.Train.Steps < 0, "train.steps", fmt.Sprintf("must be ≥ 0, got %d", r.Train.Steps)},
+		{r.Train.Epochs < 0, "train.epochs", fmt.Sprintf("must be ≥ 0, got %d", r.Train.Epochs)},
+		{r.Train.Steps == 0 && r.Train.Epochs == 0, "train.steps", "the run has no budget: set steps or epochs"},
+		{r.Train.LogEvery < 1, "train.log_every", fmt.Sprintf("must be ≥ 1, got %d", r.Train.LogEvery)},
+		{r.Train.ValidEvery < 0, "train.valid_every", fmt.Sprintf("must be ≥ 0, got %d", r.Train.ValidEvery)},
+		{r.Train.ClipNorm < 0, "train.clip_norm", fmt.Sprintf("must be ≥ 0, got %v", r.Train.ClipNorm)},
+		{r.Compute.Chunk < 1, "compute.chunk", fmt.Sprintf("must be ≥ 1, got %d", r.Compute.Chunk)},
+		{r.Compute.Workers < 0, "compute.workers", fmt.Sprintf("must be ≥ 0, got %d", r.Compute.Workers)},
+		{r.Compute.FDStep <= 0 || r.Compute.FDStep > 0.1, "compute.fd_step", fmt.Sprintf("must be in (0, 0.1], got %v", r.Compute.FDStep)},
+	} {
+		if c.bad {
+			return &Error{Key: c.key, Msg: c.msg}
+		}
+	}
+	for _, d := range []struct{ key, v string }{{"energy.start_timeout", e.StartTimeout}, {"energy.call_timeout", e.CallTimeout}} {
+		if x, err := time.ParseDuration(d.v); err != nil || x <= 0 {
+			return &Error{Key: d.key, Msg: fmt.Sprintf("want a positive duration like \"30s\" or \"2m\", got %q", d.v)}
+		}
+	}
+	return nil
+}
+
+// component decodes a component table: its method (def when absent; required when def is
+// empty) and the method's options, plus shared options if given.
+func component[T any](key string, table map[string]any, def string, entries map[string]framework.Entry[T], shared func() any) (Component, error) {
+	if table == nil {
+		if def == "" {
+			return Component{}, &Error{Key: key, Msg: fmt.Sprintf("missing: add a [%s] table with method = one of %s", key, strings.Join(framework.Names(entries), ", "))}
+		}
+		table = map[string]any{}
+	}
+	m, ok := table["method"]
+	if !ok {
+		if def == "" {
+			return Component{}, &Error{Key: key + ".method", Msg: fmt.Sprintf("missing: one of %s", strings.Join(framework.Names(entries), ", "))}
+		}
+		m = def
+	}
+	name, ok := m.(string)
+	if !ok {
+		return Component{}, &Error{Key: key + ".method", Msg: fmt.Sprintf("want a string, got %s", tomlType(m))}
+	}
+	entry, ok := entries[name]
+	if !ok {
+		return Component{}, &Error{Key: key + ".method", Msg: fmt.Sprintf("unknown method %q (have: %s)", name, strings.Join(framework.Names(entries), ", "))}
+	}
+	c := Component{Method: name}
+	var sh any
+	if shared != nil {
+		sh = shared()
+		c.Shared = sh
+	}
+	opts, err := options(key, table, []string{"method"}, entry.Options, sh)
+	if err != nil {
+		return Component{}, err
+	}
+	c.Options = opts
+	if sh != nil {
+		if err := validate(key, sh); err != nil {
+			return Component{}, err
+		}
+	}
+	return c, nil
+}
+
+// options decodes table into a fresh options struct (and extra targets) and validates it.
+func options(key string, table map[string]any, skip []string, newOpts func() any, extra ...any) (any, error) {
+	var opts any = &struct{}{}
+	if newOpts != nil {
+		opts = newOpts()
+	}
+	targets := []any{opts}
+	for _, x := range extra {
+		if x != nil {
+			targets = append(targets, x)
+		}
+	}
+	if err := decodeTable(key, table, skip, targets...); err != nil {
+		return nil, err
+	}
+	if err := validate(key, opts); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+func validate(key string, opts any) error {
+	v, ok := opts.(interface{ Validate() error })
+	if !ok {
+		return nil
+	}
+	err := v.Validate()
+	if err == nil {
+		return nil
+	}
+	var ke *framework.KeyError
+	if errors.As(err, &ke) {
+		return &Error{Key: join(key, ke.Key), Msg: ke.Msg}
+	}
+	return &Error{Key: key, Msg: err.Error()}
+}
+
+func lookup(tree map[string]any, key string) (any, bool) {
+	parts := strings.Split(key, ".")
+	var cur any = tree
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// Table returns the options struct v as a TOML-ready map, keyed by its toml tags.
+func Table(v any) map[string]any {
+	m := map[string]any{}
+	if v == nil {
+		return m
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return m
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return m
+	}
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Type().Field(i)
+		if !f.IsExported() || tagName(f) == "" {
+			continue
+		}
+		fv := rv.Field(i)
+		if fv.Kind() == reflect.Struct {
+			m[tagName(f)] = Table(fv.Interface())
+			continue
+		}
+		if (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Pointer) && fv.IsNil() {
+			continue
+		}
+		m[tagName(f)] = fv.Interface()
+	}
+	return m
+}

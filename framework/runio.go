@@ -1,0 +1,154 @@
+package framework
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// WriteFileAtomic writes data to path so that a reader sees either the old file or the whole
+// new one: it writes a temporary file in the same folder, syncs it and renames it over path.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	for _, e := range []error{werr, serr, cerr} {
+		if e != nil {
+			os.Remove(name)
+			return fmt.Errorf("write %s: %w", path, e)
+		}
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteJSONAtomic writes v as indented JSON with WriteFileAtomic.
+func WriteJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// ParamBlock is one block of params.json: its name, shape and row-major values.
+type ParamBlock struct {
+	Name   string    `json:"name"`
+	Shape  []int     `json:"shape"`
+	Values []float64 `json:"values"`
+}
+
+// ParamsFile is the content of params.json.
+type ParamsFile struct {
+	Energy string       `json:"energy"`
+	Blocks []ParamBlock `json:"blocks"`
+}
+
+// NewParamsFile splits θ into the named blocks.
+func NewParamsFile(energy string, blocks []Block, theta []float64) (*ParamsFile, error) {
+	pf := &ParamsFile{Energy: energy}
+	off := 0
+	for _, b := range blocks {
+		if off+b.Size() > len(theta) {
+			return nil, fmt.Errorf("params: θ has %d values, blocks need more", len(theta))
+		}
+		pf.Blocks = append(pf.Blocks, ParamBlock{Name: b.Name, Shape: append([]int(nil), b.Shape...),
+			Values: append([]float64(nil), theta[off:off+b.Size()]...)})
+		off += b.Size()
+	}
+	if off != len(theta) {
+		return nil, fmt.Errorf("params: θ has %d values, blocks hold %d", len(theta), off)
+	}
+	return pf, nil
+}
+
+// ReadParams reads a params.json and writes the values of the blocks into theta, checking
+// that every block of the spec is present with the right shape and finite values. Blocks in
+// the file that the spec lacks are an error; extra trainer blocks (extra) may be absent.
+func ReadParams(path string, blocks []Block, theta []float64) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("params: %w", err)
+	}
+	return ParseParams(path, b, blocks, theta)
+}
+
+// ParseParams is ReadParams on bytes already read; path is used in errors.
+func ParseParams(path string, data []byte, blocks []Block, theta []float64) error {
+	var pf ParamsFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pf); err != nil {
+		return fmt.Errorf("%s: not a params.json (an object with a \"blocks\" list of {name, shape, values}): %w", path, err)
+	}
+	byName := map[string]ParamBlock{}
+	for i, pb := range pf.Blocks {
+		if pb.Name == "" {
+			return fmt.Errorf("%s: block %d has no name", path, i)
+		}
+		if _, dup := byName[pb.Name]; dup {
+			return fmt.Errorf("%s: block %q appears twice", path, pb.Name)
+		}
+		byName[pb.Name] = pb
+	}
+	off := 0
+	for _, blk := range blocks {
+		pb, ok := byName[blk.Name]
+		if !ok {
+			return fmt.Errorf("%s: block %q is missing (the energy has blocks %s)", path, blk.Name, blockNames(blocks))
+		}
+		delete(byName, blk.Name)
+		if !sameShape(pb.Shape, blk.Shape) {
+			return fmt.Errorf("%s: block %q has shape %v, the energy wants %v", path, blk.Name, pb.Shape, blk.Shape)
+		}
+		if len(pb.Values) != blk.Size() {
+			return fmt.Errorf("%s: block %q has %d values, its shape %v needs %d", path, blk.Name, len(pb.Values), blk.Shape, blk.Size())
+		}
+		for j, v := range pb.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s: block %q value %d is %v: parameters must be finite", path, blk.Name, j, v)
+			}
+		}
+		copy(theta[off:], pb.Values)
+		off += blk.Size()
+	}
+	for name := range byName {
+		return fmt.Errorf("%s: block %q is not a parameter of this energy (it has %s)", path, name, blockNames(blocks))
+	}
+	return nil
+}
+
+func blockNames(blocks []Block) string {
+	var b bytes.Buffer
+	for i, blk := range blocks {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %v", blk.Name, blk.Shape)
+	}
+	return b.String()
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -46,6 +46,7 @@ type RoundTripCounter interface {
 type Evaluator struct {
 	energy Energy
 	spec   Spec
+	source string // "energy NAME", for error messages
 
 	// ChunkRows is the chunk size; zero means DefaultChunkRows.
 	ChunkRows int
@@ -79,7 +80,8 @@ type chunk struct {
 
 // NewEvaluator returns an Evaluator for e with default settings.
 func NewEvaluator(e Energy) *Evaluator {
-	return &Evaluator{energy: e, spec: e.Spec()}
+	s := e.Spec()
+	return &Evaluator{energy: e, spec: s, source: "energy " + s.Name}
 }
 
 // Energy returns the energy the Evaluator serves.
@@ -345,7 +347,7 @@ func rowView(dst *mat.Dense, m *mat.Dense, lo, hi int) *mat.Dense {
 }
 
 func (ev *Evaluator) checkFinite(o Output, res *Result) error {
-	src := "energy " + ev.spec.Name
+	src := ev.source
 	if o.Has(OutEnergy) {
 		if err := FiniteVec("energy", src, res.Energy); err != nil {
 			return err

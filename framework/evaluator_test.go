@@ -1,0 +1,167 @@
+package framework
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+)
+
+const allSecond = CapMixed | CapLaplacian | CapHVP
+
+func fullRequest(rng *rand.Rand, e Energy, n int) *Request {
+	s := e.Spec()
+	theta := make([]float64, s.NumParams())
+	e.InitParams(theta, rng)
+	return &Request{
+		Outputs: allOutputs, X: randDense(rng, n, s.Dim), Theta: theta,
+		Weights: randVec(rng, n), U: randDense(rng, n, s.Dim), MixedSelf: 0.7,
+		LapWeights: randVec(rng, n), V: randDense(rng, n, s.Dim),
+	}
+}
+
+func maxRelDiff(a, b []float64) float64 {
+	m := 0.0
+	for i := range a {
+		m = math.Max(m, math.Abs(a[i]-b[i])/math.Max(1, math.Abs(b[i])))
+	}
+	return m
+}
+
+// The fallbacks agree with the exact outputs to the O(h²) error of central differences.
+// On the quartic energy the third x-derivative is 6cⱼxⱼ, so with h = 1e-4 and |x| ≲ 4 the
+// error is of order h²·|E'''|·|u|³ ≈ 1e-6 on the worst rows; second differences of ∇θE
+// (LaplacianVJP) add rounding O(ε·|∇θE|/h²) ≈ 1e-7 relative.
+func TestFallbacksAgreeWithExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	e := &quartic{d: 3, caps: allSecond}
+	req := fullRequest(rng, e, 70)
+	exact, approx := NewEvaluator(e), NewEvaluator(e)
+	approx.ForceFallback = OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP
+	var re, ra Result
+	require.NoError(t, exact.Evaluate(req, &re))
+	require.NoError(t, approx.Evaluate(req, &ra))
+	assert.Less(t, maxRelDiff(ra.Mixed, re.Mixed), 1e-5, "mixed")
+	assert.Less(t, maxRelDiff(ra.Laplacian, re.Laplacian), 1e-6, "laplacian")
+	assert.Less(t, maxRelDiff(ra.LaplacianVJP, re.LaplacianVJP), 1e-5, "laplacian_vjp")
+	assert.Less(t, maxRelDiff(ra.HVP.RawMatrix().Data, re.HVP.RawMatrix().Data), 1e-6, "hvp")
+	assert.Equal(t, re.Energy, ra.Energy)
+	assert.Equal(t, map[string]string{"energy": "exact", "grad_x": "exact", "param_vjp": "exact",
+		"mixed": "finite-difference", "laplacian": "finite-difference", "laplacian_vjp": "finite-difference",
+		"hvp": "finite-difference"}, approx.Paths())
+	assert.Equal(t, "exact", exact.Paths()["hvp"])
+}
+
+// An energy that declares no second-order capability is served by the fallbacks; the
+// Evaluator never asks it for outputs it lacks.
+func TestEvaluatorDerivesMissingCapabilities(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	first := &quartic{d: 2, caps: 0}
+	req := fullRequest(rng, first, 20)
+	var r Result
+	ev := NewEvaluator(guard{t, first})
+	require.NoError(t, ev.Evaluate(req, &r))
+	var re Result
+	require.NoError(t, NewEvaluator(&quartic{d: 2, caps: allSecond}).Evaluate(req, &re))
+	assert.Less(t, maxRelDiff(r.Mixed, re.Mixed), 1e-5)
+}
+
+// guard fails the test if the energy is asked for an output outside its capabilities.
+type guard struct {
+	t *testing.T
+	*quartic
+}
+
+func (g guard) Evaluate(req *Request, res *Result) error {
+	if extra := req.Outputs &^ g.Spec().Caps.Exact(); extra != 0 {
+		g.t.Errorf("energy asked for %s it does not compute", extra)
+	}
+	return g.quartic.Evaluate(req, res)
+}
+
+// Results do not depend on the number of workers: chunks are fixed and summed in order.
+func TestEvaluatorWorkersBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	e := &quartic{d: 4, caps: allSecond}
+	req := fullRequest(rng, e, 1000)
+	var results []Result
+	for _, w := range []int{1, 2, 3, 7} {
+		ev := NewEvaluator(e)
+		ev.Workers, ev.ChunkRows = w, 64
+		var r Result
+		require.NoError(t, ev.Evaluate(req, &r))
+		results = append(results, r)
+	}
+	for _, r := range results[1:] {
+		assert.Equal(t, results[0].ParamVJP, r.ParamVJP)
+		assert.Equal(t, results[0].Mixed, r.Mixed)
+		assert.Equal(t, results[0].LaplacianVJP, r.LaplacianVJP)
+		assert.True(t, mat.Equal(results[0].GradX, r.GradX))
+	}
+}
+
+func TestEvaluatorNonFinite(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	e := &quartic{d: 2, caps: allSecond, nan: true}
+	req := fullRequest(rng, e, 10)
+	req.Outputs = OutEnergy
+	var r Result
+	err := NewEvaluator(e).Evaluate(req, &r)
+	var nf *NonFiniteError
+	require.True(t, errors.As(err, &nf), "got %v", err)
+	assert.Equal(t, "energy", nf.Quantity)
+	assert.Equal(t, 9, nf.Index)
+	assert.Contains(t, err.Error(), "energy quartic")
+}
+
+func TestEvaluatorShapeErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	e := &quartic{d: 2, caps: allSecond}
+	for _, tc := range []struct {
+		name string
+		mod  func(r *Request)
+		want string
+	}{
+		{"wrong dim", func(r *Request) { r.X = randDense(rng, 5, 3) }, "X has shape 5×3, want n×2"},
+		{"wrong theta", func(r *Request) { r.Theta = r.Theta[:2] }, "θ has shape 2, want 6"},
+		{"wrong weights", func(r *Request) { r.Weights = make([]float64, 4) }, "Weights has shape 4, want 5"},
+		{"no V", func(r *Request) { r.V = nil }, "has no V"},
+		{"no X", func(r *Request) { r.X = nil }, "no points"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fullRequest(rng, e, 5)
+			tc.mod(req)
+			var r Result
+			err := NewEvaluator(e).Evaluate(req, &r)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// A warm Evaluator allocates nothing per request on one worker.
+func TestEvaluatorNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	e := &quartic{d: 2, caps: allSecond}
+	req := fullRequest(rng, e, 600)
+	req.Outputs = FirstOrder | OutMixed
+	ev := NewEvaluator(e)
+	ev.Workers = 1
+	var r Result
+	require.NoError(t, ev.Evaluate(req, &r))
+	allocs := testing.AllocsPerRun(20, func() { _ = ev.Evaluate(req, &r) })
+	assert.Zero(t, allocs)
+}
+
+func TestStreamsIndependentAndReproducible(t *testing.T) {
+	s := Streams{Seed: 42}
+	a, b := s.Rand("x", 0).Uint64(), s.Rand("x", 0).Uint64()
+	assert.Equal(t, a, b)
+	assert.NotEqual(t, a, s.Rand("x", 1).Uint64())
+	assert.NotEqual(t, a, s.Rand("y", 0).Uint64())
+	assert.NotEqual(t, a, Streams{Seed: 43}.Rand("x", 0).Uint64())
+}

@@ -34,7 +34,7 @@ func maxRelDiff(a, b []float64) float64 {
 
 // The fallbacks agree with the exact outputs to the O(h²) error of central differences.
 // On the quartic energy the third x-derivative is 6cⱼxⱼ, so with h = 1e-4 and |x| ≲ 4 the
-// error is of order h²·|E'''|·|u|³ ≈ 1e-6 on the worst rows; second differences of ∇θE
+// error is of order h²·|E”'|·|u|³ ≈ 1e-6 on the worst rows; second differences of ∇θE
 // (LaplacianVJP) add rounding O(ε·|∇θE|/h²) ≈ 1e-7 relative.
 func TestFallbacksAgreeWithExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))

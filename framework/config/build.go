@@ -44,12 +44,11 @@ func (r *Run) Path(key, value string) string { return r.Source.Path(key, value) 
 
 // Build loads the data, constructs the energy, trainer, optimizer and sampler, and
 // initialises θ (from [energy] params when given). On error everything started is closed.
-func Build(r *Run, reg *framework.Registry) (b *Built, err error) {
-	b = &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
+func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
+	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
 	defer func() {
 		if err != nil {
 			b.Close()
-			b = nil
 		}
 	}()
 	if b.Train, err = framework.ReadCSV(r.Path("data.train", r.Data.Train)); err != nil {

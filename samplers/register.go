@@ -1,0 +1,42 @@
+package samplers
+
+import (
+	"fmt"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// Register adds the samplers to r.Samplers under their TOML names: ula, mala, annealed,
+// hmc and gibbs. Each entry's options are the method's part of the [sampler] table; the
+// driver's part is DrawOptions.
+func Register(r *framework.Registry) {
+	r.Samplers["ula"] = entry("ula", "unadjusted Langevin: x ← x − h∇E + √(2h)ξ, every move accepted (biased by O(h))",
+		DefaultULAOptions, NewULA)
+	r.Samplers["mala"] = entry("mala", "Metropolis-adjusted Langevin, step size adapted during warm-up",
+		DefaultMALAOptions, NewMALA)
+	r.Samplers["annealed"] = entry("annealed", "annealed Langevin over decreasing noise levels or temperatures (Song & Ermon 2019)",
+		DefaultAnnealedOptions, NewAnnealed)
+	r.Samplers["hmc"] = entry("hmc", "Hamiltonian Monte Carlo with leapfrog steps, step size adapted during warm-up",
+		DefaultHMCOptions, NewHMC)
+	r.Samplers["gibbs"] = entry("gibbs", "Gibbs sampling for binary and spin energies: single-site, or block (rbm)",
+		DefaultGibbsOptions, NewGibbs)
+}
+
+// entry builds a registry entry from a defaults function and a constructor.
+func entry[O any, S framework.Sampler](name, help string, defaults func() O, build func(O) (S, error)) framework.Entry[framework.Sampler] {
+	return framework.Entry[framework.Sampler]{
+		Name: name,
+		Help: help,
+		Options: func() any {
+			o := defaults()
+			return &o
+		},
+		New: func(opts any, _ framework.Env) (framework.Sampler, error) {
+			o, ok := opts.(*O)
+			if !ok {
+				return nil, fmt.Errorf("sampler %s: options of type %T, want %T", name, opts, o)
+			}
+			return build(*o)
+		},
+	}
+}

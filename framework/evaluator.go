@@ -408,3 +408,10 @@ func FiniteDense(quantity, source string, m *mat.Dense) error {
 	}
 	return nil
 }
+
+// setCounts restores the work counts of a resumed run (plugin round trips are the plugin's).
+func (ev *Evaluator) setCounts(c Counts) {
+	rt := ev.counts.RoundTrips
+	ev.counts = c
+	ev.counts.RoundTrips = rt
+}

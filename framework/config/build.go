@@ -166,7 +166,9 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 	b.Run = &framework.Run{Eval: ev, Trainer: trainer, Optimizer: opt, Sampler: sampler,
 		Train: train, Valid: b.Valid, Theta: theta, Streams: b.Streams,
 		Schedule: framework.Schedule{Batch: r.Train.Batch, Steps: r.Train.Steps, Epochs: r.Train.Epochs,
-			Shuffle: r.Train.Shuffle, LogEvery: r.Train.LogEvery, ValidEvery: r.Train.ValidEvery, ClipNorm: r.Train.ClipNorm}}
+			Shuffle: r.Train.Shuffle, LogEvery: r.Train.LogEvery, ValidEvery: r.Train.ValidEvery, ClipNorm: r.Train.ClipNorm,
+			CheckpointEvery: r.Train.CheckpointEvery,
+			Guard:           framework.Guard{MaxRollbacks: r.Train.MaxRollbacks, LRFactor: r.Train.LRBackoff, MaxLoss: r.Train.MaxLoss}}}
 	return b, nil
 }
 

@@ -40,6 +40,11 @@ type TrainSection struct {
 	LogEvery   int     `toml:"log_every" help:"steps between records in metrics.jsonl"`
 	ValidEvery int     `toml:"valid_every" help:"steps between validation losses (0: at the end only)"`
 	ClipNorm   float64 `toml:"clip_norm" help:"clip the gradient's Euclidean norm to this (0: off)"`
+
+	CheckpointEvery int     `toml:"checkpoint_every" help:"steps between checkpoints in the run folder (0: only on interruption)"`
+	MaxRollbacks    int     `toml:"max_rollbacks" help:"divergence guard: rollbacks to the last good state before giving up (0: stop at once)"`
+	LRBackoff       float64 `toml:"lr_backoff" help:"divergence guard: learning-rate factor at each rollback, in (0, 1)"`
+	MaxLoss         float64 `toml:"max_loss" help:"divergence guard: |loss| above this counts as divergence (0: only NaN/Inf)"`
 }
 
 // ComputeSection is the [compute] table.
@@ -95,7 +100,7 @@ func defaults() top {
 	return top{
 		Seed:    1,
 		Energy:  EnergySection{Instances: 1, StartTimeout: "60s", CallTimeout: "60s"},
-		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10},
+		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10, CheckpointEvery: 1000, LRBackoff: 0.5},
 		Compute: ComputeSection{Chunk: framework.DefaultChunkRows, FDStep: framework.DefaultFDStep},
 	}
 }
@@ -186,6 +191,10 @@ func (r *Run) checkSections() error {
 		{r.Train.LogEvery < 1, "train.log_every", fmt.Sprintf("must be ≥ 1, got %d", r.Train.LogEvery)},
 		{r.Train.ValidEvery < 0, "train.valid_every", fmt.Sprintf("must be ≥ 0, got %d", r.Train.ValidEvery)},
 		{r.Train.ClipNorm < 0, "train.clip_norm", fmt.Sprintf("must be ≥ 0, got %v", r.Train.ClipNorm)},
+		{r.Train.CheckpointEvery < 0, "train.checkpoint_every", fmt.Sprintf("must be ≥ 0, got %d", r.Train.CheckpointEvery)},
+		{r.Train.MaxRollbacks < 0, "train.max_rollbacks", fmt.Sprintf("must be ≥ 0, got %d", r.Train.MaxRollbacks)},
+		{r.Train.LRBackoff <= 0 || r.Train.LRBackoff >= 1, "train.lr_backoff", fmt.Sprintf("must be in (0, 1), got %v", r.Train.LRBackoff)},
+		{r.Train.MaxLoss < 0, "train.max_loss", fmt.Sprintf("must be ≥ 0, got %v", r.Train.MaxLoss)},
 		{r.Compute.Chunk < 1, "compute.chunk", fmt.Sprintf("must be ≥ 1, got %d", r.Compute.Chunk)},
 		{r.Compute.Workers < 0, "compute.workers", fmt.Sprintf("must be ≥ 0, got %d", r.Compute.Workers)},
 		{r.Compute.FDStep <= 0 || r.Compute.FDStep > 0.1, "compute.fd_step", fmt.Sprintf("must be in (0, 0.1], got %v", r.Compute.FDStep)},

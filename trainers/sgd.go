@@ -1,0 +1,130 @@
+package trainers
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// SGD is stochastic gradient descent with optional heavy-ball or Nesterov momentum, with
+// PyTorch's update rule (torch.optim.SGD, no dampening or weight decay):
+//
+//	b ← g on the first step, b ← μb + g after;  d = g + μb (Nesterov) or b;  θ ← θ − lr·d.
+//
+// With momentum 0 it is plain θ ← θ − lr·g. The momentum buffer is allocated on the first
+// Update; later updates allocate nothing.
+type SGD struct {
+	lr, momentum float64
+	nesterov     bool
+
+	started bool
+	buf     []float64
+}
+
+// SGDOptions are the TOML keys of the sgd optimizer.
+type SGDOptions struct {
+	LR       float64 `toml:"lr" help:"learning rate"`
+	Momentum float64 `toml:"momentum" help:"momentum factor μ in [0, 1); 0 is plain SGD"`
+	Nesterov bool    `toml:"nesterov" help:"use Nesterov momentum (needs momentum > 0)"`
+}
+
+// DefaultSGDOptions returns lr 0.01 without momentum.
+func DefaultSGDOptions() SGDOptions { return SGDOptions{LR: 1e-2} }
+
+// Validate checks the ranges of the options.
+func (o *SGDOptions) Validate() error {
+	switch {
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return &framework.KeyError{Key: "lr", Msg: fmt.Sprintf("must be positive and finite, got %v", o.LR)}
+	case !(o.Momentum >= 0 && o.Momentum < 1):
+		return &framework.KeyError{Key: "momentum", Msg: fmt.Sprintf("must be in [0, 1), got %v", o.Momentum)}
+	case o.Nesterov && o.Momentum == 0:
+		return &framework.KeyError{Key: "nesterov", Msg: "Nesterov momentum needs momentum > 0"}
+	}
+	return nil
+}
+
+// NewSGD returns an SGD optimizer with options o.
+func NewSGD(o SGDOptions) (*SGD, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("sgd: %w", err)
+	}
+	return &SGD{lr: o.LR, momentum: o.Momentum, nesterov: o.Nesterov}, nil
+}
+
+// Update takes one SGD step on theta in place.
+func (s *SGD) Update(theta, grad []float64) {
+	grad = grad[:len(theta)]
+	if s.momentum == 0 {
+		for i, g := range grad {
+			theta[i] += -s.lr * g
+		}
+		return
+	}
+	if !s.started || len(s.buf) != len(theta) {
+		s.buf = make([]float64, len(theta))
+		copy(s.buf, grad)
+		s.started = true
+	} else {
+		for i, g := range grad {
+			s.buf[i] = float64(s.buf[i]*s.momentum) + g // buf.mul_(μ).add_(g)
+		}
+	}
+	for i, g := range grad {
+		d := s.buf[i]
+		if s.nesterov {
+			d = g + float64(s.momentum*s.buf[i]) // g.add(buf, alpha=μ)
+		}
+		theta[i] += float64(-s.lr * d) // param.add_(d, alpha=−lr)
+	}
+}
+
+// LR returns the learning rate.
+func (s *SGD) LR() float64 { return s.lr }
+
+// SetLR sets the learning rate; the momentum buffer is kept.
+func (s *SGD) SetLR(lr float64) { s.lr = lr }
+
+type sgdState struct {
+	LR  float64   `json:"lr"`
+	Buf []float64 `json:"momentum_buffer,omitempty"`
+}
+
+// MarshalBinary encodes the optimizer's state (learning rate and momentum buffer).
+func (s *SGD) MarshalBinary() ([]byte, error) {
+	st := sgdState{LR: s.lr}
+	if s.started {
+		st.Buf = s.buf
+	}
+	return json.Marshal(st)
+}
+
+// UnmarshalBinary restores a state written by MarshalBinary.
+func (s *SGD) UnmarshalBinary(b []byte) error {
+	var st sgdState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("sgd state: %w", err)
+	}
+	s.lr, s.buf, s.started = st.LR, st.Buf, st.Buf != nil
+	return nil
+}
+
+func registerSGD(r *framework.Registry) {
+	r.Optimizers["sgd"] = framework.Entry[framework.Optimizer]{
+		Name: "sgd",
+		Help: "stochastic gradient descent with optional (Nesterov) momentum, PyTorch's rule",
+		Options: func() any {
+			o := DefaultSGDOptions()
+			return &o
+		},
+		New: func(opts any, _ framework.Env) (framework.Optimizer, error) {
+			o, ok := opts.(*SGDOptions)
+			if !ok {
+				return nil, fmt.Errorf("sgd: options of type %T, want *SGDOptions", opts)
+			}
+			return NewSGD(*o)
+		},
+	}
+}

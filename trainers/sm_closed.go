@@ -1,0 +1,263 @@
+package trainers
+
+// Closed-form score matching for energies linear in θ: E(x; θ) = θᵀT(x) + c(x).
+//
+// With J(x) = ∇ₓT(x) (p×d, row k = ∇ₓTₖ), the loss of sm.go is the quadratic
+//
+//	J(θ) = ½ θᵀAθ + θᵀb + κ,  A = mean J Jᵀ,  b = mean [J ∇ₓc − ΔₓT],  κ = mean [½‖∇ₓc‖² − Δₓc],
+//
+// whose minimisers solve A θ = −b. A is positive semi-definite; it is singular when two
+// parameters enter E through the same statistic, as A_jk and A_kj do in a Gaussian energy
+// parametrised by W = (A+Aᵀ)/2. Solve then returns the minimum-norm minimiser, which splits a
+// duplicated coefficient equally (A_jk = A_kj = W_jk).
+//
+// A is accumulated one column of J at a time: columns with few non-zeros (the common case:
+// a Gaussian's ∂T/∂x_l touches 2d of its d²+d statistics) by sparse outer products, dense
+// ones in blocks through a symmetric rank-k update. The work is serial and in row order, so
+// the result does not depend on the number of cores.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/goebm/goebm/framework"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// closedFormRcond is the relative eigenvalue below which a direction of A counts as
+// unidentified (its component is set to zero) in the pseudo-inverse solve.
+const closedFormRcond = 1e-10
+
+// closedFormMaxCond is the condition number above which the Cholesky solve is not trusted
+// and the eigen-decomposition solve is used instead.
+const closedFormMaxCond = 1e10
+
+// linearEnergy returns the evaluator's energy as a LinearEnergy, or an error naming it.
+func linearEnergy(ev *framework.Evaluator) (framework.LinearEnergy, error) {
+	spec := ev.Spec()
+	le, ok := ev.Energy().(framework.LinearEnergy)
+	if !spec.Caps.Has(framework.CapLinear) || !ok {
+		return nil, fmt.Errorf("sm: closed_form = true needs an energy linear in θ (capability linear), but energy %s has capabilities [%s]",
+			spec.Name, spec.Caps)
+	}
+	return le, nil
+}
+
+// Solve writes the minimiser of the score-matching loss over the whole training set into
+// theta and returns the loss there. The energy must implement framework.LinearEnergy.
+func (t *ScoreMatching) Solve(ctx *framework.TrainContext, theta []float64) (float64, error) {
+	le, err := linearEnergy(ctx.Eval)
+	if err != nil {
+		return 0, err
+	}
+	spec := ctx.Eval.Spec()
+	if err := requireContinuous("sm", spec); err != nil {
+		return 0, err
+	}
+	p, d := spec.NumParams(), spec.Dim
+	if len(theta) != p {
+		return 0, fmt.Errorf("sm: %w", &framework.ShapeError{What: "θ", Want: fmt.Sprint(p), Got: fmt.Sprint(len(theta))})
+	}
+	if ctx.Train == nil {
+		return 0, errors.New("sm: closed form needs training data")
+	}
+	n, c := ctx.Train.Dims()
+	if n == 0 || c != d {
+		return 0, fmt.Errorf("sm: %w", &framework.ShapeError{What: "training data", Want: fmt.Sprintf("n×%d, n > 0", d), Got: fmt.Sprintf("%d×%d", n, c)})
+	}
+	q := newSMQuadratic(p, d)
+	for i := 0; i < n; i++ {
+		q.add(le, ctx.Train.RawRowView(i))
+	}
+	a, b, kappa := q.finish(n)
+	if err := checkFiniteSlice("closed-form statistics", a.RawSymmetric().Data); err != nil {
+		return 0, fmt.Errorf("sm: energy %s: %w", spec.Name, err)
+	}
+	if err := checkFiniteSlice("closed-form statistics", b); err != nil {
+		return 0, fmt.Errorf("sm: energy %s: %w", spec.Name, err)
+	}
+	if err := solvePSD(theta, a, b); err != nil {
+		return 0, fmt.Errorf("sm: closed form for energy %s: %w", spec.Name, err)
+	}
+	// J(θ) = ½θᵀAθ + θᵀb + κ.
+	tv := mat.NewVecDense(p, theta)
+	var at mat.VecDense
+	at.MulVec(a, tv)
+	loss := 0.5*mat.Dot(tv, &at) + floatsDot(theta, b) + kappa
+	return loss, nil
+}
+
+// smQuadratic accumulates the sums behind A, b and κ.
+type smQuadratic struct {
+	p, d  int
+	a     []float64 // p×p, upper triangle
+	b     []float64
+	kappa float64
+
+	jac   *mat.Dense
+	lap   []float64
+	gc    []float64
+	idx   []int
+	val   []float64
+	dense []float64 // p×blk columns waiting for a rank-k update, row-major
+	nd    int
+}
+
+const smDenseBlock = 64
+
+func newSMQuadratic(p, d int) *smQuadratic {
+	return &smQuadratic{
+		p: p, d: d,
+		a:     make([]float64, p*p),
+		b:     make([]float64, p),
+		jac:   mat.NewDense(p, d, nil),
+		lap:   make([]float64, p),
+		gc:    make([]float64, d),
+		idx:   make([]int, 0, p),
+		val:   make([]float64, 0, p),
+		dense: make([]float64, p*smDenseBlock),
+	}
+}
+
+// add adds the contribution of the point x.
+func (q *smQuadratic) add(le framework.LinearEnergy, x []float64) {
+	p, d := q.p, q.d
+	q.jac.Zero()
+	fill(q.lap, 0)
+	le.Statistics(x, q.jac, q.lap)
+	lapc := le.OffsetGrad(x, q.gc)
+	sq := 0.0
+	for _, v := range q.gc {
+		sq += v * v
+	}
+	q.kappa += 0.5*sq - lapc
+	raw := q.jac.RawMatrix()
+	for k := 0; k < p; k++ {
+		row := raw.Data[k*raw.Stride : k*raw.Stride+d]
+		s := -q.lap[k]
+		for l, v := range row {
+			s += v * q.gc[l]
+		}
+		q.b[k] += s
+	}
+	for l := 0; l < d; l++ {
+		q.idx, q.val = q.idx[:0], q.val[:0]
+		for k := 0; k < p; k++ {
+			if v := raw.Data[k*raw.Stride+l]; v != 0 {
+				q.idx = append(q.idx, k)
+				q.val = append(q.val, v)
+			}
+		}
+		if 4*len(q.idx) > p {
+			q.pushDense(raw.Data, raw.Stride, l)
+			continue
+		}
+		for s, ks := range q.idx {
+			vs := q.val[s]
+			rowA := q.a[ks*p:]
+			for r := s; r < len(q.idx); r++ {
+				rowA[q.idx[r]] += vs * q.val[r]
+			}
+		}
+	}
+}
+
+// pushDense queues column l of the Jacobian for a blocked rank-k update.
+func (q *smQuadratic) pushDense(data []float64, stride, l int) {
+	for k := 0; k < q.p; k++ {
+		q.dense[k*smDenseBlock+q.nd] = data[k*stride+l]
+	}
+	q.nd++
+	if q.nd == smDenseBlock {
+		q.flush()
+	}
+}
+
+// flush adds the queued columns G to A: A += G Gᵀ.
+func (q *smQuadratic) flush() {
+	if q.nd == 0 {
+		return
+	}
+	g := blas64.General{Rows: q.p, Cols: q.nd, Stride: smDenseBlock, Data: q.dense}
+	s := blas64.Symmetric{Uplo: blas.Upper, N: q.p, Stride: q.p, Data: q.a}
+	blas64.Syrk(blas.NoTrans, 1, g, 1, s)
+	q.nd = 0
+}
+
+// finish returns A and b as means over n points, and κ.
+func (q *smQuadratic) finish(n int) (*mat.SymDense, []float64, float64) {
+	q.flush()
+	inv := 1 / float64(n)
+	for i := range q.a {
+		q.a[i] *= inv
+	}
+	for i := range q.b {
+		q.b[i] *= inv
+	}
+	return mat.NewSymDense(q.p, q.a), q.b, q.kappa * inv
+}
+
+// solvePSD writes into x a minimiser of ½xᵀAx + xᵀb for positive semi-definite A, that is a
+// solution of A x = −b: by Cholesky when A is well conditioned, otherwise the minimum-norm
+// solution through the eigen-decomposition, dropping eigenvalues below closedFormRcond·λmax.
+func solvePSD(x []float64, a *mat.SymDense, b []float64) error {
+	p := a.SymmetricDim()
+	rhs := mat.NewVecDense(p, nil)
+	for i, v := range b {
+		rhs.SetVec(i, -v)
+	}
+	xv := mat.NewVecDense(p, x)
+	var chol mat.Cholesky
+	if chol.Factorize(a) && chol.Cond() < closedFormMaxCond {
+		return chol.SolveVecTo(xv, rhs)
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(a, true) {
+		return errors.New("eigen-decomposition of the score-matching matrix did not converge")
+	}
+	vals := eig.Values(nil)
+	var vecs mat.Dense
+	eig.VectorsTo(&vecs)
+	lmax := 0.0
+	for _, l := range vals {
+		lmax = math.Max(lmax, l)
+	}
+	if !(lmax > 0) {
+		return errors.New("the score-matching matrix is zero: the data carry no information about θ")
+	}
+	tol := closedFormRcond * lmax
+	for i := range x {
+		x[i] = 0
+	}
+	for k, l := range vals {
+		if l <= tol {
+			continue
+		}
+		vk := vecs.ColView(k)
+		c := mat.Dot(vk, rhs) / l
+		for i := range x {
+			x[i] += c * vk.AtVec(i)
+		}
+	}
+	return nil
+}
+
+func floatsDot(a, b []float64) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+func checkFiniteSlice(what string, s []float64) error {
+	for i, v := range s {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("non-finite value %v in %s (index %d)", v, what, i)
+		}
+	}
+	return nil
+}

@@ -79,7 +79,7 @@ func (a *Adam) Update(theta, grad []float64) {
 	// The explicit conversions round each product, as PyTorch's kernels do, and keep the
 	// compiler from fusing them into FMAs.
 	for i, g := range grad {
-		m[i] = float64(m[i]*a.beta1) + float64(c1*g)             // exp_avg.mul_(β₁).add_(g, alpha=1−β₁)
+		m[i] = float64(m[i]*a.beta1) + float64(c1*g)            // exp_avg.mul_(β₁).add_(g, alpha=1−β₁)
 		v[i] = float64(v[i]*a.beta2) + float64(float64(c2*g)*g) // exp_avg_sq.mul_(β₂).addcmul_(g, g, value=1−β₂)
 		denom := float64(math.Sqrt(v[i])/bc2Sqrt) + a.eps
 		theta[i] += float64(-stepSize*m[i]) / denom // param.addcdiv_(exp_avg, denom, value=−step_size)

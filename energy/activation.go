@@ -1,0 +1,126 @@
+package energy
+
+import (
+	"fmt"
+	"math"
+)
+
+// activation is a smooth elementwise nonlinearity σ of the MLP, with its first three
+// derivatives (the Laplacian's θ-gradient needs σ''').
+type activation int
+
+const (
+	actSoftplus activation = iota // σ(z) = log(1 + eᶻ)
+	actTanh                       // σ(z) = tanh z
+	actSwish                      // σ(z) = z·sigmoid(z) (SiLU)
+)
+
+var activationNames = []string{"softplus", "tanh", "swish"}
+
+func (a activation) String() string { return activationNames[a] }
+
+func parseActivation(s string) (activation, error) {
+	for i, n := range activationNames {
+		if s == n {
+			return activation(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown activation %q (want softplus, tanh or swish)", s)
+}
+
+// eval writes σ(z) into h and σ'(z), σ''(z), σ'''(z) into d1, d2, d3, for each of those
+// slices that is not nil (each as long as z).
+func (a activation) eval(z, h, d1, d2, d3 []float64) {
+	switch a {
+	case actSoftplus:
+		evalSoftplus(z, h, d1, d2, d3)
+	case actTanh:
+		evalTanh(z, h, d1, d2, d3)
+	case actSwish:
+		evalSwish(z, h, d1, d2, d3)
+	}
+}
+
+// sigmoidExp returns sigmoid(z) and e = exp(−|z|), computed without overflow.
+func sigmoidExp(z float64) (s, e float64) {
+	e = math.Exp(-math.Abs(z))
+	if z >= 0 {
+		return 1 / (1 + e), e
+	}
+	return e / (1 + e), e
+}
+
+// softplus returns log(1 + eᶻ) without overflow.
+func softplus(z float64) float64 {
+	return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
+}
+
+// sigmoid returns 1/(1 + e⁻ᶻ) without overflow.
+func sigmoid(z float64) float64 {
+	s, _ := sigmoidExp(z)
+	return s
+}
+
+// softplus: σ' = s = sigmoid(z), σ'' = s(1−s), σ''' = s(1−s)(1−2s).
+func evalSoftplus(z, h, d1, d2, d3 []float64) {
+	for i, v := range z {
+		s, e := sigmoidExp(v)
+		if h != nil {
+			h[i] = math.Max(v, 0) + math.Log1p(e)
+		}
+		if d1 != nil {
+			d1[i] = s
+		}
+		if d2 != nil || d3 != nil {
+			a := s * (1 - s)
+			if d2 != nil {
+				d2[i] = a
+			}
+			if d3 != nil {
+				d3[i] = a * (1 - 2*s)
+			}
+		}
+	}
+}
+
+// tanh: with t = tanh z, σ' = 1−t², σ'' = −2t(1−t²), σ''' = (1−t²)(6t²−2).
+func evalTanh(z, h, d1, d2, d3 []float64) {
+	for i, v := range z {
+		t := math.Tanh(v)
+		c := 1 - t*t
+		if h != nil {
+			h[i] = t
+		}
+		if d1 != nil {
+			d1[i] = c
+		}
+		if d2 != nil {
+			d2[i] = -2 * t * c
+		}
+		if d3 != nil {
+			d3[i] = c * (6*t*t - 2)
+		}
+	}
+}
+
+// swish: with s = sigmoid(z) and a = s(1−s), σ = zs, σ' = s + za, σ'' = a(2 + z(1−2s)),
+// σ''' = a[(1−2s)(3 + z(1−2s)) − 2za].
+func evalSwish(z, h, d1, d2, d3 []float64) {
+	for i, v := range z {
+		s, _ := sigmoidExp(v)
+		a := s * (1 - s)
+		if h != nil {
+			h[i] = v * s
+		}
+		if d1 != nil {
+			d1[i] = s + v*a
+		}
+		b := 1 - 2*s
+		if d2 != nil {
+			d2[i] = a * (2 + v*b)
+		}
+		if d3 != nil {
+			d3[i] = a * (b*(3+v*b) - 2*v*a)
+		}
+	}
+}

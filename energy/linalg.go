@@ -1,0 +1,81 @@
+package energy
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+// general returns the rows×cols row-major matrix held in the first rows·cols entries of s.
+func general(rows, cols int, s []float64) blas64.General {
+	return blas64.General{Rows: rows, Cols: cols, Stride: max(cols, 1), Data: s[:rows*cols]}
+}
+
+// rawOf returns the raw matrix of m (which may be a view with a stride larger than its width).
+func rawOf(m *mat.Dense) blas64.General { return m.RawMatrix() }
+
+// Tile sizes of gemm. gonum's native Dgemm goes parallel (spawning goroutines, which
+// allocate) as soon as C spans 4 blocks of 64×64; energies are already evaluated on several
+// chunks at once, so gemm cuts C into tiles of at most 3 such blocks, each multiplied
+// serially. A serial product sums over the inner dimension in order, so the result for a row
+// of C does not depend on the number of rows.
+const (
+	tileSmall = 64
+	tileLarge = 3 * 64
+)
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C tile by tile (see tileLarge).
+func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
+	if c.Rows == 0 || c.Cols == 0 {
+		return
+	}
+	mt, nt := tileLarge, tileSmall
+	if c.Cols > tileSmall {
+		mt, nt = tileSmall, tileLarge
+	}
+	if c.Rows <= mt && c.Cols <= nt {
+		blas64.Gemm(tA, tB, alpha, a, b, beta, c)
+		return
+	}
+	for i0 := 0; i0 < c.Rows; i0 += mt {
+		i1 := min(i0+mt, c.Rows)
+		as := a
+		if tA == blas.NoTrans {
+			as.Rows = i1 - i0
+			as.Data = a.Data[i0*a.Stride:]
+		} else {
+			as.Cols = i1 - i0
+			as.Data = a.Data[i0:]
+		}
+		for j0 := 0; j0 < c.Cols; j0 += nt {
+			j1 := min(j0+nt, c.Cols)
+			bs := b
+			if tB == blas.NoTrans {
+				bs.Cols = j1 - j0
+				bs.Data = b.Data[j0:]
+			} else {
+				bs.Rows = j1 - j0
+				bs.Data = b.Data[j0*b.Stride:]
+			}
+			cs := blas64.General{Rows: i1 - i0, Cols: j1 - j0, Stride: c.Stride, Data: c.Data[i0*c.Stride+j0:]}
+			blas64.Gemm(tA, tB, alpha, as, bs, beta, cs)
+		}
+	}
+}
+
+// grow returns s resized to n, reallocating only when its capacity is too small. The
+// contents are not preserved.
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+// weightOf returns w[i], or 1 when w is nil (the Request convention).
+func weightOf(w []float64, i int) float64 {
+	if w == nil {
+		return 1
+	}
+	return w[i]
+}

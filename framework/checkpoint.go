@@ -9,10 +9,11 @@ import (
 
 // Stateful is implemented by trainers, optimizers and samplers that carry state from step to
 // step (Adam's moments, a persistent chain buffer, an adapted step size). A checkpoint keeps
-// that state so that a resumed run continues bit for bit.
+// that state so that a resumed run continues bit for bit. It is the standard library's
+// encoding.BinaryMarshaler and BinaryUnmarshaler together.
 type Stateful interface {
-	MarshalState() ([]byte, error)
-	UnmarshalState([]byte) error
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary([]byte) error
 }
 
 // CheckpointVersion is the format version of checkpoint.json.
@@ -67,7 +68,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 
 func marshalState(x any) ([]byte, error) {
 	if s, ok := x.(Stateful); ok {
-		return s.MarshalState()
+		return s.MarshalBinary()
 	}
 	return nil, nil
 }
@@ -76,7 +77,7 @@ func unmarshalState(x any, b []byte, what string) error {
 	s, ok := x.(Stateful)
 	switch {
 	case ok && b != nil:
-		if err := s.UnmarshalState(b); err != nil {
+		if err := s.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("restore %s state: %w", what, err)
 		}
 	case ok && b == nil:

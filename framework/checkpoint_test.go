@@ -34,8 +34,8 @@ func (n *noisyTrainer) Step(ctx *StepContext, batch *mat.Dense, theta, grad []fl
 	}
 	return loss, nil
 }
-func (n *noisyTrainer) MarshalState() ([]byte, error) { return json.Marshal(n.calls) }
-func (n *noisyTrainer) UnmarshalState(b []byte) error { return json.Unmarshal(b, &n.calls) }
+func (n *noisyTrainer) MarshalBinary() ([]byte, error) { return json.Marshal(n.calls) }
+func (n *noisyTrainer) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &n.calls) }
 
 // momentum is a stateful optimizer.
 type momentum struct {
@@ -54,8 +54,8 @@ func (m *momentum) Update(theta, grad []float64) {
 }
 func (m *momentum) LR() float64                   { return m.lr }
 func (m *momentum) SetLR(lr float64)              { m.lr = lr }
-func (m *momentum) MarshalState() ([]byte, error) { return json.Marshal(m.v) }
-func (m *momentum) UnmarshalState(b []byte) error { return json.Unmarshal(b, &m.v) }
+func (m *momentum) MarshalBinary() ([]byte, error) { return json.Marshal(m.v) }
+func (m *momentum) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &m.v) }
 
 func resumableRun() *Run {
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -19,7 +19,7 @@ type AnnealedOptions struct {
 
 // DefaultAnnealedOptions returns the defaults of method = "annealed".
 func DefaultAnnealedOptions() AnnealedOptions {
-	return AnnealedOptions{Step: 1e-3, Levels: 10, SigmaMax: 1, SigmaMin: 0.01, StepsPerLevel: 10}
+	return AnnealedOptions{Step: 1e-3, Levels: 10, SigmaMax: 1, SigmaMin: 0.1, StepsPerLevel: 10}
 }
 
 // Validate checks the options.

@@ -42,7 +42,8 @@ func SplitRHat(chains [][]float64) float64 {
 
 // SplitESS returns the effective sample size of the mean of one quantity, estimated from
 // the chains split in halves (see ESS). Splitting makes a chain that drifts count as two
-// chains that disagree, which lowers the estimate as it should.
+// chains that disagree, which lowers the estimate as it should. Chains of fewer than 8
+// draws (halves of fewer than 4) give NaN.
 func SplitESS(chains [][]float64) float64 {
 	halves := splitChains(chains)
 	if halves == nil {

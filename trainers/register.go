@@ -11,4 +11,6 @@ func Register(r *framework.Registry) {
 	registerDSM(r)
 	registerSSM(r)
 	registerNCE(r)
+	registerPL(r)
+	registerRM(r)
 }

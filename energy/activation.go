@@ -6,7 +6,7 @@ import (
 )
 
 // activation is a smooth elementwise nonlinearity σ of the MLP, with its first three
-// derivatives (the Laplacian's θ-gradient needs σ”').
+// derivatives (the Laplacian's θ-gradient needs σ‴).
 type activation int
 
 const (
@@ -28,7 +28,7 @@ func parseActivation(s string) (activation, error) {
 	return 0, fmt.Errorf("unknown activation %q (want softplus, tanh or swish)", s)
 }
 
-// eval writes σ(z) into h and σ'(z), σ”(z), σ”'(z) into d1, d2, d3, for each of those
+// eval writes σ(z) into h and σ′(z), σ″(z), σ‴(z) into d1, d2, d3, for each of those
 // slices that is not nil (each as long as z).
 func (a activation) eval(z, h, d1, d2, d3 []float64) {
 	switch a {
@@ -61,7 +61,7 @@ func sigmoid(z float64) float64 {
 	return s
 }
 
-// softplus: σ' = s = sigmoid(z), σ” = s(1−s), σ”' = s(1−s)(1−2s).
+// softplus: σ′ = s = sigmoid(z), σ″ = s(1−s), σ‴ = s(1−s)(1−2s).
 func evalSoftplus(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
 		s, e := sigmoidExp(v)
@@ -83,7 +83,7 @@ func evalSoftplus(z, h, d1, d2, d3 []float64) {
 	}
 }
 
-// tanh: with t = tanh z, σ' = 1−t², σ” = −2t(1−t²), σ”' = (1−t²)(6t²−2).
+// tanh: with t = tanh z, σ′ = 1−t², σ″ = −2t(1−t²), σ‴ = (1−t²)(6t²−2).
 func evalTanh(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
 		t := math.Tanh(v)
@@ -103,8 +103,8 @@ func evalTanh(z, h, d1, d2, d3 []float64) {
 	}
 }
 
-// swish: with s = sigmoid(z) and a = s(1−s), σ = zs, σ' = s + za, σ” = a(2 + z(1−2s)),
-// σ”' = a[(1−2s)(3 + z(1−2s)) − 2za].
+// swish: with s = sigmoid(z) and a = s(1−s), σ = zs, σ′ = s + za, σ″ = a(2 + z(1−2s)),
+// σ‴ = a[(1−2s)(3 + z(1−2s)) − 2za].
 func evalSwish(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
 		s, _ := sigmoidExp(v)

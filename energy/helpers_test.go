@@ -1,7 +1,10 @@
 package energy
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/goebm/goebm/framework"
@@ -100,4 +103,35 @@ func requireLinear(t *testing.T, e framework.Energy, theta []float64, x *mat.Den
 		}
 		require.InDelta(t, res.Laplacian[i], mat.Dot(mat.NewVecDense(p, lap), th)+offLap, 1e-10, "row %d", i)
 	}
+}
+
+// readTorchNested reads the nested W/b lists of a torch MLP JSON with encoding/json alone.
+func readTorchNested(t *testing.T, path string) ([][][]float64, [][]float64) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	var ws [][][]float64
+	var bs [][]float64
+	for l := 1; ; l++ {
+		w, ok := m[fmt.Sprintf("W%d", l)].([]any)
+		if !ok {
+			break
+		}
+		var wl [][]float64
+		for _, row := range w {
+			var r []float64
+			for _, v := range row.([]any) {
+				r = append(r, v.(float64))
+			}
+			wl = append(wl, r)
+		}
+		var bl []float64
+		for _, v := range m[fmt.Sprintf("b%d", l)].([]any) {
+			bl = append(bl, v.(float64))
+		}
+		ws, bs = append(ws, wl), append(bs, bl)
+	}
+	return ws, bs
 }

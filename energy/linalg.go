@@ -24,9 +24,22 @@ const (
 	tileLarge = 3 * 64
 )
 
-// gemm computes C = alpha·op(A)·op(B) + beta·C tile by tile (see tileLarge).
+// smallDim is the inner or outer dimension at or below which gemm multiplies with plain
+// loops: a BLAS kernel of dot products or axpys of length 2 spends its time in calls.
+const smallDim = 4
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C tile by tile (see tileLarge), or with plain
+// loops when the inner dimension or the width of C is at most smallDim.
 func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
 	if c.Rows == 0 || c.Cols == 0 {
+		return
+	}
+	k := a.Cols
+	if tA != blas.NoTrans {
+		k = a.Rows
+	}
+	if k <= smallDim || c.Cols <= smallDim {
+		gemmSmall(tA != blas.NoTrans, tB != blas.NoTrans, alpha, a, b, beta, c, k)
 		return
 	}
 	mt, nt := tileLarge, tileSmall
@@ -59,6 +72,43 @@ func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 			}
 			cs := blas64.General{Rows: i1 - i0, Cols: j1 - j0, Stride: c.Stride, Data: c.Data[i0*c.Stride+j0:]}
 			blas64.Gemm(tA, tB, alpha, as, bs, beta, cs)
+		}
+	}
+}
+
+// gemmSmall is gemm by plain loops, summing over the inner dimension in order.
+func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
+	for i := 0; i < c.Rows; i++ {
+		crow := c.Data[i*c.Stride : i*c.Stride+c.Cols]
+		for j := range crow {
+			s := 0.0
+			switch {
+			case !ta && !tb:
+				arow := a.Data[i*a.Stride : i*a.Stride+k]
+				for l, av := range arow {
+					s += av * b.Data[l*b.Stride+j]
+				}
+			case !ta && tb:
+				arow := a.Data[i*a.Stride : i*a.Stride+k]
+				brow := b.Data[j*b.Stride : j*b.Stride+k]
+				for l, av := range arow {
+					s += av * brow[l]
+				}
+			case ta && !tb:
+				for l := 0; l < k; l++ {
+					s += a.Data[l*a.Stride+i] * b.Data[l*b.Stride+j]
+				}
+			default:
+				brow := b.Data[j*b.Stride : j*b.Stride+k]
+				for l, bv := range brow {
+					s += a.Data[l*a.Stride+i] * bv
+				}
+			}
+			if beta == 0 {
+				crow[j] = alpha * s
+			} else {
+				crow[j] = beta*crow[j] + alpha*s
+			}
 		}
 	}
 }

@@ -1,0 +1,164 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+)
+
+const (
+	// tailLines is how many of a plugin's last stderr lines the host keeps for errors.
+	tailLines = 200
+	// maxLineBytes truncates very long stderr lines in the ring and the log.
+	maxLineBytes = 8 << 10
+)
+
+// stderrLog reads a plugin's stderr: it splits it into lines whatever the writes look like,
+// logs each line (hclog-shaped JSON lines at their level, others as plain text) and keeps the
+// last tailLines lines for error reports. It never fails and never panics on any input:
+// a malformed line is just text.
+type stderrLog struct {
+	label string
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	partial []byte
+	ring    [tailLines]string
+	next    int
+	count   int
+	inPanic bool
+}
+
+func newStderrLog(label string, log *slog.Logger) *stderrLog {
+	return &stderrLog{label: label, log: log}
+}
+
+// Write implements io.Writer.
+func (s *stderrLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if len(s.partial) < maxLineBytes {
+				s.partial = append(s.partial, p[:min(len(p), maxLineBytes-len(s.partial))]...)
+			}
+			break
+		}
+		line := p[:i]
+		if len(s.partial) > 0 {
+			line = append(s.partial, line[:min(len(line), max(0, maxLineBytes-len(s.partial)))]...)
+		}
+		s.line(line)
+		s.partial = s.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// flush handles a last line that had no newline.
+func (s *stderrLog) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) > 0 {
+		s.line(s.partial)
+		s.partial = s.partial[:0]
+	}
+}
+
+func (s *stderrLog) line(b []byte) {
+	b = bytes.TrimRight(b, "\r")
+	if len(b) > maxLineBytes {
+		b = b[:maxLineBytes]
+	}
+	text := strings.ToValidUTF8(string(b), "\uFFFD")
+	s.ring[s.next] = text
+	s.next = (s.next + 1) % tailLines
+	s.count++
+	if s.log == nil {
+		return
+	}
+	level, msg, attrs := parseLine(text)
+	if strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ") || strings.HasPrefix(text, "Traceback (most recent call last)") {
+		s.inPanic = true
+	}
+	if s.inPanic && level < slog.LevelError {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(context.Background(), level, msg, append([]slog.Attr{slog.String("plugin", s.label)}, attrs...)...)
+}
+
+// tail returns up to n of the last lines, oldest first.
+func (s *stderrLog) tail(n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = min(n, s.count, tailLines)
+	out := make([]string, n)
+	for i := 0; i < n; i++ {
+		out[i] = s.ring[(s.next-n+i+tailLines)%tailLines]
+	}
+	return out
+}
+
+// parseLine reads an hclog-shaped JSON line ({"@level":…, "@message":…, k: v}) or a plain
+// line with an optional [LEVEL] prefix. Any field may have any type.
+func parseLine(text string) (slog.Level, string, []slog.Attr) {
+	if strings.HasPrefix(text, "{") {
+		var m map[string]any
+		if json.Unmarshal([]byte(text), &m) == nil {
+			level := slog.LevelInfo
+			if l, ok := m["@level"].(string); ok {
+				level = levelOf(l)
+			}
+			msg := ""
+			switch v := m["@message"].(type) {
+			case string:
+				msg = v
+			case nil:
+			default:
+				msg = fmt.Sprint(v)
+			}
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				if k != "@level" && k != "@message" && k != "@timestamp" {
+					keys = append(keys, k)
+				}
+			}
+			sort.Strings(keys)
+			attrs := make([]slog.Attr, 0, len(keys))
+			for _, k := range keys {
+				attrs = append(attrs, slog.Any(strings.TrimPrefix(k, "@"), m[k]))
+			}
+			return level, msg, attrs
+		}
+	}
+	for _, p := range []struct {
+		prefix string
+		level  slog.Level
+	}{{"[TRACE]", slog.LevelDebug - 4}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERROR]", slog.LevelError}} {
+		if strings.HasPrefix(text, p.prefix) {
+			return p.level, strings.TrimSpace(strings.TrimPrefix(text, p.prefix)), nil
+		}
+	}
+	return slog.LevelDebug, text, nil
+}
+
+func levelOf(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "trace":
+		return slog.LevelDebug - 4
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error", "fatal", "critical":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

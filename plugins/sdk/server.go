@@ -1,0 +1,322 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/plugins/internal/wire"
+	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
+)
+
+// allOutputs is every output bit of framework.Output that the protocol carries.
+const allOutputs = framework.OutEnergy | framework.OutGradX | framework.OutParamVJP | framework.OutMixed |
+	framework.OutLaplacian | framework.OutLaplacianVJP | framework.OutHVP
+
+// server implements pb.EnergyServer on a framework.Energy, or on an Entry that builds one
+// from the configuration the host sends.
+type server struct {
+	pb.UnimplementedEnergyServer
+
+	entry    *framework.Entry[framework.Energy] // nil when serving a fixed energy
+	samplers map[string]framework.Entry[framework.Sampler]
+	impl     string
+	log      hclog.Logger
+
+	mu     sync.RWMutex
+	energy framework.Energy // nil until configured (for an entry)
+	spec   framework.Spec
+	env    framework.Env
+
+	thetas   thetaCache
+	results  sync.Pool // *framework.Result
+	smpMu    sync.Mutex
+	smpCache map[string]*cachedSampler
+}
+
+type cachedSampler struct {
+	mu sync.Mutex
+	s  framework.Sampler
+}
+
+func newServer(e framework.Energy, entry *framework.Entry[framework.Energy], c *config) *server {
+	s := &server{entry: entry, samplers: c.samplers, impl: c.implementation, log: c.logger, energy: e}
+	if e != nil {
+		s.spec = e.Spec()
+	}
+	s.results.New = func() any { return new(framework.Result) }
+	return s
+}
+
+func (s *server) state() (framework.Energy, framework.Spec, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.energy == nil {
+		return nil, framework.Spec{}, status.Error(codes.FailedPrecondition, "the plugin is not configured: call Configure first")
+	}
+	return s.energy, s.spec, nil
+}
+
+// Describe reports the protocol version, the config schema, the limits and, for a fixed
+// energy, its spec.
+func (s *server) Describe(_ context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	resp := &pb.DescribeResponse{
+		ProtocolMajor:   wire.ProtocolMajor,
+		ProtocolMinor:   wire.ProtocolMinor,
+		MaxMessageBytes: wire.MaxMessageBytes,
+		Implementation:  s.impl,
+	}
+	for _, name := range framework.Names(s.samplers) {
+		resp.Samplers = append(resp.Samplers, name)
+	}
+	if s.entry != nil && s.entry.Options != nil {
+		schema, err := Schema(s.entry.Options())
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "config schema: %v", err)
+		}
+		resp.ConfigSchema = schema
+	}
+	if s.entry == nil {
+		resp.Spec = wire.ToSpec(s.spec)
+	}
+	return resp, nil
+}
+
+// Configure decodes the configuration into the entry's options and builds the energy. A
+// fixed energy accepts only an empty configuration.
+func (s *server) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	env := framework.Env{}
+	if req.Env != nil {
+		env = framework.Env{Dim: int(req.Env.Dim), Domain: framework.Domain(req.Env.Domain), Dir: req.Env.Dir}
+	}
+	var opts any
+	if s.entry != nil && s.entry.Options != nil {
+		opts = s.entry.Options()
+	}
+	if errs := DecodeConfig(req.ConfigJson, opts); len(errs) > 0 {
+		return &pb.ConfigureResponse{Diagnostics: diagnostics(errs)}, nil
+	}
+	if s.entry == nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return &pb.ConfigureResponse{Spec: wire.ToSpec(s.spec)}, nil
+	}
+	e, err := s.entry.New(opts, env)
+	if err != nil {
+		return &pb.ConfigureResponse{Diagnostics: diagnostics([]error{err})}, nil
+	}
+	spec := e.Spec()
+	s.mu.Lock()
+	s.energy, s.spec, s.env = e, spec, env
+	s.mu.Unlock()
+	s.thetas.reset()
+	s.smpMu.Lock()
+	s.smpCache = nil
+	s.smpMu.Unlock()
+	s.log.Info("configured", "spec", wire.SpecString(spec))
+	return &pb.ConfigureResponse{Spec: wire.ToSpec(spec)}, nil
+}
+
+// InitParams runs the energy's InitParams on the host's random words.
+func (s *server) InitParams(_ context.Context, req *pb.InitParamsRequest) (*pb.InitParamsResponse, error) {
+	e, spec, err := s.state()
+	if err != nil {
+		return nil, err
+	}
+	words, err := wire.Uint64s(req.RandomWords)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "random_words: %v", err)
+	}
+	src := &replay{words: words}
+	theta := make([]float64, spec.NumParams())
+	e.InitParams(theta, rand.New(src))
+	return &pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta), WordsUsed: src.used}, nil
+}
+
+// Evaluate decodes the batch, computes the requested outputs with the energy itself (no
+// chunking and no fallbacks: the host's Evaluator does those, so results match in-process
+// evaluation bit for bit) and encodes them.
+func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.EvaluateResponse, error) {
+	e, spec, err := s.state()
+	if err != nil {
+		return nil, err
+	}
+	out := framework.Output(req.Outputs)
+	if out == 0 || out&^allOutputs != 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "outputs %#x: want a non-empty subset of %#x", req.Outputs, uint32(allOutputs))
+	}
+	if missing := out &^ spec.Caps.Exact(); missing != 0 {
+		return nil, status.Errorf(codes.Unimplemented, "outputs [%s] are not among the energy's exact outputs [%s]", missing, spec.Caps.Exact())
+	}
+	d, p := spec.Dim, spec.NumParams()
+	x, err := wire.Matrix("x", req.X, -1, d)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	n, _ := x.Dims()
+	theta, err := s.thetas.get(req.Theta, p)
+	if err != nil {
+		return nil, err
+	}
+	fr := framework.Request{Outputs: out, X: x, Theta: theta, MixedSelf: req.MixedSelf}
+	if len(req.Weights) > 0 {
+		if fr.Weights, err = wire.Vector("weights", req.Weights, n); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if len(req.LapWeights) > 0 {
+		if fr.LapWeights, err = wire.Vector("lap_weights", req.LapWeights, n); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if req.U != nil {
+		if fr.U, err = wire.Matrix("u", req.U, n, d); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if req.V != nil || out.Has(framework.OutHVP) {
+		if fr.V, err = wire.Matrix("v", req.V, n, d); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if n == 0 {
+		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),
+			GradX: &mat.Dense{}, HVP: &mat.Dense{}}, 0, d), nil
+	}
+	res := s.results.Get().(*framework.Result)
+	defer s.results.Put(res)
+	res.Reset(out, n, d, p)
+	if err := e.Evaluate(&fr, res); err != nil {
+		return nil, status.Errorf(codes.Unknown, "Evaluate(%s; %d rows): %v", out, n, err)
+	}
+	return encodeResult(out, res, n, d), nil
+}
+
+func encodeResult(out framework.Output, res *framework.Result, n, d int) *pb.EvaluateResponse {
+	resp := &pb.EvaluateResponse{}
+	if out.Has(framework.OutEnergy) {
+		resp.Energy = wire.AppendFloats(make([]byte, 0, 8*n), res.Energy)
+	}
+	if out.Has(framework.OutGradX) {
+		resp.GradX = wire.Tensor(res.GradX)
+		resp.GradX.Shape = []int64{int64(n), int64(d)}
+	}
+	if out.Has(framework.OutParamVJP) {
+		resp.ParamVjp = wire.AppendFloats(nil, res.ParamVJP)
+	}
+	if out.Has(framework.OutMixed) {
+		resp.Mixed = wire.AppendFloats(nil, res.Mixed)
+	}
+	if out.Has(framework.OutLaplacian) {
+		resp.Laplacian = wire.AppendFloats(make([]byte, 0, 8*n), res.Laplacian)
+	}
+	if out.Has(framework.OutLaplacianVJP) {
+		resp.LaplacianVjp = wire.AppendFloats(nil, res.LaplacianVJP)
+	}
+	if out.Has(framework.OutHVP) {
+		resp.Hvp = wire.Tensor(res.HVP)
+		resp.Hvp.Shape = []int64{int64(n), int64(d)}
+	}
+	return resp
+}
+
+// Sample runs steps of a goebm sampler on the chains, inside the plugin.
+func (s *server) Sample(_ context.Context, req *pb.SampleRequest) (*pb.SampleResponse, error) {
+	e, spec, err := s.state()
+	if err != nil {
+		return nil, err
+	}
+	entry, ok := s.samplers[req.Sampler]
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented, "sampler %q is not available in this plugin (it offers %v)", req.Sampler, framework.Names(s.samplers))
+	}
+	cs, err := s.sampler(req.Sampler, req.OptionsJson, entry, spec)
+	if err != nil {
+		return nil, err
+	}
+	x, err := wire.Matrix("x", req.X, -1, spec.Dim)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	chains, _ := x.Dims()
+	x = mat.DenseCopyOf(x)
+	seeds, err := wire.Uint64s(req.Seeds)
+	if err != nil || len(seeds) != 2*chains {
+		return nil, status.Errorf(codes.InvalidArgument, "seeds has %d bytes, want 16 per chain (%d chains)", len(req.Seeds), chains)
+	}
+	theta, err := s.thetas.get(req.Theta, spec.NumParams())
+	if err != nil {
+		return nil, err
+	}
+	rngs := make([]*rand.Rand, chains)
+	for i := range rngs {
+		rngs[i] = rand.New(rand.NewPCG(seeds[2*i], seeds[2*i+1]))
+	}
+	ev := framework.NewEvaluator(e)
+	c := &framework.Chains{X: x, Theta: theta, Eval: ev, RNG: rngs, Adapt: req.Adapt}
+	cs.mu.Lock()
+	err = cs.s.Run(c, int(req.Steps))
+	cs.mu.Unlock()
+	if err != nil {
+		return nil, status.Errorf(codes.Unknown, "sampler %s, %d steps on %d chains: %v", req.Sampler, req.Steps, chains, err)
+	}
+	counts := ev.Counts()
+	resp := &pb.SampleResponse{X: wire.Tensor(c.X), Proposed: c.Proposed, Accepted: c.Accepted,
+		EnergyRows: counts.EnergyRows, GradRows: counts.GradRows}
+	if len(c.Energy) == chains {
+		resp.Energy = wire.AppendFloats(nil, c.Energy)
+	}
+	return resp, nil
+}
+
+// sampler returns the cached sampler for (name, options), building it on first use. The
+// cache keeps a sampler's adapted step size across Sample requests.
+func (s *server) sampler(name, optsJSON string, entry framework.Entry[framework.Sampler], spec framework.Spec) (*cachedSampler, error) {
+	key := name + "\x00" + optsJSON
+	s.smpMu.Lock()
+	defer s.smpMu.Unlock()
+	if cs, ok := s.smpCache[key]; ok {
+		return cs, nil
+	}
+	var opts any
+	if entry.Options != nil {
+		opts = entry.Options()
+	}
+	if errs := DecodeConfig(optsJSON, opts); len(errs) > 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "sampler %s options: %v", name, errs[0])
+	}
+	smp, err := entry.New(opts, s.env)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "sampler %s: %v", name, err)
+	}
+	if err := smp.Supports(spec); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "sampler %s: %v", name, err)
+	}
+	if s.smpCache == nil {
+		s.smpCache = map[string]*cachedSampler{}
+	}
+	cs := &cachedSampler{s: smp}
+	s.smpCache[key] = cs
+	return cs, nil
+}
+
+// diagnostics turns configuration errors into protocol diagnostics naming their keys.
+func diagnostics(errs []error) []*pb.Diagnostic {
+	out := make([]*pb.Diagnostic, 0, len(errs))
+	for _, err := range errs {
+		d := &pb.Diagnostic{Severity: pb.Diagnostic_SEVERITY_ERROR, Message: err.Error()}
+		var ke *framework.KeyError
+		if errors.As(err, &ke) {
+			d.Key, d.Message = ke.Key, ke.Msg
+		}
+		out = append(out, d)
+	}
+	return out
+}

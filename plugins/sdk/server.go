@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"gonum.org/v1/gonum/mat"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/internal/wire"

@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean
+.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -12,8 +12,23 @@ help: ## list the targets
 build: ## build the ebm command into bin/ (pure Go, no cgo needed)
 	$(GO) build $(GOFLAGS) -o $(BIN)/ebm ./cmd/ebm
 
-test: lint ## vet, format check and the whole test suite (under 10 minutes on 2 cores)
+test: lint ## vet, format check, the whole test suite and a short run of every fuzz target (under 10 minutes on 2 cores)
 	$(GO) test $(GOFLAGS) -timeout $(TESTTIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz-short
+
+# Fuzz targets as package:Target. Each runs FUZZTIME in `make test` and FUZZLONG in `make fuzz`.
+FUZZ_TARGETS := ./framework:FuzzParseCSV ./framework:FuzzParseParams ./framework/config:FuzzDecode
+FUZZTIME ?= 4s
+FUZZLONG ?= 2m
+
+fuzz-short: ## every fuzz target for FUZZTIME (4s) each
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || { \
+	    $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; exit 1; }; done
+
+fuzz: ## every fuzz target for FUZZLONG (2m) each
+	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(FUZZLONG)
 
 test-slow: ## the slow statistical checks (build tag slow)
 	$(GO) test $(GOFLAGS) -tags slow -timeout 30m ./...

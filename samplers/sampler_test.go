@@ -226,3 +226,38 @@ func TestDrawOptionsAndJSON(t *testing.T) {
 	require.EqualValues(t, 10, back["draws_per_chain"])
 	require.Len(t, back["energy_trace"], 10)
 }
+
+// A sampler restored from its saved state in the middle of warm-up continues exactly as
+// one that was never interrupted.
+func TestAdaptiveStateRoundTrip(t *testing.T) {
+	for _, tc := range samplerCases() {
+		if tc.name != "mala" && tc.name != "hmc" {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.energy()
+			newChains := func() *framework.Chains {
+				c := &framework.Chains{X: mat.NewDense(5, 3, nil), Theta: tc.theta, Eval: framework.NewEvaluator(e),
+					RNG: framework.Streams{Seed: 4}.Rands("t", 5), Adapt: true}
+				in := Init{Kind: "normal", Scale: 1, Domain: framework.Continuous, Dim: 3}
+				in.Fill(c.X, c.RNG)
+				return c
+			}
+			a, _ := tc.build()
+			ca := newChains()
+			require.NoError(t, a.Run(ca, 10))
+			state, err := a.(framework.Stateful).MarshalBinary()
+			require.NoError(t, err)
+			require.NoError(t, a.Run(ca, 7))
+
+			b, _ := tc.build()
+			cb := newChains()
+			require.NoError(t, b.Run(cb, 10)) // same chains, then a fresh sampler takes over
+			c, _ := tc.build()
+			require.NoError(t, c.(framework.Stateful).UnmarshalBinary(state))
+			require.NoError(t, c.Run(cb, 7))
+			require.Equal(t, ca.X.RawMatrix().Data, cb.X.RawMatrix().Data)
+			require.Equal(t, a.(StepSizer).StepSize(), c.(StepSizer).StepSize())
+		})
+	}
+}

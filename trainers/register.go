@@ -13,4 +13,5 @@ func Register(r *framework.Registry) {
 	registerNCE(r)
 	registerPL(r)
 	registerRM(r)
+	registerCD(r)
 }

@@ -109,12 +109,12 @@ func handshakeError(err error) error {
 			return fmt.Errorf("the plugin speaks goebm plugin protocol %d and this ebm speaks %d: upgrade ebm, or use a build of the plugin for protocol %d (%w)", v, wire.ProtocolMajor, wire.ProtocolMajor, err)
 		}
 		return fmt.Errorf("the plugin speaks goebm plugin protocol %d and this ebm speaks %d: upgrade the plugin (rebuild it against the current goebm SDK) (%w)", v, wire.ProtocolMajor, err)
+	case strings.Contains(msg, "Failed to read any lines from plugin's stdout"), strings.Contains(msg, "plugin exited before we could connect"):
+		return fmt.Errorf("the plugin exited before its handshake (was it built for goebm, with a matching cookie? see its stderr) (%w)", err)
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		return fmt.Errorf("the plugin's first line on stdout is not a go-plugin handshake; stdout is reserved for the handshake, so a plugin must log to stderr and print nothing before it (%w)", err)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("no handshake within start_timeout (%w)", err)
-	case strings.Contains(msg, "plugin exited before we could connect"):
-		return fmt.Errorf("the plugin exited before its handshake (was it started by hand, or without goebm's cookie? see its stderr) (%w)", err)
 	case strings.Contains(msg, "unsupported plugin protocol"):
 		return fmt.Errorf("the plugin does not serve gRPC, the only protocol goebm speaks (%w)", err)
 	}

@@ -24,7 +24,6 @@ type config struct {
 	logger         hclog.Logger
 	samplers       map[string]framework.Entry[framework.Sampler]
 	implementation string
-	major          int
 }
 
 // WithLogger replaces the default logger (hclog JSON lines on stderr at the level of the
@@ -40,11 +39,8 @@ func WithSamplers(m map[string]framework.Entry[framework.Sampler]) Option {
 // WithImplementation sets the free text that `ebm plugin info` shows, e.g. "mylab-banana 1.2".
 func WithImplementation(s string) Option { return func(c *config) { c.implementation = s } }
 
-// withProtocolMajor serves another major protocol version; only tests of version skew need it.
-func withProtocolMajor(v int) Option { return func(c *config) { c.major = v } }
-
 func newConfig(name string, opts []Option) *config {
-	c := &config{implementation: "goebm Go SDK", major: wire.ProtocolMajor}
+	c := &config{implementation: "goebm Go SDK"}
 	for _, o := range opts {
 		o(c)
 	}
@@ -85,13 +81,9 @@ func serve(srv *server, c *config, test *plugin.ServeTestConfig) {
 	if test == nil {
 		wd = startWatchdog(c.logger)
 	}
-	hs := wire.Handshake
-	hs.ProtocolVersion = uint(c.major)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: hs,
-		VersionedPlugins: map[int]plugin.PluginSet{
-			c.major: {wire.PluginName: &wire.GRPCPlugin{Impl: srv}},
-		},
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: wire.PluginSet(srv),
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			o = append(o,
 				grpc.MaxRecvMsgSize(wire.MaxMessageBytes),

@@ -1,0 +1,155 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/plugins/examples/doublewell/doublewell"
+	"github.com/goebm/goebm/plugins/internal/wire"
+	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
+	"github.com/goebm/goebm/plugins/sdk"
+)
+
+// The test binary doubles as the plugins of the subprocess tests: run with
+// GOEBM_TEST_PLUGIN=<mode> it serves a plugin instead of running tests.
+const modeEnv = "GOEBM_TEST_PLUGIN"
+
+// Trigger values: a request whose X[0][0] equals one of these misbehaves.
+const (
+	trigPanic = 999 // panic in the handler
+	trigHang  = 666 // block forever
+	trigSlow  = 555 // sleep 400 ms
+	trigNaN   = 888 // answer NaN
+	trigExit  = 777 // the process dies of a panic outside the handler
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(modeEnv); mode != "" {
+		servePluginMode(mode)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// faulty wraps the double well and misbehaves on trigger values.
+type faulty struct{ framework.Energy }
+
+func (f faulty) Evaluate(req *framework.Request, res *framework.Result) error {
+	if n, _ := req.X.Dims(); n > 0 {
+		switch req.X.At(0, 0) {
+		case trigPanic:
+			panic("boom: the energy panicked on purpose")
+		case trigHang:
+			select {}
+		case trigSlow:
+			time.Sleep(400 * time.Millisecond)
+		case trigExit:
+			// An unrecovered panic outside the handler kills the process; the runtime
+			// writes it to file descriptor 2, which the host reads.
+			done := make(chan struct{})
+			go func() { defer close(done); panic("the plugin dies on purpose") }()
+			<-done
+		case trigNaN:
+			if err := f.Energy.Evaluate(req, res); err != nil {
+				return err
+			}
+			if req.Outputs.Has(framework.OutEnergy) {
+				res.Energy[n-1] = 0 * (res.Energy[n-1] / 0)
+			}
+			return nil
+		}
+	}
+	return f.Energy.Evaluate(req, res)
+}
+
+func faultyEntry() framework.Entry[framework.Energy] {
+	entry := doublewell.Entry()
+	inner := entry.New
+	entry.New = func(opts any, env framework.Env) (framework.Energy, error) {
+		e, err := inner(opts, env)
+		return faulty{e}, err
+	}
+	return entry
+}
+
+// shortAnswer is a raw server of a 2-d energy without parameters whose Evaluate answers
+// one energy too few.
+type shortAnswer struct{ pb.UnimplementedEnergyServer }
+
+var shortSpec = &pb.Spec{Name: "short", Dim: 2}
+
+func (shortAnswer) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	return &pb.DescribeResponse{ProtocolMajor: 1, Spec: shortSpec}, nil
+}
+
+func (shortAnswer) Configure(context.Context, *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	return &pb.ConfigureResponse{Spec: shortSpec}, nil
+}
+
+func (shortAnswer) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.EvaluateResponse, error) {
+	n := int(req.X.Shape[0])
+	return &pb.EvaluateResponse{Energy: make([]byte, 8*(n-1))}, nil
+}
+
+func servePluginMode(mode string) {
+	serveRaw := func(hs plugin.HandshakeConfig, srv pb.EnergyServer) {
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  hs,
+			VersionedPlugins: map[int]plugin.PluginSet{int(hs.ProtocolVersion): {wire.PluginName: &wire.GRPCPlugin{Impl: srv}}},
+			GRPCServer:       plugin.DefaultGRPCServer,
+		})
+	}
+	switch mode {
+	case "ok":
+		sdk.ServeEntry(doublewell.Entry())
+	case "faulty":
+		sdk.ServeEntry(faultyEntry())
+	case "badlog":
+		for _, l := range []string{`{"@message": 42}`, `{"@level": 7, "@message": "x"}`, `{"@timestamp": [], "@message": {"a": 1}}`,
+			`{"@message"`, "\x00\xff\xfe binary", strings.Repeat("long ", 40000), `[ERROR] plain error`, `{"@level":"warn","@message":"structured","k":1}`} {
+			fmt.Fprintln(os.Stderr, l)
+		}
+		fmt.Fprint(os.Stderr, "no newline at the end of this part ")
+		sdk.ServeEntry(doublewell.Entry())
+	case "stdout":
+		fmt.Println("hello from a plugin that prints before its handshake")
+		sdk.ServeEntry(doublewell.Entry())
+	case "v2":
+		hs := wire.Handshake
+		hs.ProtocolVersion = 2
+		serveRaw(hs, nil)
+	case "cookie":
+		hs := wire.Handshake
+		hs.MagicCookieKey, hs.MagicCookieValue = "SOME_OTHER_COOKIE", "x"
+		serveRaw(hs, nil)
+	case "short":
+		serveRaw(wire.Handshake, shortAnswer{})
+	case "host":
+		runHostMode()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown plugin mode %q\n", mode)
+		os.Exit(3)
+	}
+}
+
+// runHostMode is an intermediate host: it opens a pool of two plugins, prints their pids
+// and waits to be killed.
+func runHostMode() {
+	os.Setenv(modeEnv, "ok") // the plugins it starts serve the double well
+	e, err := Open(Config{Argv: []string{os.Args[0]}, Instances: 2, Env: framework.Env{Dim: 2},
+		Logger: discardLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(4)
+	}
+	_ = e
+	fmt.Println(strings.Trim(fmt.Sprint(e.PIDs()), "[]"))
+	select {}
+}

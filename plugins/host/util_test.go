@@ -1,0 +1,21 @@
+package host
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// pluginConfig starts the test binary as a plugin in the given mode.
+func pluginConfig(t testing.TB, mode string) Config {
+	t.Helper()
+	t.Setenv(modeEnv, mode)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Argv: []string{exe}, Logger: discardLogger()}
+}

@@ -10,6 +10,7 @@ import (
 
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/examples/doublewell/doublewell"
 	"github.com/goebm/goebm/plugins/internal/wire"
@@ -79,6 +80,13 @@ func faultyEntry() framework.Entry[framework.Energy] {
 	return entry
 }
 
+// mlpEntry serves goebm's built-in MLP with two hidden layers of 16 softplus units.
+func mlpEntry() framework.Entry[framework.Energy] {
+	return framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
+		return energy.NewMLP(env.Dim, []int{16, 16}, "softplus")
+	}}
+}
+
 // shortAnswer is a raw server of a 2-d energy without parameters whose Evaluate answers
 // one energy too few.
 type shortAnswer struct{ pb.UnimplementedEnergyServer }
@@ -109,6 +117,8 @@ func servePluginMode(mode string) {
 	switch mode {
 	case "ok":
 		sdk.ServeEntry(doublewell.Entry())
+	case "mlp":
+		sdk.ServeEntry(mlpEntry())
 	case "faulty":
 		sdk.ServeEntry(faultyEntry())
 	case "badlog":

@@ -1,0 +1,328 @@
+package energy
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"github.com/goebm/goebm/framework"
+	"gonum.org/v1/gonum/mat"
+)
+
+// GMM is the negative log-density of a mixture of K isotropic Gaussians,
+//
+//	E(x) = −log Σₖ πₖ N(x; μₖ, σₖ²I),  π = softmax(logits),  σₖ = exp(log_scalesₖ),
+//
+// with blocks "logits" (K), "means" (K×d) and "log_scales" (K). Because E is −log p of a
+// normalised density for every θ, its log-normaliser is 0 (LogNormaliser), which makes it an
+// analytic target for samplers and for checking estimators of log Z; Sample draws from it
+// exactly. Ring8 is the ring of 8 Gaussians of the ring8 data set.
+//
+// With ℓₖ = log πₖ + log N(x; μₖ, σₖ²I), responsibilities rₖ = softmax(ℓ)ₖ and
+// gₖ = (x − μₖ)/σₖ²: ∇ₓE = ḡ = Σₖ rₖgₖ and ∇²ₓE = Σₖ rₖ(I/σₖ² − gₖgₖᵀ) + ḡḡᵀ. The θ-derivatives
+// follow from ∂rₖ = rₖ(∂ℓₖ − Σⱼ rⱼ∂ℓⱼ) (see Evaluate). Rows are evaluated one at a time:
+// K and d are small for the targets this serves.
+//
+// InitParams writes the preset's θ when there is one; otherwise equal weights, unit scales
+// and means drawn from N(0, I).
+type GMM struct {
+	d, k   int
+	preset []float64
+	pool   sync.Pool
+}
+
+type gmmWork struct {
+	logPi, l, r, dist2, inv []float64 // K each
+	g                       []float64 // gₖ, K×d
+	u, gbar                 []float64 // d each
+}
+
+// NewGMM returns a Gaussian mixture energy with k components on ℝ^d.
+func NewGMM(d, k int) (*GMM, error) {
+	if d < 1 || k < 1 {
+		return nil, fmt.Errorf("gmm: dimension %d and %d components, want at least 1 of each", d, k)
+	}
+	g := &GMM{d: d, k: k}
+	g.pool.New = func() any { return new(gmmWork) }
+	return g, nil
+}
+
+// Ring8 returns the ring8 target: 8 equally weighted Gaussians in the plane with centres
+// 2(cos kπ/4, sin kπ/4), k = 0…7, and standard deviation 0.25. InitParams writes its θ
+// (Ring8Params).
+func Ring8() *GMM {
+	g, _ := NewGMM(2, 8)
+	g.preset = Ring8Params()
+	return g
+}
+
+// Ring8Params returns θ of the ring8 mixture for a GMM with d = 2, K = 8.
+func Ring8Params() []float64 {
+	theta := make([]float64, 8+16+8)
+	for k := 0; k < 8; k++ {
+		a := float64(k) * math.Pi / 4
+		theta[8+2*k] = 2 * math.Cos(a)
+		theta[8+2*k+1] = 2 * math.Sin(a)
+		theta[24+k] = math.Log(0.25)
+	}
+	return theta
+}
+
+// Spec describes the energy.
+func (g *GMM) Spec() framework.Spec {
+	return framework.Spec{
+		Name: "gmm", Dim: g.d, Domain: framework.Continuous,
+		Blocks: []framework.Block{{Name: "logits", Shape: []int{g.k}}, {Name: "means", Shape: []int{g.k, g.d}}, {Name: "log_scales", Shape: []int{g.k}}},
+		Caps:   framework.CapMixed | framework.CapLaplacian | framework.CapHVP,
+	}
+}
+
+func (g *GMM) numParams() int { return g.k * (g.d + 2) }
+
+// InitParams writes the preset's θ, or logits 0, means from N(0, I) and log-scales 0.
+func (g *GMM) InitParams(dst []float64, rng *rand.Rand) {
+	if g.preset != nil {
+		copy(dst, g.preset)
+		return
+	}
+	clear(dst)
+	for i := g.k; i < g.k+g.k*g.d; i++ {
+		dst[i] = rng.NormFloat64()
+	}
+}
+
+// SetPreset makes InitParams write θ (the parameters of a fixed target).
+func (g *GMM) SetPreset(theta []float64) error {
+	if len(theta) != g.numParams() {
+		return fmt.Errorf("gmm: preset θ has %d parameters, want %d", len(theta), g.numParams())
+	}
+	g.preset = slices.Clone(theta)
+	return nil
+}
+
+// LogNormaliser returns log ∫ exp(−E(x)) dx = 0: E is the negative log-density of a
+// normalised mixture for every θ.
+func (g *GMM) LogNormaliser() float64 { return 0 }
+
+func (g *GMM) blocks(theta []float64) (logits, means, logScales []float64) {
+	k, d := g.k, g.d
+	return theta[:k], theta[k : k+k*d], theta[k+k*d:]
+}
+
+// Sample draws n points from the mixture at θ: a component with probability πₖ, then
+// μₖ + σₖε with ε ~ N(0, I).
+func (g *GMM) Sample(theta []float64, n int, rng *rand.Rand) (*mat.Dense, error) {
+	if len(theta) != g.numParams() {
+		return nil, fmt.Errorf("gmm: sample: θ has length %d, want %d", len(theta), g.numParams())
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("gmm: sample: %d points, want at least 1", n)
+	}
+	logits, means, logScales := g.blocks(theta)
+	cum := make([]float64, g.k)
+	m := slices.Max(logits)
+	t := 0.0
+	for k, l := range logits {
+		t += math.Exp(l - m)
+		cum[k] = t
+	}
+	x := mat.NewDense(n, g.d, nil)
+	for i := 0; i < n; i++ {
+		u := rng.Float64() * t
+		k := 0
+		for k < g.k-1 && u >= cum[k] {
+			k++
+		}
+		s := math.Exp(logScales[k])
+		row := x.RawRowView(i)
+		for j := range row {
+			row[j] = means[k*g.d+j] + s*rng.NormFloat64()
+		}
+	}
+	return x, nil
+}
+
+// Evaluate computes the requested outputs row by row. Per row, with ℓₖ, rₖ, gₖ, ḡ as in the
+// type's documentation, δₖ = ‖x − μₖ‖²/σₖ² − d and weights w (param_vjp), v (laplacian_vjp):
+//
+//	∂E/∂logitsₖ = πₖ − rₖ,  ∂E/∂μₖ = −rₖgₖ,  ∂E/∂sₖ = −rₖδₖ,
+//	mixed, with aₖ = u·gₖ, q = Σ rₖaₖ, ρₖ = rₖ(aₖ − q):
+//	  logitsₖ: ρₖ,  μₖ: ρₖgₖ − rₖu/σₖ²,  sₖ: ρₖδₖ − 2rₖaₖ,
+//	ΔₓE = Σₖ rₖcₖ + ‖ḡ‖² with cₖ = d/σₖ² − ‖gₖ‖²; with βₖ = cₖ + 2ḡ·gₖ, τₖ = rₖ(βₖ − Σⱼ rⱼβⱼ):
+//	  logitsₖ: τₖ,  μₖ: τₖgₖ + 2rₖ(gₖ − ḡ)/σₖ²,  sₖ: τₖδₖ + rₖ(−2d/σₖ² + 4‖gₖ‖² − 4ḡ·gₖ),
+//	∇²ₓE v = Σₖ rₖ(v/σₖ² − gₖ(gₖ·v)) + ḡ(ḡ·v).
+func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
+	K, d := g.k, g.d
+	n, err := checkRequest("gmm", req, res, d, g.numParams())
+	if err != nil || n == 0 {
+		return err
+	}
+	ws := g.pool.Get().(*gmmWork)
+	defer g.pool.Put(ws)
+	ws.logPi, ws.l, ws.r = grow(ws.logPi, K), grow(ws.l, K), grow(ws.r, K)
+	ws.dist2, ws.inv = grow(ws.dist2, K), grow(ws.inv, K)
+	ws.g, ws.u, ws.gbar = grow(ws.g, K*d), grow(ws.u, d), grow(ws.gbar, d)
+	logits, means, logScales := g.blocks(req.Theta)
+	lse := logSumExpOf(logits)
+	for k, l := range logits {
+		ws.logPi[k] = l - lse
+		ws.inv[k] = math.Exp(-2 * logScales[k])
+	}
+	o := req.Outputs
+	fd := float64(d)
+	c0 := 0.5 * fd * math.Log(2*math.Pi)
+	for i := 0; i < n; i++ {
+		x := req.X.RawRowView(i)
+		for k := 0; k < K; k++ {
+			mu, gk := means[k*d:(k+1)*d], ws.g[k*d:(k+1)*d]
+			s := 0.0
+			for j, xj := range x {
+				diff := xj - mu[j]
+				s += diff * diff
+				gk[j] = diff * ws.inv[k]
+			}
+			ws.dist2[k] = s
+			ws.l[k] = ws.logPi[k] - 0.5*s*ws.inv[k] - fd*logScales[k] - c0
+		}
+		L := logSumExpOf(ws.l)
+		clear(ws.gbar)
+		for k := 0; k < K; k++ {
+			ws.r[k] = math.Exp(ws.l[k] - L)
+			for j, v := range ws.g[k*d : (k+1)*d] {
+				ws.gbar[j] += ws.r[k] * v
+			}
+		}
+		if o.Has(framework.OutEnergy) {
+			res.Energy[i] = -L
+		}
+		if o.Has(framework.OutGradX) {
+			copy(res.GradX.RawRowView(i), ws.gbar)
+		}
+		if o.Has(framework.OutParamVJP) {
+			g.paramRow(ws, res.ParamVJP, weightOf(req.Weights, i))
+		}
+		if o.Has(framework.OutMixed) {
+			u := ws.u
+			if req.U != nil {
+				copy(u, req.U.RawRowView(i))
+			} else {
+				clear(u)
+			}
+			for j := range u {
+				u[j] += req.MixedSelf * ws.gbar[j]
+			}
+			g.mixedRow(ws, res.Mixed)
+		}
+		if o.Has(framework.OutLaplacian) || o.Has(framework.OutLaplacianVJP) {
+			lap := dot(ws.gbar, ws.gbar)
+			for k := 0; k < K; k++ {
+				gk := ws.g[k*d : (k+1)*d]
+				lap += ws.r[k] * (fd*ws.inv[k] - dot(gk, gk))
+			}
+			if o.Has(framework.OutLaplacian) {
+				res.Laplacian[i] = lap
+			}
+			if o.Has(framework.OutLaplacianVJP) {
+				g.lapRow(ws, res.LaplacianVJP, weightOf(req.LapWeights, i))
+			}
+		}
+		if o.Has(framework.OutHVP) {
+			v, h := req.V.RawRowView(i), res.HVP.RawRowView(i)
+			gv := dot(ws.gbar, v)
+			for j := range h {
+				h[j] = ws.gbar[j] * gv
+			}
+			for k := 0; k < K; k++ {
+				gk := ws.g[k*d : (k+1)*d]
+				a := dot(gk, v)
+				for j := range h {
+					h[j] += ws.r[k] * (v[j]*ws.inv[k] - gk[j]*a)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// paramRow adds w∇θE of the current row.
+func (g *GMM) paramRow(ws *gmmWork, dst []float64, w float64) {
+	K, d := g.k, g.d
+	dl, dm, ds := g.blocks(dst)
+	for k := 0; k < K; k++ {
+		r := ws.r[k]
+		dl[k] += w * (math.Exp(ws.logPi[k]) - r)
+		for j, v := range ws.g[k*d : (k+1)*d] {
+			dm[k*d+j] -= w * r * v
+		}
+		ds[k] -= w * r * (ws.dist2[k]*ws.inv[k] - float64(d))
+	}
+}
+
+// mixedRow adds ∇θ uᵀ∇ₓE of the current row, u in ws.u.
+func (g *GMM) mixedRow(ws *gmmWork, dst []float64) {
+	K, d := g.k, g.d
+	dl, dm, ds := g.blocks(dst)
+	q := dot(ws.u, ws.gbar)
+	for k := 0; k < K; k++ {
+		gk := ws.g[k*d : (k+1)*d]
+		r := ws.r[k]
+		a := dot(ws.u, gk)
+		rho := r * (a - q)
+		dl[k] += rho
+		for j, v := range gk {
+			dm[k*d+j] += rho*v - r*ws.u[j]*ws.inv[k]
+		}
+		ds[k] += rho*(ws.dist2[k]*ws.inv[k]-float64(d)) - 2*r*a
+	}
+}
+
+// lapRow adds v∇θΔₓE of the current row.
+func (g *GMM) lapRow(ws *gmmWork, dst []float64, v float64) {
+	K, d := g.k, g.d
+	fd := float64(d)
+	dl, dm, ds := g.blocks(dst)
+	betaBar := 0.0
+	for k := 0; k < K; k++ {
+		gk := ws.g[k*d : (k+1)*d]
+		beta := fd*ws.inv[k] - dot(gk, gk) + 2*dot(ws.gbar, gk)
+		ws.l[k] = beta // ℓ is no longer needed for this row
+		betaBar += ws.r[k] * beta
+	}
+	for k := 0; k < K; k++ {
+		gk := ws.g[k*d : (k+1)*d]
+		r := ws.r[k]
+		tau := r * (ws.l[k] - betaBar)
+		dl[k] += v * tau
+		for j, gv := range gk {
+			dm[k*d+j] += v * (tau*gv + 2*r*(gv-ws.gbar[j])*ws.inv[k])
+		}
+		gg, gb := dot(gk, gk), dot(ws.gbar, gk)
+		ds[k] += v * (tau*(ws.dist2[k]*ws.inv[k]-fd) + r*(-2*fd*ws.inv[k]+4*gg-4*gb))
+	}
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+// logSumExpOf returns log Σ exp(sᵢ) without overflow.
+func logSumExpOf(s []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range s {
+		m = math.Max(m, v)
+	}
+	if math.IsInf(m, -1) {
+		return m
+	}
+	t := 0.0
+	for _, v := range s {
+		t += math.Exp(v - m)
+	}
+	return m + math.Log(t)
+}

@@ -142,3 +142,56 @@ func quadW(theta []float64, d int) (*mat.Dense, *mat.VecDense) {
 	}
 	return w, mat.NewVecDense(d, append([]float64(nil), theta[d*d:d*d+d]...))
 }
+
+// schedule is a learning-rate schedule for the convergence tests: lr0 for the first hold
+// steps, then a geometric decay to lr1 at the last step.
+type schedule struct {
+	lr0, lr1    float64
+	hold, steps int
+}
+
+func (s schedule) at(k int) float64 {
+	if k < s.hold {
+		return s.lr0
+	}
+	f := float64(k-s.hold) / float64(max(1, s.steps-1-s.hold))
+	return s.lr0 * math.Pow(s.lr1/s.lr0, f)
+}
+
+// trainAdam runs Adam on the trainer's loss from theta, with fresh noise each step from one
+// seeded stream, on batches of the given size drawn with replacement from x (the full x in
+// order when batch is 0), and returns the average of the iterates over the last avg steps
+// (Polyak averaging, to shrink the noise of the final iterate).
+func trainAdam(t testing.TB, tr framework.Trainer, ev *framework.Evaluator, x *mat.Dense, theta []float64, batch int, s schedule, avg int) []float64 {
+	t.Helper()
+	require.NoError(t, tr.Init(&framework.TrainContext{Eval: ev, Train: x}))
+	opt, err := NewAdam(AdamOptions{LR: s.lr0, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+	require.NoError(t, err)
+	ctx := &framework.StepContext{Eval: ev, RNG: rand.New(rand.NewPCG(2026, 1))}
+	pick := rand.New(rand.NewPCG(2026, 2))
+	n, d := x.Dims()
+	b := x
+	if batch > 0 {
+		b = mat.NewDense(batch, d, nil)
+	}
+	grad := make([]float64, len(theta))
+	mean := make([]float64, len(theta))
+	for k := 0; k < s.steps; k++ {
+		if batch > 0 {
+			for i := 0; i < batch; i++ {
+				copy(b.RawRowView(i), x.RawRowView(pick.IntN(n)))
+			}
+		}
+		ctx.Step = k
+		_, err := tr.Step(ctx, b, theta, grad)
+		require.NoError(t, err)
+		opt.SetLR(s.at(k))
+		opt.Update(theta, grad)
+		if k >= s.steps-avg {
+			for j, v := range theta {
+				mean[j] += v / float64(avg)
+			}
+		}
+	}
+	return mean
+}

@@ -1,5 +1,212 @@
 package trainers
 
-import "github.com/goebm/goebm/framework"
+// Noise-contrastive estimation (Gutmann and Hyvärinen 2010).
+//
+// Model. log p_m(x) = −E(x; θ) − c, where c = log Z is learned as one extra parameter (block
+// "log_z", appended to θ through framework.Extender, initialised to 0).
+//
+// Loss. NCE trains a logistic classifier between the n data points xᵢ and m = round(ν·n) noise
+// points yⱼ drawn fresh at each step from a noise density q fitted to the training data at
+// Init (noise.go). With the log-odds G(u) = log p_m(u) − log q(u) − log ν,
+//
+//	J(θ, c) = (1/n) [ Σᵢ softplus(−G(xᵢ)) + Σⱼ softplus(G(yⱼ)) ],
+//
+// the negated objective J_T of Gutmann and Hyvärinen (softplus(a) = log(1 + eᵃ)). Its
+// minimiser is consistent for the data density, including its normaliser: at the optimum c is
+// the log-partition function of exp(−E).
+//
+// Gradient. ∂J/∂G is −σ(−G)/n on data and σ(G)/n on noise, and ∂G/∂θ = −∇θE, ∂G/∂c = −1.
+// So with row weights w = σ(−G)/n on data and −σ(G)/n on noise, ∇θJ = Σᵣ wᵣ ∇θE(uᵣ), one
+// parameter VJP over the stacked batch [data; noise], and ∂J/∂c = Σᵣ wᵣ. The weights depend
+// on the energies, so a step is two requests: Energy, then ParamVJP.
+//
+// Assumptions: x ∈ ℝ^d; q positive wherever the data are and easy to sample; p_m normalisable
+// for the learned θ (NCE does not enforce it). The closer q is to the data, the harder the
+// classification and the more statistically efficient the estimate.
+//
+// Randomness: ctx.RNG draws the noise points in order; for each, "gaussian" draws d standard
+// normals, "gmm" one uniform (the component) and then d standard normals.
+//
+// Reference: M. Gutmann and A. Hyvärinen, "Noise-contrastive estimation: a new estimation
+// principle for unnormalized statistical models", AISTATS 2010.
 
-func registerNCE(r *framework.Registry) {}
+import (
+	"fmt"
+	"math"
+
+	"github.com/goebm/goebm/framework"
+	"gonum.org/v1/gonum/mat"
+)
+
+// NoiseContrastive is the NCE trainer (method "nce").
+type NoiseContrastive struct {
+	opts  NCEOptions
+	noise noiseDist
+	p     int // number of energy parameters; θ has p+1 entries
+
+	z       *mat.Dense
+	logq, w []float64
+	req     framework.Request
+	res     framework.Result
+}
+
+// NCEOptions are the TOML keys of the nce trainer.
+type NCEOptions struct {
+	Noise      string  `toml:"noise" help:"noise distribution fitted to the data: gaussian or gmm"`
+	Components int     `toml:"noise_components" help:"components of the gmm noise"`
+	EMSteps    int     `toml:"noise_em_steps" help:"EM iterations when fitting the gmm noise"`
+	Nu         float64 `toml:"nu" help:"noise points per data point (ν)"`
+}
+
+// DefaultNCEOptions returns Gaussian noise with ν = 1.
+func DefaultNCEOptions() NCEOptions {
+	return NCEOptions{Noise: "gaussian", Components: 4, EMSteps: 50, Nu: 1}
+}
+
+// Validate checks the ranges of the options.
+func (o *NCEOptions) Validate() error {
+	switch {
+	case o.Noise != "gaussian" && o.Noise != "gmm":
+		return &framework.KeyError{Key: "noise", Msg: fmt.Sprintf("must be \"gaussian\" or \"gmm\", got %q", o.Noise)}
+	case o.Components < 1:
+		return &framework.KeyError{Key: "noise_components", Msg: fmt.Sprintf("must be at least 1, got %d", o.Components)}
+	case o.EMSteps < 0:
+		return &framework.KeyError{Key: "noise_em_steps", Msg: fmt.Sprintf("must be non-negative, got %d", o.EMSteps)}
+	case !positiveFinite(o.Nu):
+		return &framework.KeyError{Key: "nu", Msg: fmt.Sprintf("must be positive and finite, got %v", o.Nu)}
+	}
+	return nil
+}
+
+// NewNoiseContrastive returns an NCE trainer.
+func NewNoiseContrastive(o NCEOptions) (*NoiseContrastive, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("nce: %w", err)
+	}
+	return &NoiseContrastive{opts: o}, nil
+}
+
+// ExtraBlocks returns the block of log Z, appended to the energy's parameters.
+func (t *NoiseContrastive) ExtraBlocks() []framework.Block {
+	return []framework.Block{{Name: "log_z", Shape: []int{1}}}
+}
+
+// InitExtra sets log Z = 0.
+func (t *NoiseContrastive) InitExtra(dst []float64) { fill(dst, 0) }
+
+// Init checks that the energy is continuous and fits the noise distribution to ctx.Train.
+func (t *NoiseContrastive) Init(ctx *framework.TrainContext) error {
+	spec := ctx.Eval.Spec()
+	if err := requireContinuous("nce", spec); err != nil {
+		return err
+	}
+	if ctx.Train == nil {
+		return fmt.Errorf("nce: the noise distribution is fitted to the training data, but there is none")
+	}
+	if n, d := ctx.Train.Dims(); n < 2 || d != spec.Dim {
+		return fmt.Errorf("nce: %w", &framework.ShapeError{What: "training data", Want: fmt.Sprintf("n×%d, n ≥ 2", spec.Dim), Got: fmt.Sprintf("%d×%d", n, d)})
+	}
+	t.p = spec.NumParams()
+	var err error
+	switch t.opts.Noise {
+	case "gmm":
+		t.noise, err = fitGMMNoise(ctx.Train, t.opts.Components, t.opts.EMSteps)
+	default:
+		t.noise, err = fitGaussNoise(ctx.Train)
+	}
+	if err != nil {
+		return fmt.Errorf("nce: fitting the %s noise: %w", t.opts.Noise, err)
+	}
+	return nil
+}
+
+// Step returns the NCE loss on batch at θ = (energy parameters, log Z) with fresh noise from
+// ctx.RNG, and writes its gradient into grad if it is not nil.
+func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, theta, grad []float64) (float64, error) {
+	if t.noise == nil {
+		return 0, fmt.Errorf("nce: Step before Init")
+	}
+	spec := ctx.Eval.Spec()
+	d := spec.Dim
+	if err := checkStep("nce", batch, d, theta, grad, t.p+1); err != nil {
+		return 0, err
+	}
+	n, _ := batch.Dims()
+	m := max(1, int(math.Round(t.opts.Nu*float64(n))))
+	logNu := math.Log(float64(m) / float64(n))
+	t.z = resizeDense(t.z, n+m, d)
+	t.logq = resizeVec(t.logq, n+m)
+	for i := 0; i < n; i++ {
+		row := t.z.RawRowView(i)
+		copy(row, batch.RawRowView(i))
+		t.logq[i] = t.noise.logProb(row)
+	}
+	for r := n; r < n+m; r++ {
+		t.logq[r] = t.noise.sample(t.z.RawRowView(r), ctx.RNG)
+	}
+	thetaE, logZ := theta[:t.p], theta[t.p]
+	t.req = framework.Request{Outputs: framework.OutEnergy, X: t.z, Theta: thetaE}
+	if err := ctx.Eval.Evaluate(&t.req, &t.res); err != nil {
+		return 0, fmt.Errorf("nce: %w", err)
+	}
+	inv := 1 / float64(n)
+	t.w = resizeVec(t.w, n+m)
+	loss, sumW := 0.0, 0.0
+	for r, e := range t.res.Energy[:n+m] {
+		g := -e - logZ - t.logq[r] - logNu
+		if r < n {
+			loss += softplus(-g)
+			t.w[r] = inv * sigmoid(-g)
+		} else {
+			loss += softplus(g)
+			t.w[r] = -inv * sigmoid(g)
+		}
+		sumW += t.w[r]
+	}
+	loss *= inv
+	if grad == nil {
+		return loss, nil
+	}
+	t.req = framework.Request{Outputs: framework.OutParamVJP, X: t.z, Theta: thetaE, Weights: t.w}
+	if err := ctx.Eval.Evaluate(&t.req, &t.res); err != nil {
+		return 0, fmt.Errorf("nce: %w", err)
+	}
+	copy(grad, t.res.ParamVJP)
+	grad[t.p] = sumW
+	return loss, nil
+}
+
+// softplus returns log(1 + eᵃ) without overflow.
+func softplus(a float64) float64 {
+	if a > 0 {
+		return a + math.Log1p(math.Exp(-a))
+	}
+	return math.Log1p(math.Exp(a))
+}
+
+// sigmoid returns 1/(1 + e⁻ᵃ) without overflow.
+func sigmoid(a float64) float64 {
+	if a >= 0 {
+		return 1 / (1 + math.Exp(-a))
+	}
+	e := math.Exp(a)
+	return e / (1 + e)
+}
+
+func registerNCE(r *framework.Registry) {
+	r.Trainers["nce"] = framework.Entry[framework.Trainer]{
+		Name: "nce",
+		Help: "noise-contrastive estimation against a Gaussian or GMM fitted to the data; log Z learned (block log_z)",
+		Options: func() any {
+			o := DefaultNCEOptions()
+			return &o
+		},
+		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
+			o, ok := opts.(*NCEOptions)
+			if !ok {
+				return nil, fmt.Errorf("nce: options of type %T, want *NCEOptions", opts)
+			}
+			return NewNoiseContrastive(*o)
+		},
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ import (
 func TestSMLossStandardNormal(t *testing.T) {
 	for _, d := range []int{1, 4, 10} {
 		const n = 4000
-		e := newQuad(d)
+		e := gaussian(t, d)
 		ev := framework.NewEvaluator(e)
 		theta := make([]float64, e.Spec().NumParams())
 		e.InitParams(theta, nil) // W = I, b = 0
@@ -53,7 +54,7 @@ func TestSMGradientFD(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const d = 3
-			e := newQuad(d)
+			e := gaussian(t, d)
 			ev := framework.NewEvaluator(e)
 			ev.ForceFallback = tc.force
 			x := normalRows(40, d, 5)
@@ -69,7 +70,7 @@ func TestSMGradientFD(t *testing.T) {
 func TestSMClosedFormGauss20(t *testing.T) {
 	x := loadGauss20(t)
 	_, d := x.Dims()
-	e := newQuad(d)
+	e := gaussian(t, d)
 	ev := framework.NewEvaluator(e)
 	tr := NewScoreMatching(SMOptions{ClosedForm: true})
 	ctx := &framework.TrainContext{Eval: ev, Train: x}
@@ -113,13 +114,14 @@ func TestSMClosedFormFullRank(t *testing.T) {
 	// b_j = μ̂_j/S_jj.
 	x := normalRows(500, 3, 17)
 	x.Apply(func(i, j int, v float64) float64 { return float64(j+1)*v + float64(j) }, x)
-	e := &diagEnergy{d: 3}
+	e, err := energy.NewGaussian(3, true)
+	require.NoError(t, err)
 	ev := framework.NewEvaluator(e)
 	tr := NewScoreMatching(SMOptions{ClosedForm: true})
 	ctx := &framework.TrainContext{Eval: ev, Train: x}
 	require.NoError(t, tr.Init(ctx))
 	theta := make([]float64, 6)
-	_, err := tr.Solve(ctx, theta)
+	_, err = tr.Solve(ctx, theta)
 	require.NoError(t, err)
 	mu, s := meanCov(x)
 	for j := 0; j < 3; j++ {
@@ -131,15 +133,14 @@ func TestSMClosedFormFullRank(t *testing.T) {
 func TestSMErrors(t *testing.T) {
 	x := normalRows(10, 2, 1)
 	t.Run("closed form without linearity", func(t *testing.T) {
-		ev := framework.NewEvaluator(notLinear{newQuad(2)})
+		ev := framework.NewEvaluator(relabel{Energy: gaussian(t, 2), name: "quad-nonlinear-test", drop: framework.CapLinear})
 		err := NewScoreMatching(SMOptions{ClosedForm: true}).Init(&framework.TrainContext{Eval: ev, Train: x})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "quad-nonlinear-test")
 		assert.Contains(t, err.Error(), "linear")
 	})
 	t.Run("discrete domain", func(t *testing.T) {
-		q := newQuad(2)
-		q.domain = framework.Spin
+		q := relabel{Energy: gaussian(t, 2), name: "spin-test", domain: framework.Spin}
 		err := NewScoreMatching(SMOptions{}).Init(&framework.TrainContext{Eval: framework.NewEvaluator(q), Train: x})
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, framework.ErrUnsupportedDomain))
@@ -147,7 +148,7 @@ func TestSMErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "pl or rm")
 	})
 	t.Run("shape", func(t *testing.T) {
-		ev := framework.NewEvaluator(newQuad(3))
+		ev := framework.NewEvaluator(gaussian(t, 3))
 		tr := NewScoreMatching(SMOptions{})
 		_, err := tr.Step(&framework.StepContext{Eval: ev}, x, make([]float64, 12), nil)
 		require.Error(t, err)

@@ -1,0 +1,34 @@
+package trainers
+
+import (
+	"testing"
+
+	"github.com/goebm/goebm/energy"
+	"github.com/goebm/goebm/framework"
+	"github.com/stretchr/testify/require"
+)
+
+// gaussian returns the built-in Gaussian energy E(x) = ½xᵀWx − bᵀx on ℝ^d with
+// W = (A+Aᵀ)/2, θ = (A row-major, b).
+func gaussian(t testing.TB, d int) *energy.Gaussian {
+	t.Helper()
+	g, err := energy.NewGaussian(d, false)
+	require.NoError(t, err)
+	return g
+}
+
+// relabel changes the name, domain or capabilities an energy reports, for the error paths.
+type relabel struct {
+	framework.Energy
+	name   string
+	domain framework.Domain
+	drop   framework.Capability
+}
+
+func (r relabel) Spec() framework.Spec {
+	s := r.Energy.Spec()
+	s.Name = r.name
+	s.Domain = r.domain
+	s.Caps &^= r.drop
+	return s
+}

@@ -1,0 +1,601 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/framework/check"
+	"github.com/goebm/goebm/plugins/host"
+	"github.com/goebm/goebm/plugins/internal/wire"
+	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
+)
+
+// Options tunes Check and Info. The zero value checks a plugin with an empty
+// configuration on 3-dimensional continuous data.
+type Options struct {
+	// Config is the [energy.config] table to configure the plugin with.
+	Config map[string]any
+	// Env is the environment passed to Configure; Dim zero means the plugin's own
+	// dimension when it declares one, else 3.
+	Env framework.Env
+	// Rows is the number of points of the contract checks; zero means 6.
+	Rows int
+	// Seed seeds θ₀, the points and the check's directions.
+	Seed uint64
+	// StartTimeout and CallTimeout as in host.Config; zero means the host's defaults.
+	StartTimeout, CallTimeout time.Duration
+	// Check tunes the derivative checks (tolerances, steps).
+	Check check.Options
+	// LargeBytes is the size of X in the large-message step; zero means 6 MiB.
+	LargeBytes int
+	// Logger receives the plugin's stderr lines; nil discards them (the report shows the
+	// last lines when a step fails).
+	Logger *slog.Logger
+	// Reattach checks a plugin already serving in-process (sdk.ServeTest) instead of argv.
+	Reattach *plugin.ReattachConfig
+}
+
+func (o Options) hostConfig(argv []string) host.Config {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return host.Config{Argv: argv, StartTimeout: o.StartTimeout, CallTimeout: o.CallTimeout, Env: o.Env,
+		Logger: log, Reattach: o.Reattach, MaxRestarts: -1}
+}
+
+// callTimeout bounds each raw request of the protocol steps.
+func (o Options) callTimeout() time.Duration {
+	if o.CallTimeout > 0 {
+		return o.CallTimeout
+	}
+	return time.Minute
+}
+
+// Check runs the conformance steps on the plugin argv, writes a report to w and returns it,
+// with an error naming the failed steps when any failed.
+func Check(argv []string, opts Options, w io.Writer) (*Report, error) {
+	if opts.Rows <= 0 {
+		opts.Rows = 6
+	}
+	if opts.LargeBytes <= 0 {
+		opts.LargeBytes = 6 << 20
+	}
+	rec := &recorder{r: &Report{Plugin: strings.Join(argv, " ")}, w: w}
+	if opts.Reattach != nil {
+		rec.r.Plugin = "in-process plugin"
+	}
+	fmt.Fprintf(w, "goebm plugin check of %s (protocol %d.%d)\n", rec.r.Plugin, wire.ProtocolMajor, wire.ProtocolMinor)
+	c := &checker{opts: opts, argv: argv, rec: rec}
+	c.run()
+	if failed := rec.r.Failed(); len(failed) > 0 {
+		fmt.Fprintf(w, "FAILED: %d of %d steps (%s)\n", len(failed), len(rec.r.Steps), strings.Join(failed, ", "))
+		return rec.r, fmt.Errorf("plugin check of %s failed: %s", rec.r.Plugin, strings.Join(failed, ", "))
+	}
+	fmt.Fprintf(w, "PASS: %d steps\n", len(rec.r.Steps))
+	return rec.r, nil
+}
+
+type checker struct {
+	opts Options
+	argv []string
+	rec  *recorder
+	conn *host.Conn
+	desc *pb.DescribeResponse
+	spec framework.Spec
+}
+
+// call runs one raw request with the call timeout.
+func (c *checker) call(f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.callTimeout())
+	defer cancel()
+	return f(ctx)
+}
+
+// stderrTail formats the plugin's last stderr lines for a failure.
+func (c *checker) stderrTail() string {
+	if c.conn == nil {
+		return ""
+	}
+	lines := c.conn.Stderr(20)
+	if len(lines) == 0 {
+		return ""
+	}
+	return "\nlast lines of the plugin's stderr:\n  | " + strings.Join(lines, "\n  | ")
+}
+
+func (c *checker) run() {
+	if !c.handshake() {
+		return
+	}
+	defer func() {
+		if c.conn != nil {
+			c.conn.Close()
+		}
+	}()
+	if !c.describe() {
+		return
+	}
+	c.schema()
+	c.badConfig()
+	if !c.configure() {
+		return
+	}
+	c.badRequests()
+	c.energy()
+	c.shutdown()
+}
+
+func (c *checker) handshake() bool {
+	t := time.Now()
+	conn, err := host.Dial(c.opts.hostConfig(c.argv))
+	if err != nil {
+		return c.rec.fail("handshake", "%v", err)
+	}
+	c.conn = conn
+	return c.rec.pass("handshake", "gRPC, cookie and protocol %d accepted; pid %d; started in %v", wire.ProtocolMajor, conn.PID(), time.Since(t).Round(time.Millisecond))
+}
+
+func (c *checker) describe() bool {
+	var desc *pb.DescribeResponse
+	err := c.call(func(ctx context.Context) (err error) {
+		desc, err = c.conn.RPC.Describe(ctx, &pb.DescribeRequest{HostProtocolMinor: wire.ProtocolMinor})
+		return err
+	})
+	if err != nil {
+		return c.rec.fail("describe", "%v%s", err, c.stderrTail())
+	}
+	c.desc = desc
+	var problems []string
+	if desc.ProtocolMajor != wire.ProtocolMajor {
+		problems = append(problems, fmt.Sprintf("protocol_major is %d, want %d", desc.ProtocolMajor, wire.ProtocolMajor))
+	}
+	if desc.ProtocolMinor < wire.MinPluginMinor {
+		problems = append(problems, fmt.Sprintf("protocol_minor %d is older than %d", desc.ProtocolMinor, wire.MinPluginMinor))
+	}
+	if desc.Spec != nil {
+		if _, err := wire.FromSpec(desc.Spec); err != nil {
+			problems = append(problems, "spec: "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return c.rec.fail("describe", "%s", strings.Join(problems, "; "))
+	}
+	limit := "max_message_bytes not set: the host assumes its own 64 MiB limit, so set your server's receive limit and advertise it"
+	if desc.MaxMessageBytes > 0 {
+		limit = fmt.Sprintf("max message %d MiB", desc.MaxMessageBytes>>20)
+	}
+	detail := fmt.Sprintf("protocol %d.%d, %s, implementation %q", desc.ProtocolMajor, desc.ProtocolMinor, limit, desc.Implementation)
+	if desc.MaxMessageBytes <= 0 || desc.MaxMessageBytes < 8<<20 {
+		return c.rec.warn("describe", "%s (below 8 MiB, large batches are split into many requests)", detail)
+	}
+	return c.rec.pass("describe", "%s", detail)
+}
+
+var knownTypes = map[string]bool{"bool": true, "int": true, "float": true, "string": true, "duration": true, "table": true}
+
+func knownType(t string) bool {
+	for strings.HasPrefix(t, "[]") {
+		t = t[2:]
+	}
+	return knownTypes[t]
+}
+
+// jsonToTOML turns a decoded JSON value into the types the host's TOML decoder produces.
+func jsonToTOML(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil && !strings.ContainsAny(x.String(), ".eE") {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = jsonToTOML(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = jsonToTOML(x[k])
+		}
+	}
+	return v
+}
+
+func (c *checker) schema() {
+	seen := map[string]bool{}
+	var problems, remarks []string
+	for _, f := range c.desc.ConfigSchema {
+		switch {
+		case f.Key == "":
+			problems = append(problems, "a field has no key")
+			continue
+		case seen[f.Key]:
+			problems = append(problems, fmt.Sprintf("key %s is declared twice", f.Key))
+		case !knownType(f.Type):
+			problems = append(problems, fmt.Sprintf("key %s has unknown type %q (want bool, int, float, string, duration, table or []T)", f.Key, f.Type))
+		}
+		seen[f.Key] = true
+		if f.DefaultJson != "" {
+			dec := json.NewDecoder(strings.NewReader(f.DefaultJson))
+			dec.UseNumber()
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				problems = append(problems, fmt.Sprintf("key %s: default %q is not JSON", f.Key, f.DefaultJson))
+			} else if v != nil && !wire.TypeMatches(f.Type, jsonToTOML(v)) {
+				problems = append(problems, fmt.Sprintf("key %s: default %s is not a %s", f.Key, f.DefaultJson, f.Type))
+			}
+		}
+		if f.Help == "" {
+			remarks = append(remarks, f.Key)
+		}
+	}
+	switch {
+	case len(problems) > 0:
+		c.rec.fail("schema", "%s", strings.Join(problems, "; "))
+	case len(remarks) > 0:
+		c.rec.warn("schema", "%d keys; no help text for %s", len(c.desc.ConfigSchema), strings.Join(remarks, ", "))
+	default:
+		c.rec.pass("schema", "%d keys, each with a type, a default and help", len(c.desc.ConfigSchema))
+	}
+}
+
+// configureRaw sends a configuration on the raw connection.
+func (c *checker) configureRaw(configJSON string) (*pb.ConfigureResponse, error) {
+	var resp *pb.ConfigureResponse
+	err := c.call(func(ctx context.Context) (err error) {
+		resp, err = c.conn.RPC.Configure(ctx, &pb.ConfigureRequest{ConfigJson: configJSON, Env: c.env()})
+		return err
+	})
+	return resp, err
+}
+
+func (c *checker) env() *pb.Env {
+	d := c.opts.Env.Dim
+	if d == 0 && c.desc != nil && c.desc.Spec != nil {
+		d = int(c.desc.Spec.Dim)
+	}
+	if d == 0 {
+		d = 3
+	}
+	return &pb.Env{Dim: int64(d), Domain: pb.Domain(c.opts.Env.Domain), Dir: c.opts.Env.Dir}
+}
+
+// refused reports whether a Configure answer refuses the configuration with an error
+// diagnostic, and the key it names.
+func refused(resp *pb.ConfigureResponse) (bool, []string) {
+	var keys []string
+	bad := false
+	for _, d := range resp.Diagnostics {
+		if d.Severity == pb.Diagnostic_SEVERITY_ERROR {
+			bad = true
+			keys = append(keys, d.Key)
+		}
+	}
+	return bad, keys
+}
+
+// wrongValue returns a JSON value of the wrong type for a schema type.
+func wrongValue(typ string) string {
+	switch {
+	case strings.HasPrefix(typ, "[]"), typ == "table":
+		return `"not a ` + typ + `"`
+	case typ == "string", typ == "duration":
+		return `[1, 2]`
+	}
+	return `"not a ` + typ + `"`
+}
+
+func (c *checker) badConfig() {
+	const unknown = "goebm_check_unknown_key"
+	var problems []string
+	try := func(what, key, js string) {
+		resp, err := c.configureRaw(js)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: Configure failed (%v) instead of answering with a diagnostic", what, err))
+		default:
+			bad, keys := refused(resp)
+			if !bad {
+				problems = append(problems, fmt.Sprintf("%s was accepted", what))
+			} else if !contains(keys, key) {
+				problems = append(problems, fmt.Sprintf("%s was refused, but the diagnostics name %q instead of %q", what, keys, key))
+			}
+		}
+		if c.conn.Exited() {
+			problems = append(problems, what+" killed the plugin")
+		}
+	}
+	try("an unknown key", unknown, `{"`+unknown+`": 1}`)
+	n := 1
+	for _, f := range c.desc.ConfigSchema {
+		if f.Key == "" {
+			continue
+		}
+		try(fmt.Sprintf("key %s (%s) set to %s", f.Key, f.Type, wrongValue(f.Type)), f.Key, `{"`+f.Key+`": `+wrongValue(f.Type)+`}`)
+		n++
+	}
+	if len(problems) > 0 {
+		c.rec.fail("bad_config", "%s%s", strings.Join(problems, "; "), c.stderrTail())
+		return
+	}
+	c.rec.pass("bad_config", "%d bad configurations refused with diagnostics naming the key", n)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) configure() bool {
+	if errs := wire.CheckConfig(c.opts.Config, c.desc.ConfigSchema); len(errs) > 0 {
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		return c.rec.fail("configure", "the configuration given to the check does not fit the plugin's schema: %s", strings.Join(msgs, "; "))
+	}
+	js, err := wire.ConfigJSON(c.opts.Config)
+	if err != nil {
+		return c.rec.fail("configure", "%v", err)
+	}
+	resp, err := c.configureRaw(js)
+	if err != nil {
+		return c.rec.fail("configure", "%v%s", err, c.stderrTail())
+	}
+	if bad, _ := refused(resp); bad {
+		var msgs []string
+		for _, d := range resp.Diagnostics {
+			msgs = append(msgs, fmt.Sprintf("%s: %s", d.Key, d.Message))
+		}
+		return c.rec.fail("configure", "configuration %s refused: %s", js, strings.Join(msgs, "; "))
+	}
+	spec, err := wire.FromSpec(resp.Spec)
+	if err != nil {
+		return c.rec.fail("configure", "invalid spec: %v", err)
+	}
+	if int64(spec.Dim) != c.env().Dim {
+		return c.rec.fail("configure", "spec has dimension %d, but the environment says %d", spec.Dim, c.env().Dim)
+	}
+	c.spec = spec
+	return c.rec.pass("configure", "config %s → %s", js, wire.SpecString(spec))
+}
+
+// badRequests sends malformed requests on the raw connection: each must be an error, and the
+// plugin must survive them.
+func (c *checker) badRequests() {
+	d, p := c.spec.Dim, c.spec.NumParams()
+	theta := &pb.Params{Version: 0, Data: make([]byte, 8*p)}
+	x := func(n, cols int) *pb.Tensor {
+		return &pb.Tensor{Shape: []int64{int64(n), int64(cols)}, Data: make([]byte, 8*n*cols)}
+	}
+	type bad struct {
+		what string
+		req  *pb.EvaluateRequest
+		code codes.Code // required code, or OK for any error
+		msg  string     // required text in the message
+	}
+	cases := []bad{
+		{"no outputs", &pb.EvaluateRequest{Outputs: 0, X: x(2, d), Theta: theta}, codes.OK, ""},
+		{"unknown output bit 1<<20", &pb.EvaluateRequest{Outputs: 1 << 20, X: x(2, d), Theta: theta}, codes.OK, ""},
+		{fmt.Sprintf("X of width %d", d+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d+1), Theta: theta}, codes.OK, ""},
+		{"X with too few bytes", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{2, int64(d)}, Data: make([]byte, 8)}, Theta: theta}, codes.OK, ""},
+		{"X of rank 1", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{int64(d)}, Data: make([]byte, 8*d)}, Theta: theta}, codes.OK, ""},
+		{"weights of the wrong length", &pb.EvaluateRequest{Outputs: uint32(framework.OutParamVJP), X: x(2, d), Theta: theta, Weights: make([]byte, 8*3)}, codes.OK, ""},
+		{fmt.Sprintf("θ of %d values", p+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d), Theta: &pb.Params{Data: make([]byte, 8*(p+1))}}, codes.OK, ""},
+	}
+	if p > 0 {
+		cases = append(cases, bad{"a θ version never sent", &pb.EvaluateRequest{Outputs: 1, X: x(2, d), Theta: &pb.Params{Version: 0x5eed}},
+			codes.FailedPrecondition, "theta version"})
+	}
+	if missing := (framework.OutMixed | framework.OutLaplacian | framework.OutHVP) &^ c.spec.Caps.Exact(); missing != 0 {
+		o := framework.OutHVP
+		for _, k := range []framework.Output{framework.OutMixed, framework.OutLaplacian, framework.OutHVP} {
+			if missing.Has(k) {
+				o = k
+				break
+			}
+		}
+		cases = append(cases, bad{fmt.Sprintf("output %s, which the spec does not claim", o),
+			&pb.EvaluateRequest{Outputs: uint32(o), X: x(2, d), V: x(2, d), U: x(2, d), Theta: theta}, codes.OK, ""})
+	}
+	var problems []string
+	for _, b := range cases {
+		err := c.call(func(ctx context.Context) error {
+			_, err := c.conn.RPC.Evaluate(ctx, b.req)
+			return err
+		})
+		st := status.Convert(err)
+		switch {
+		case c.conn.Exited():
+			problems = append(problems, fmt.Sprintf("%s killed the plugin", b.what))
+		case err == nil:
+			problems = append(problems, fmt.Sprintf("%s was answered instead of refused", b.what))
+		case st.Code() == codes.Unavailable:
+			problems = append(problems, fmt.Sprintf("%s broke the connection: %v", b.what, err))
+		case b.code != codes.OK && st.Code() != b.code:
+			problems = append(problems, fmt.Sprintf("%s: code %s, want %s", b.what, st.Code(), b.code))
+		case b.msg != "" && !strings.Contains(st.Message(), b.msg):
+			problems = append(problems, fmt.Sprintf("%s: message %q does not say %q", b.what, st.Message(), b.msg))
+		}
+		if c.conn.Exited() {
+			break
+		}
+	}
+	if len(problems) > 0 {
+		c.rec.fail("bad_request", "%s%s", strings.Join(problems, "; "), c.stderrTail())
+		return
+	}
+	c.rec.pass("bad_request", "%d malformed requests refused, the plugin still serving", len(cases))
+}
+
+// points returns n random points of the spec's domain.
+func points(spec framework.Spec, n int, rng *rand.Rand) *mat.Dense {
+	x := mat.NewDense(n, spec.Dim, nil)
+	for i := 0; i < n; i++ {
+		for j := 0; j < spec.Dim; j++ {
+			switch spec.Domain {
+			case framework.Binary:
+				x.Set(i, j, float64(rng.IntN(2)))
+			case framework.Spin:
+				x.Set(i, j, float64(2*rng.IntN(2)-1))
+			default:
+				x.Set(i, j, rng.NormFloat64())
+			}
+		}
+	}
+	return x
+}
+
+// energy opens the plugin through the host, as a run would, and checks the energy contract.
+func (c *checker) energy() {
+	cfg := c.opts.hostConfig(c.argv)
+	cfg.Config = c.opts.Config
+	cfg.Env.Dim = int(c.env().Dim)
+	e, err := host.Open(cfg)
+	if err != nil {
+		c.rec.fail("open", "%v", err)
+		return
+	}
+	defer e.Close()
+	c.rec.pass("open", "the host opened and configured a second process")
+
+	p := e.Spec().NumParams()
+	theta, again := make([]float64, p), make([]float64, p)
+	err1 := e.InitParamsErr(theta, rand.New(rand.NewPCG(c.opts.Seed, 1)))
+	err2 := e.InitParamsErr(again, rand.New(rand.NewPCG(c.opts.Seed, 1)))
+	switch {
+	case err1 != nil:
+		c.rec.fail("init_params", "%v", err1)
+		return
+	case err2 != nil:
+		c.rec.fail("init_params", "second call: %v", err2)
+		return
+	}
+	if i := firstBitDiff(theta, again); i >= 0 {
+		c.rec.fail("init_params", "not deterministic: θ[%d] is %v, then %v from the same random words", i, theta[i], again[i])
+	} else {
+		c.rec.pass("init_params", "%d finite parameters, the same bits from the same random words", p)
+	}
+
+	rng := rand.New(rand.NewPCG(c.opts.Seed, 2))
+	x := points(e.Spec(), c.opts.Rows, rng)
+	copts := c.opts.Check
+	copts.Seed = c.opts.Seed
+	rep, err := check.Energy(e, theta, x, copts)
+	table := strings.TrimRight(rep.String(), "\n")
+	if err != nil {
+		c.rec.fail("contract", "%v\n%s", err, table)
+	} else {
+		c.rec.pass("contract", "shapes, finiteness, determinism, batch, concurrency, bad requests and every exact output against finite differences on %d points:\n%s", c.opts.Rows, table)
+	}
+	c.large(e, theta)
+	c.sample(e, theta)
+}
+
+func firstBitDiff(a, b []float64) int {
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// large sends one request whose X exceeds gRPC's default 4 MiB limit and compares it with
+// the same rows sent in small requests.
+func (c *checker) large(e *host.Energy, theta []float64) {
+	spec := e.Spec()
+	n := c.opts.LargeBytes/(8*spec.Dim) + 1
+	x := points(spec, n, rand.New(rand.NewPCG(c.opts.Seed, 3)))
+	out := framework.OutEnergy | framework.OutGradX
+	var big framework.Result
+	big.Reset(out, n, spec.Dim, spec.NumParams())
+	before := e.RoundTrips()
+	t := time.Now()
+	if err := e.Evaluate(&framework.Request{Outputs: out, X: x, Theta: theta}, &big); err != nil {
+		c.rec.fail("large_message", "%d rows (%.1f MiB each way): %v", n, float64(8*n*spec.Dim)/(1<<20), err)
+		return
+	}
+	elapsed, trips := time.Since(t), e.RoundTrips()-before
+	ev := framework.NewEvaluator(e)
+	ev.ChunkRows = 256
+	var small framework.Result
+	if err := ev.Evaluate(&framework.Request{Outputs: out, X: x, Theta: theta}, &small); err != nil {
+		c.rec.fail("large_message", "the same rows in requests of 256: %v", err)
+		return
+	}
+	if i := firstBitDiff(big.Energy, small.Energy); i >= 0 {
+		c.rec.fail("large_message", "row %d: energy %v in the large request, %v in a small one", i, big.Energy[i], small.Energy[i])
+		return
+	}
+	if i := firstBitDiff(big.GradX.RawMatrix().Data, small.GradX.RawMatrix().Data); i >= 0 {
+		c.rec.fail("large_message", "grad_x entry %d differs between the large request and small ones", i)
+		return
+	}
+	c.rec.pass("large_message", "%d rows, %.1f MiB each way, in %d request(s) and %v; the same bits as in requests of 256 rows",
+		n, float64(8*n*spec.Dim)/(1<<20), trips, elapsed.Round(time.Millisecond))
+}
+
+// sample runs two steps of the first sampler the plugin offers.
+func (c *checker) sample(e *host.Energy, theta []float64) {
+	names := e.Describe().Samplers
+	if len(names) == 0 {
+		c.rec.pass("sample", "no plugin-side samplers offered (optional)")
+		return
+	}
+	spec := e.Spec()
+	var tried []string
+	for _, name := range names {
+		smp, err := e.Sampler(name, nil, nil)
+		if err != nil {
+			c.rec.fail("sample", "%s: %v", name, err)
+			return
+		}
+		if smp.Supports(spec) != nil {
+			continue
+		}
+		const chains = 4
+		x := points(spec, chains, rand.New(rand.NewPCG(c.opts.Seed, 4)))
+		ch := &framework.Chains{X: x, Theta: theta, Eval: framework.NewEvaluator(e),
+			RNG: framework.Streams{Seed: c.opts.Seed}.Rands("check-sampler", chains)}
+		if err := smp.Run(ch, 2); err != nil {
+			if strings.Contains(err.Error(), "FailedPrecondition") {
+				tried = append(tried, name)
+				continue // the sampler does not support this energy
+			}
+			c.rec.fail("sample", "%s, 2 steps on %d chains: %v", name, chains, err)
+			return
+		}
+		c.rec.pass("sample", "%s ran 2 steps on %d chains inside the plugin (offered: %s)", name, chains, strings.Join(names, ", "))
+		return
+	}
+	c.rec.warn("sample", "none of the offered samplers (%s) supports this energy", strings.Join(names, ", "))
+}
+
+func (c *checker) shutdown() {
+	d := c.conn.Close()
+	c.conn = nil
+	if d > time.Second {
+		c.rec.warn("shutdown", "took %v: implement plugin.GRPCController/Shutdown, or go-plugin waits 2 s and kills the plugin", d.Round(time.Millisecond))
+		return
+	}
+	c.rec.pass("shutdown", "graceful, in %v", d.Round(time.Millisecond))
+}

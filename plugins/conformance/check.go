@@ -12,9 +12,9 @@ import (
 	"time"
 
 	plugin "github.com/hashicorp/go-plugin"
+	"gonum.org/v1/gonum/mat"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/framework/check"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/internal/wire"
+	"github.com/goebm/goebm/samplers"
 )
 
 // Option configures Serve.
@@ -31,7 +32,8 @@ type config struct {
 func WithLogger(l hclog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithSamplers sets the samplers that the Sample request may run, by name (the Samplers map
-// of a framework.Registry filled by samplers.Register). Without it Sample is unimplemented.
+// of a framework.Registry). The default is every goebm sampler (samplers.Register); an
+// empty map turns plugin-side sampling off.
 func WithSamplers(m map[string]framework.Entry[framework.Sampler]) Option {
 	return func(c *config) { c.samplers = m }
 }
@@ -43,6 +45,11 @@ func newConfig(name string, opts []Option) *config {
 	c := &config{implementation: "goebm Go SDK"}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.samplers == nil {
+		reg := framework.NewRegistry()
+		samplers.Register(reg)
+		c.samplers = reg.Samplers
 	}
 	if c.logger == nil {
 		level := hclog.LevelFromString(os.Getenv("GOEBM_PLUGIN_LOG_LEVEL"))

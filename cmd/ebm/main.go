@@ -1,0 +1,99 @@
+// Command ebm trains, samples and evaluates energy-based models described by TOML files.
+//
+//	ebm train CONFIG.toml [--out DIR] [--set key=value ...]
+//	ebm validate CONFIG.toml [--set key=value ...]
+//	ebm list
+//	ebm version
+//
+// Run `ebm help` for every command.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Version is the goebm release this command belongs to.
+const Version = "0.1.0"
+
+// Exit codes: 0 success, 1 failure of the work, 2 bad usage or configuration.
+const (
+	exitOK          = 0
+	exitFail        = 1
+	exitUsage       = 2
+	exitInterrupted = 3   // stopped by a signal after a checkpoint; resumable
+	exitSignal      = 130 // a second signal: quit at once
+)
+
+type command struct {
+	name, usage, help string
+	run               func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"train", "ebm train CONFIG.toml [--out DIR] [--set key=value ...] [--quiet] | ebm train --resume RUN_DIR", "train a model; writes a run folder", runTrain},
+		{"validate", "ebm validate CONFIG.toml [--set key=value ...]", "check a run file (and its data) without training", runValidate},
+		{"list", "ebm list [energies|trainers|optimizers|samplers]", "list the built-in components with their TOML keys", runList},
+		{"version", "ebm version", "print the version", runVersion},
+	}
+}
+
+// usageError is a mistake on the command line or in a configuration: exit status 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printHelp(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		if err == nil {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ebm %s: %v\n", c.name, err)
+		var ue usageError
+		var ie interrupted
+		switch {
+		case errors.As(err, &ue):
+			return exitUsage
+		case errors.As(err, &ie):
+			return exitInterrupted
+		}
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "ebm: unknown command %q\n\n", args[0])
+	printHelp(stderr)
+	return exitUsage
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, "ebm %s: energy-based models, trained from TOML files\n\nCommands:\n", Version)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n             %s\n", c.name, c.help, c.usage)
+	}
+	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 bad usage or configuration, 3 interrupted (resumable), 130 quit at once.\n")
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "ebm %s\n", Version)
+	return nil
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/framework/rundir"
+)
+
+// ebm runs the command in-process and returns its exit status and output.
+func ebm(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func readParams(t *testing.T, dir string) map[string]framework.ParamBlock {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, rundir.ParamsFile))
+	require.NoError(t, err)
+	var pf framework.ParamsFile
+	require.NoError(t, json.Unmarshal(b, &pf))
+	m := map[string]framework.ParamBlock{}
+	for _, blk := range pf.Blocks {
+		m[blk.Name] = blk
+	}
+	return m
+}
+
+// gauss20MLE returns S⁻¹, the inverse of the biased (1/n) sample covariance of gauss20: the
+// maximum-likelihood precision, which is also the score-matching estimate of a Gaussian.
+func gauss20MLE(t *testing.T) *mat.Dense {
+	ds, err := framework.ReadCSV("../../examples/data/gauss20_train.csv.gz")
+	require.NoError(t, err)
+	n, d := ds.X.Dims()
+	var cov mat.SymDense
+	stat.CovarianceMatrix(&cov, ds.X, nil)
+	cov.ScaleSym(float64(n-1)/float64(n), &cov)
+	var prec mat.Dense
+	require.NoError(t, prec.Inverse(&cov))
+	_ = d
+	return &prec
+}
+
+// symW returns W = (A + Aᵀ)/2 from the gaussian energy's stored block.
+func symW(blk framework.ParamBlock) *mat.Dense {
+	d := blk.Shape[0]
+	a := mat.NewDense(d, d, blk.Values)
+	var w mat.Dense
+	w.Add(a, a.T())
+	w.Scale(0.5, &w)
+	return &w
+}
+
+func relFrob(a, b *mat.Dense) float64 {
+	var diff mat.Dense
+	diff.Sub(a, b)
+	return mat.Norm(&diff, 2) / mat.Norm(b, 2)
+}
+
+func TestTrainGauss20ClosedFormIsMLE(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--set", "trainer.closed_form=true")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "closed form")
+	w := symW(readParams(t, dir)["W"])
+	assert.Less(t, relFrob(w, gauss20MLE(t)), 1e-8)
+}
+
+func TestTrainGauss20GradientStepsReachMLE(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--quiet")
+	require.Equal(t, 0, code, errs)
+	w := symW(readParams(t, dir)["W"])
+	assert.Less(t, relFrob(w, gauss20MLE(t)), 1e-3)
+
+	// The run folder holds what the issue lists.
+	for _, f := range []string{rundir.ConfigFile, rundir.MetricsFile, rundir.ParamsFile, rundir.SummaryFile} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+	assert.NoFileExists(t, filepath.Join(dir, rundir.CheckpointFile), "a finished run keeps no checkpoint")
+	s, err := rundir.ReadSummary(dir)
+	require.NoError(t, err)
+	assert.Equal(t, "sm", s.Estimator)
+	assert.Equal(t, 300, s.Steps)
+	assert.Equal(t, "exact", s.Paths["laplacian"])
+	// A second train into the same folder is refused.
+	code, _, errs = ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "holds a finished run")
+}
+
+func TestTrainRing8Small(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := ebm(t, "train", "../../examples/ring8-sm.toml", "--out", dir, "--set", "train.steps=30")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "test loss")
+	s, err := rundir.ReadSummary(dir)
+	require.NoError(t, err)
+	assert.Equal(t, 30, s.Steps)
+	assert.Equal(t, "exact", s.Paths["laplacian_vjp"])
+	assert.Positive(t, s.Counts.SecondOrderRows)
+	b, err := os.ReadFile(filepath.Join(dir, rundir.MetricsFile))
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(b), "\n"), "log_every = 50 > 30 steps: only the last step")
+}
+
+func TestBadConfigExitsWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bad.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte("seed = 1\n[data]\ntrain = \"x.csv\"\n[energy]\nbuiltin = \"gaussian\"\n[trainer]\nmethod = \"sm\"\nsigmma = 1.0\n"), 0o644))
+	code, _, errs := ebm(t, "train", cfg, "--out", filepath.Join(dir, "run"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "bad.toml:8: key trainer.sigmma: unknown key")
+	assert.NoDirExists(t, filepath.Join(dir, "run"), "nothing starts before the file is valid")
+
+	code, _, errs = ebm(t, "validate", "../../examples/gauss20-sm.toml", "--set", "train.batch=-3")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "--set train.batch=-3: key train.batch: must be ≥ 1")
+}
+
+func TestValidateListVersion(t *testing.T) {
+	code, out, errs := ebm(t, "validate", "../../examples/ring8-sm.toml")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "valid")
+	code, out, _ = ebm(t, "list")
+	require.Equal(t, 0, code)
+	for _, name := range []string{"gaussian", "mlp", "sm", "adam", "sgd", "closed_form"} {
+		assert.Contains(t, out, name)
+	}
+	code, out, _ = ebm(t, "version")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, Version)
+	code, _, _ = ebm(t, "frobnicate")
+	assert.Equal(t, exitUsage, code)
+}

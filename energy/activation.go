@@ -61,12 +61,28 @@ func sigmoid(z float64) float64 {
 	return s
 }
 
-// softplus: σ′ = s = sigmoid(z), σ″ = s(1−s), σ‴ = s(1−s)(1−2s).
+// softplus: σ′ = s = sigmoid(z), σ″ = s(1−s), σ‴ = s(1−s)(1−2s). With e = exp(−|z|) and
+// u = 1 + e, sigmoid is 1/u (z ≥ 0) or e/u, and softplus is max(z, 0) + log1p(e), where
+// log1p(e) = log(u)·e/(u − 1) corrects the rounding of u (Goldberg's trick; one log and
+// one exp per element).
 func evalSoftplus(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
-		s, e := sigmoidExp(v)
+		e := math.Exp(-math.Abs(v))
+		u := 1 + e
+		r := 1 / u
+		s := r
+		if v < 0 {
+			s = e * r
+		}
 		if h != nil {
-			h[i] = math.Max(v, 0) + math.Log1p(e)
+			l := e
+			if u != 1 {
+				l = math.Log(u) * e / (u - 1)
+			}
+			if v > 0 {
+				l += v
+			}
+			h[i] = l
 		}
 		if d1 != nil {
 			d1[i] = s

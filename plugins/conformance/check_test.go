@@ -3,9 +3,6 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -100,20 +97,4 @@ func TestInfo(t *testing.T) {
 	for _, want := range []string{"goebm.v1", "init_center", "float", "1", "doublewell, continuous, capabilities [mixed,laplacian,hvp]", "6 parameters"} {
 		assert.Contains(t, out.String(), want)
 	}
-}
-
-// TestCheckBuiltExample builds the Go example plugin and checks it as `ebm plugin check`
-// would, as a real subprocess.
-func TestCheckBuiltExample(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a plugin")
-	}
-	bin := filepath.Join(t.TempDir(), "doublewell")
-	build := exec.Command("go", "build", "-o", bin, "../examples/doublewell")
-	outb, err := build.CombinedOutput()
-	require.NoError(t, err, string(outb))
-	var out bytes.Buffer
-	_, err = Check([]string{bin}, Options{Env: framework.Env{Dim: 2}}, &out)
-	require.NoError(t, err, out.String())
-	assert.True(t, strings.Contains(out.String(), "shutdown"), out.String())
 }

@@ -1,0 +1,374 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// MaxHiddenEnumerate is the largest number of hidden units RBM.LogZ sums out exactly.
+const MaxHiddenEnumerate = 20
+
+// RBM is a binary restricted Boltzmann machine read from an energy's θ blocks: "W" (H×D),
+// "b" (D) and "c" (H). Its joint energy is E(v, h) = −bᵀv − cᵀh − hᵀWv on {0,1}^D × {0,1}^H,
+// and the energy of the visible units alone is the free energy
+//
+//	F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v),  softplus(a) = log(1 + eᵃ).
+//
+// eval reads these blocks and nothing else of the rbm energy; RBMOf checks that the energy
+// has exactly them, and VerifyRBM that it computes this F.
+type RBM struct {
+	H, D int
+	W    []float64 // H×D row-major
+	B, C []float64
+}
+
+// RBMOf returns the RBM held in θ when spec is a binary energy with exactly the blocks W
+// (H×D, D = spec.Dim), b (D) and c (H).
+func RBMOf(spec framework.Spec, theta []float64) (*RBM, bool) {
+	if spec.Domain != framework.Binary || len(spec.Blocks) != 3 {
+		return nil, false
+	}
+	wo, _, ok1 := spec.BlockOffset("W")
+	bo, _, ok2 := spec.BlockOffset("b")
+	co, _, ok3 := spec.BlockOffset("c")
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	var h, d int
+	for _, b := range spec.Blocks {
+		switch b.Name {
+		case "W":
+			if len(b.Shape) != 2 {
+				return nil, false
+			}
+			h, d = b.Shape[0], b.Shape[1]
+		}
+	}
+	for _, b := range spec.Blocks {
+		want := map[string][]int{"W": {h, d}, "b": {d}, "c": {h}}[b.Name]
+		if !sameInts(b.Shape, want) {
+			return nil, false
+		}
+	}
+	if d != spec.Dim || len(theta) < spec.NumParams() {
+		return nil, false
+	}
+	return &RBM{H: h, D: d, W: theta[wo : wo+h*d], B: theta[bo : bo+d], C: theta[co : co+h]}, true
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func softplus(a float64) float64 {
+	if a > 0 {
+		return a + math.Log1p(math.Exp(-a))
+	}
+	return math.Log1p(math.Exp(a))
+}
+
+func sigmoid(a float64) float64 {
+	if a >= 0 {
+		return 1 / (1 + math.Exp(-a))
+	}
+	e := math.Exp(a)
+	return e / (1 + e)
+}
+
+// FreeEnergyAt returns F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), the free energy of the RBM
+// with every parameter scaled by β (β = 1: F(v)); a, length H, receives cⱼ + Wⱼ·v.
+func (r *RBM) FreeEnergyAt(v []float64, beta float64, a []float64) float64 {
+	r.preact(v, a)
+	return r.freeFromPreact(v, beta, a)
+}
+
+func (r *RBM) preact(v, a []float64) {
+	for j := 0; j < r.H; j++ {
+		s := r.C[j]
+		for i, w := range r.W[j*r.D : (j+1)*r.D] {
+			s += w * v[i]
+		}
+		a[j] = s
+	}
+}
+
+func (r *RBM) freeFromPreact(v []float64, beta float64, a []float64) float64 {
+	f := 0.0
+	for i, b := range r.B {
+		f -= beta * b * v[i]
+	}
+	for _, x := range a {
+		f -= softplus(beta * x)
+	}
+	return f
+}
+
+// VerifyRBM checks that the energy behind ev computes the free energy F of r: it compares E
+// with F on the first rows of x (when not nil) and on 32 states drawn from rng, to a relative
+// 10⁻⁹. The exact and AIS shortcuts of this package rely on it.
+func VerifyRBM(ev *framework.Evaluator, theta []float64, r *RBM, x *mat.Dense, rng *rand.Rand) error {
+	var rows [][]float64
+	if x != nil {
+		n, _ := x.Dims()
+		for i := 0; i < min(n, 32); i++ {
+			rows = append(rows, x.RawRowView(i))
+		}
+	}
+	for k := 0; k < 32; k++ {
+		v := make([]float64, r.D)
+		for i := range v {
+			v[i] = float64(rng.IntN(2))
+		}
+		rows = append(rows, v)
+	}
+	m := mat.NewDense(len(rows), r.D, nil)
+	for i, v := range rows {
+		m.SetRow(i, v)
+	}
+	var res framework.Result
+	if err := ev.Evaluate(&framework.Request{Outputs: framework.OutEnergy, X: m, Theta: theta}, &res); err != nil {
+		return err
+	}
+	a := make([]float64, r.H)
+	for i, v := range rows {
+		f := r.FreeEnergyAt(v, 1, a)
+		if math.Abs(f-res.Energy[i]) > 1e-9*(1+math.Abs(f)) {
+			return fmt.Errorf("energy %s has RBM blocks W, b, c but E = %.12g at a test state where the free energy −bᵀv − Σ softplus(c + Wv) is %.12g",
+				ev.Spec().Name, res.Energy[i], f)
+		}
+	}
+	return nil
+}
+
+// LogZ returns log Z = log Σ_v exp(−F(v)) exactly by summing out the visible units instead:
+//
+//	Z = Σ_h exp(cᵀh) Πᵢ (1 + exp(bᵢ + (Wᵀh)ᵢ)),
+//
+// a sum over the 2^H hidden states that costs O(2^H·D). The states are split into a high part
+// (outer loop) and the low min(H, 10) bits, whose products Wᵀh_low are tabled once. workers
+// goroutines share the outer loop; the partial sums are combined in a fixed order, so the
+// result does not depend on workers.
+func (r *RBM) LogZ(workers int) (float64, error) {
+	if r.H > MaxHiddenEnumerate {
+		return 0, fmt.Errorf("rbm: %d hidden units, beyond %d for exact enumeration: use AIS: %w", r.H, MaxHiddenEnumerate, ErrUnsupported)
+	}
+	lowBits := min(r.H, 10)
+	nLow, nHigh := 1<<lowBits, 1<<(r.H-lowBits)
+	// Table of Wᵀh and cᵀh over the low bits (hidden units 0..lowBits−1).
+	lowW := make([]float64, nLow*r.D)
+	lowC := make([]float64, nLow)
+	for k := 0; k < nLow; k++ {
+		row := lowW[k*r.D : (k+1)*r.D]
+		for j := 0; j < lowBits; j++ {
+			if k>>j&1 == 1 {
+				lowC[k] += r.C[j]
+				for i, w := range r.W[j*r.D : (j+1)*r.D] {
+					row[i] += w
+				}
+			}
+		}
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, nHigh))
+	parts := make([]lse, nHigh)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			base := make([]float64, r.D)
+			for hi := w; hi < nHigh; hi += workers {
+				copy(base, r.B)
+				cHigh := 0.0
+				for j := lowBits; j < r.H; j++ {
+					if hi>>(j-lowBits)&1 == 1 {
+						cHigh += r.C[j]
+						for i, wv := range r.W[j*r.D : (j+1)*r.D] {
+							base[i] += wv
+						}
+					}
+				}
+				acc := newLSE()
+				for k := 0; k < nLow; k++ {
+					s := cHigh + lowC[k]
+					for i, v := range lowW[k*r.D : (k+1)*r.D] {
+						s += softplus(base[i] + v)
+					}
+					acc.add(s)
+				}
+				parts[hi] = acc
+			}
+		}(w)
+	}
+	wg.Wait()
+	total := newLSE()
+	for _, p := range parts {
+		total.merge(p)
+	}
+	return total.value(), nil
+}
+
+// TemperedRBM is the AIS path of an RBM from the uniform distribution on {0,1}^(D+H) (β = 0)
+// to the RBM (β = 1) through RBMs with every parameter scaled by β: the joint energy is
+// β·E(v, h), the visible energy F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), and
+// Z₀ = 2^(D+H). Unlike E_β of Tempered its block-Gibbs conditionals are exact,
+//
+//	p(hⱼ = 1 | v) = σ(β(cⱼ + Wⱼ·v)),  p(vᵢ = 1 | h) = σ(β(bᵢ + (Wᵀh)ᵢ)),
+//
+// so a Gibbs sampler with block = true mixes at every temperature (Salakhutdinov and Murray
+// 2008, with a uniform base). θ is the RBM's (W, b, c) followed by β.
+type TemperedRBM struct {
+	spec framework.Spec
+	h, d int
+	p    int
+	pool sync.Pool
+}
+
+// NewTemperedRBM returns the tempered path of an RBM of the given spec (checked by RBMOf).
+func NewTemperedRBM(spec framework.Spec) (*TemperedRBM, error) {
+	probe := make([]float64, spec.NumParams())
+	r, ok := RBMOf(spec, probe)
+	if !ok {
+		return nil, fmt.Errorf("tempered rbm: energy %s does not have the RBM blocks W (H×D), b (D), c (H)", spec.Name)
+	}
+	t := &TemperedRBM{h: r.H, d: r.D, p: spec.NumParams()}
+	t.spec = framework.Spec{Name: "tempered " + spec.Name, Dim: spec.Dim, Domain: framework.Binary,
+		Blocks: append(append([]framework.Block(nil), spec.Blocks...), framework.Block{Name: "beta", Shape: []int{1}}),
+		Caps:   framework.CapBlockGibbs}
+	t.pool.New = func() any { return make([]float64, 2*r.H+r.D) }
+	return t, nil
+}
+
+// Spec describes the tempered RBM: the RBM's blocks, then "beta".
+func (t *TemperedRBM) Spec() framework.Spec { return t.spec }
+
+// InitParams sets θ to zero (the uniform distribution at any β).
+func (t *TemperedRBM) InitParams(dst []float64, _ *rand.Rand) { clear(dst) }
+
+// LogZ0 returns (D + H)·log 2.
+func (t *TemperedRBM) LogZ0() float64 { return float64(t.d+t.h) * math.Ln2 }
+
+func (t *TemperedRBM) rbm(theta []float64) (*RBM, float64) {
+	r, _ := RBMOf(framework.Spec{Domain: framework.Binary, Dim: t.d, Blocks: t.spec.Blocks[:3]}, theta[:t.p])
+	return r, theta[t.p]
+}
+
+// Evaluate computes F_β, its gradient in v (of the same formula on ℝ^D) and the parameter
+// product: with aⱼ = cⱼ + Wⱼ·v and σⱼ = σ(β aⱼ), ∂F_β/∂Wⱼᵢ = −βσⱼvᵢ, ∂F_β/∂bᵢ = −βvᵢ,
+// ∂F_β/∂cⱼ = −βσⱼ, ∂F_β/∂β = −bᵀv − Σⱼ σⱼaⱼ, and ∇ᵥF_β = −β(b + Wᵀσ).
+func (t *TemperedRBM) Evaluate(req *framework.Request, res *framework.Result) error {
+	if err := checkShape(t.spec, req); err != nil {
+		return err
+	}
+	r, beta := t.rbm(req.Theta)
+	buf := t.pool.Get().([]float64)
+	defer t.pool.Put(buf)
+	a, sg := buf[:t.h], buf[t.h:2*t.h]
+	n := req.Rows()
+	wo, _, _ := t.spec.BlockOffset("W")
+	bo, _, _ := t.spec.BlockOffset("b")
+	co, _, _ := t.spec.BlockOffset("c")
+	for i := 0; i < n; i++ {
+		v := req.X.RawRowView(i)
+		f := r.FreeEnergyAt(v, beta, a)
+		if req.Outputs.Has(framework.OutEnergy) {
+			res.Energy[i] = f
+		}
+		for j, x := range a {
+			sg[j] = sigmoid(beta * x)
+		}
+		if req.Outputs.Has(framework.OutGradX) {
+			g := res.GradX.RawRowView(i)
+			for k := range g {
+				g[k] = -beta * r.B[k]
+			}
+			for j, s := range sg {
+				for k, w := range r.W[j*t.d : (j+1)*t.d] {
+					g[k] -= beta * s * w
+				}
+			}
+		}
+		if req.Outputs.Has(framework.OutParamVJP) {
+			w := 1.0
+			if req.Weights != nil {
+				w = req.Weights[i]
+			}
+			out := res.ParamVJP
+			for j, s := range sg {
+				row := out[wo+j*t.d : wo+(j+1)*t.d]
+				for k, vk := range v {
+					row[k] -= w * beta * s * vk
+				}
+				out[co+j] -= w * beta * s
+			}
+			db := 0.0
+			for k, vk := range v {
+				out[bo+k] -= w * beta * vk
+				db -= r.B[k] * vk
+			}
+			for j, s := range sg {
+				db -= s * a[j]
+			}
+			out[t.p] += w * db
+		}
+	}
+	return nil
+}
+
+// BlockGibbs resamples every row of x by one sweep v → h → v at the temperature in θ.
+func (t *TemperedRBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error {
+	if err := checkShape(t.spec, &framework.Request{Theta: theta, X: x}); err != nil {
+		return err
+	}
+	if n, _ := x.Dims(); len(rngs) < n {
+		return fmt.Errorf("tempered rbm: %d rows but %d random streams", n, len(rngs))
+	}
+	r, beta := t.rbm(theta)
+	buf := t.pool.Get().([]float64)
+	defer t.pool.Put(buf)
+	a, hs, act := buf[:t.h], buf[t.h:2*t.h], buf[2*t.h:]
+	n, _ := x.Dims()
+	for i := 0; i < n; i++ {
+		v := x.RawRowView(i)
+		rng := rngs[i]
+		r.preact(v, a)
+		for j, aj := range a {
+			hs[j] = 0
+			if rng.Float64() < sigmoid(beta*aj) {
+				hs[j] = 1
+			}
+		}
+		copy(act, r.B)
+		for j, hj := range hs {
+			if hj == 1 {
+				for k, w := range r.W[j*t.d : (j+1)*t.d] {
+					act[k] += w
+				}
+			}
+		}
+		for k, ak := range act {
+			v[k] = 0
+			if rng.Float64() < sigmoid(beta*ak) {
+				v[k] = 1
+			}
+		}
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ type torchRun struct {
 // testdata/torch_optim.py) from the same polynomial gradient; Adam and SGD follow them to
 // rounding: 1e-13 relative over 60 steps (they differ from torch in the last bits only, as
 // torch's vectorised kernels fuse some multiply-adds; a formula that differed, say ε inside
-// the square root or a missing bias correction, would be off by 1e-7 or more).
+// the square root or a missing bias correction, would be off by 1e-8 or more).
 func TestOptimizersMatchTorch(t *testing.T) {
 	raw, err := os.ReadFile("testdata/torch_optim.json")
 	require.NoError(t, err)

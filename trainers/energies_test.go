@@ -1,6 +1,7 @@
 package trainers
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/goebm/goebm/energy"
@@ -31,4 +32,15 @@ func (r relabel) Spec() framework.Spec {
 	s.Domain = r.domain
 	s.Caps &^= r.drop
 	return s
+}
+
+// mlp returns a small tanh MLP energy d→6→5→1 (not quadratic in x, so finite differences are
+// not exact) with torch-style random initial weights.
+func mlp(t testing.TB, d int, seed uint64) (*energy.MLP, []float64) {
+	t.Helper()
+	m, err := energy.NewMLP(d, []int{6, 5}, "tanh")
+	require.NoError(t, err)
+	theta := make([]float64, m.Spec().NumParams())
+	m.InitParams(theta, rand.New(rand.NewPCG(seed, 1)))
+	return m, theta
 }

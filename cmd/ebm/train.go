@@ -69,9 +69,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if len(pos) != 1 {
 			return usagef("want one CONFIG.toml, got %d arguments (usage: ebm train CONFIG.toml [--out DIR] [--set key=value ...])", len(pos))
 		}
-		cfg, err := loadConfig(pos[0], sets, reg)
-		if err != nil {
-			return err
+		cfg, lerr := loadConfig(pos[0], sets, reg)
+		if lerr != nil {
+			return lerr
 		}
 		dir = runDir(cfg, pos[0], *out)
 		if err := rundir.Prepare(dir, cfg.Output.Overwrite); err != nil {

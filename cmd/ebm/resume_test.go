@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildEBM compiles the command once per test binary into a temporary folder.
+func buildEBM(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ebm")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+const resumeBase = `seed = 5
+[data]
+train = "%s"
+[energy]
+builtin = "mlp"
+[energy.config]
+hidden = [16, 16]
+[optimizer]
+method = "adam"
+lr = 1e-2
+[train]
+batch = 64
+steps = 300
+log_every = 1
+checkpoint_every = 50
+`
+
+// Training interrupted by SIGINT at random steps and resumed each time ends with exactly the
+// parameters of an uninterrupted run, for exact SM, DSM and PCD (whose chains, sampler and
+// optimizer state all travel in the checkpoint).
+func TestSignalAndResumeBitIdentical(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the command")
+	}
+	bin := buildEBM(t)
+	data, err := filepath.Abs("../../examples/data/ring8_test.csv")
+	require.NoError(t, err)
+	trainers := map[string]string{
+		"sm":  "[trainer]\nmethod = \"sm\"\n",
+		"dsm": "[trainer]\nmethod = \"dsm\"\nsigma = 0.1\n",
+		"pcd": "[trainer]\nmethod = \"pcd\"\nk = 5\nreinit = 0.05\n[sampler]\nmethod = \"ula\"\nstep = 0.01\n",
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for name, tr := range trainers {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "run.toml")
+			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(resumeBase, data)+tr), 0o644))
+			straight := filepath.Join(dir, "straight")
+			out, err := exec.Command(bin, "train", cfg, "--out", straight).CombinedOutput()
+			require.NoError(t, err, string(out))
+			want, err := os.ReadFile(filepath.Join(straight, "params.json"))
+			require.NoError(t, err)
+
+			run := filepath.Join(dir, "interrupted")
+			args := []string{"train", cfg, "--out", run}
+			interrupts := 0
+			for attempt := 0; attempt < 20; attempt++ {
+				code := runAndInterrupt(t, bin, args, filepath.Join(run, "metrics.jsonl"), 10+rng.IntN(250))
+				if code == 0 {
+					break
+				}
+				require.Equal(t, exitInterrupted, code)
+				interrupts++
+				args = []string{"train", "--resume", run}
+			}
+			got, err := os.ReadFile(filepath.Join(run, "params.json"))
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(got), "params after %d interruptions", interrupts)
+			assert.Positive(t, interrupts, "the run was never interrupted: the test proved nothing")
+			// The resumed run's log has one record per step, as the straight one.
+			a, _ := os.ReadFile(filepath.Join(straight, "metrics.jsonl"))
+			b, _ := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+			assert.Equal(t, bytes.Count(a, []byte("\n")), bytes.Count(b, []byte("\n")))
+		})
+	}
+}
+
+// runAndInterrupt starts ebm and sends SIGINT once metrics.jsonl has grown by `after` lines
+// (or never, if the run ends first); it returns the exit status.
+func runAndInterrupt(t *testing.T, bin string, args []string, metrics string, after int) int {
+	t.Helper()
+	if b, err := os.ReadFile(metrics); err == nil {
+		after += bytes.Count(b, []byte("\n"))
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	signalled := false
+	for {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ee.ExitCode() != exitInterrupted {
+					t.Logf("stderr: %s", stderr.String())
+				}
+				return ee.ExitCode()
+			}
+			require.NoError(t, err, stderr.String())
+			return 0
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("ebm did not finish: %s", stderr.String())
+		case <-tick.C:
+			if signalled {
+				continue
+			}
+			if b, err := os.ReadFile(metrics); err == nil && bytes.Count(b, []byte("\n")) >= after {
+				cmd.Process.Signal(syscall.SIGINT)
+				signalled = true
+			}
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package energy
 
 import (
+	"math"
+	"sync"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -28,8 +31,9 @@ const (
 // loops: a BLAS kernel of dot products or axpys of length 2 spends its time in calls.
 const smallDim = 4
 
-// gemm computes C = alpha·op(A)·op(B) + beta·C tile by tile (see tileLarge), or with plain
-// loops when the inner dimension or the width of C is at most smallDim.
+// gemm computes C = alpha·op(A)·op(B) + beta·C: with plain loops when the inner dimension
+// or the width of C is at most smallDim, with the AVX2/FMA kernel where the CPU has one
+// (gemmFMA), and otherwise with blas64.Gemm tile by tile (see tileLarge).
 func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
 	if c.Rows == 0 || c.Cols == 0 {
 		return
@@ -40,6 +44,10 @@ func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 	}
 	if k <= smallDim || c.Cols <= smallDim {
 		gemmSmall(tA != blas.NoTrans, tB != blas.NoTrans, alpha, a, b, beta, c, k)
+		return
+	}
+	if haveFMA {
+		gemmFMA(tA != blas.NoTrans, tB != blas.NoTrans, alpha, a, b, beta, c, k)
 		return
 	}
 	mt, nt := tileLarge, tileSmall
@@ -109,6 +117,69 @@ func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c 
 			} else {
 				crow[j] = beta*crow[j] + alpha*s
 			}
+		}
+	}
+}
+
+// scratch holds transposed copies of B for gemmFMA, reused between calls.
+var scratch = sync.Pool{New: func() any { return new([]float64) }}
+
+// gemmFMA is gemm by 4×8 tiles of the assembly kernel kern4x8, the rest of C by the same
+// arithmetic in Go: every element is Σₗ A(i,l)B(l,j) accumulated from zero with fused
+// multiply-adds in l order, times alpha, added to beta·C. A row's result is therefore
+// independent of the other rows and of whether it falls in a tile. A transposed B is first
+// copied row-major, since the kernel reads 8 consecutive entries of a row of B.
+func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
+	m, n := c.Rows, c.Cols
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c.Data[i*c.Stride : i*c.Stride+n]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	if k == 0 || alpha == 0 {
+		return
+	}
+	bd, ldb := b.Data, b.Stride
+	if tb {
+		sp := scratch.Get().(*[]float64)
+		defer scratch.Put(sp)
+		*sp = grow(*sp, k*n)
+		t := *sp
+		for j := 0; j < n; j++ {
+			for l, v := range b.Data[j*b.Stride : j*b.Stride+k] {
+				t[l*n+j] = v
+			}
+		}
+		bd, ldb = t, n
+	}
+	ars, acs := a.Stride, 1
+	if ta {
+		ars, acs = 1, a.Stride
+	}
+	m4, n8 := m&^3, n&^7
+	for i := 0; i < m4; i += 4 {
+		for j := 0; j < n8; j += 8 {
+			kern4x8(k, &a.Data[i*ars], ars, acs, &bd[j], ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+		}
+	}
+	for i := 0; i < m; i++ {
+		j0 := n8
+		if i >= m4 {
+			j0 = 0
+		}
+		for j := j0; j < n; j++ {
+			acc := 0.0
+			for l := 0; l < k; l++ {
+				acc = math.FMA(a.Data[i*ars+l*acs], bd[l*ldb+j], acc)
+			}
+			c.Data[i*c.Stride+j] += float64(alpha * acc) // rounded before the sum, as the kernel
 		}
 	}
 }

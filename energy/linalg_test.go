@@ -15,6 +15,19 @@ import (
 // transpose combination, on shapes that cross the tile and smallDim thresholds, with strided
 // operands, alpha ≠ 1 and beta ∈ {0, 1, 0.5}.
 func TestGemm(t *testing.T) {
+	for _, fma := range []bool{false, true} {
+		if fma && !haveFMA {
+			continue
+		}
+		t.Run(fmt.Sprintf("fma=%v", fma), func(t *testing.T) {
+			defer func(old bool) { haveFMA = old }(haveFMA)
+			haveFMA = fma
+			testGemm(t)
+		})
+	}
+}
+
+func testGemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	random := func(r, c int) *mat.Dense {
 		// a view with stride c+2 into a larger matrix
@@ -68,6 +81,19 @@ func TestGemm(t *testing.T) {
 // TestGemmRowIndependent checks that a row of the product does not depend on the other rows
 // (the property batch consistency rests on), bit for bit, on the tiled path.
 func TestGemmRowIndependent(t *testing.T) {
+	for _, fma := range []bool{false, true} {
+		if fma && !haveFMA {
+			continue
+		}
+		t.Run(fmt.Sprintf("fma=%v", fma), func(t *testing.T) {
+			defer func(old bool) { haveFMA = old }(haveFMA)
+			haveFMA = fma
+			testGemmRowIndependent(t)
+		})
+	}
+}
+
+func testGemmRowIndependent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	const n, k, m = 300, 64, 70
 	a := make([]float64, n*k)
@@ -80,7 +106,7 @@ func TestGemmRowIndependent(t *testing.T) {
 	}
 	c := make([]float64, n*m)
 	gemm(blas.NoTrans, blas.Trans, 1, general(n, k, a), general(m, k, b), 0, general(n, m, c))
-	for _, i := range []int{0, 150, 299} {
+	for _, i := range []int{0, 150, 298, 299} { // 298, 299 lie outside the 4-row tiles
 		one := make([]float64, m)
 		gemm(blas.NoTrans, blas.Trans, 1, blas64.General{Rows: 1, Cols: k, Stride: k, Data: a[i*k : (i+1)*k]}, general(m, k, b), 0, general(1, m, one))
 		assert.Equal(t, c[i*m:(i+1)*m], one)

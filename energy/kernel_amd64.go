@@ -1,0 +1,9 @@
+package energy
+
+import "golang.org/x/sys/cpu"
+
+// haveFMA reports whether the AVX2 and FMA kernel of gemm can run on this machine.
+var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)

@@ -1,0 +1,97 @@
+#include "textflag.h"
+
+// func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)
+//
+// C[0:4, 0:8] += alpha · Σ_{l<k} A(i,l)·B(l, 0:8), with A(i,l) = a[i*ars + l*acs],
+// B(l,j) = b[l*ldb + j], C(i,j) = c[i*ldc + j]. Each product is accumulated in l order with
+// fused multiply-adds from zero; the sum is multiplied by alpha and then added to C.
+TEXT ·kern4x8(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ ars+16(FP), R8
+	MOVQ acs+24(FP), R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $3, R8
+	SHLQ $3, R9
+	SHLQ $3, R10
+	SHLQ $3, R11
+
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+
+	MOVQ SI, AX
+	LEAQ (SI)(R8*1), BX
+	LEAQ (BX)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+
+	TESTQ CX, CX
+	JEQ   store
+
+loop:
+	VMOVUPD      (DI), Y8
+	VMOVUPD      32(DI), Y9
+	VBROADCASTSD (AX), Y10
+	VFMADD231PD  Y8, Y10, Y0
+	VFMADD231PD  Y9, Y10, Y1
+	VBROADCASTSD (BX), Y11
+	VFMADD231PD  Y8, Y11, Y2
+	VFMADD231PD  Y9, Y11, Y3
+	VBROADCASTSD (R12), Y12
+	VFMADD231PD  Y8, Y12, Y4
+	VFMADD231PD  Y9, Y12, Y5
+	VBROADCASTSD (R13), Y13
+	VFMADD231PD  Y8, Y13, Y6
+	VFMADD231PD  Y9, Y13, Y7
+	ADDQ         R9, AX
+	ADDQ         R9, BX
+	ADDQ         R9, R12
+	ADDQ         R9, R13
+	ADDQ         R10, DI
+	DECQ         CX
+	JNE          loop
+
+store:
+	VBROADCASTSD alpha+64(FP), Y14
+
+	VMULPD  Y14, Y0, Y0
+	VMULPD  Y14, Y1, Y1
+	VADDPD  (DX), Y0, Y0
+	VADDPD  32(DX), Y1, Y1
+	VMOVUPD Y0, (DX)
+	VMOVUPD Y1, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y2, Y2
+	VMULPD  Y14, Y3, Y3
+	VADDPD  (DX), Y2, Y2
+	VADDPD  32(DX), Y3, Y3
+	VMOVUPD Y2, (DX)
+	VMOVUPD Y3, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y4, Y4
+	VMULPD  Y14, Y5, Y5
+	VADDPD  (DX), Y4, Y4
+	VADDPD  32(DX), Y5, Y5
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y6, Y6
+	VMULPD  Y14, Y7, Y7
+	VADDPD  (DX), Y6, Y6
+	VADDPD  32(DX), Y7, Y7
+	VMOVUPD Y6, (DX)
+	VMOVUPD Y7, 32(DX)
+
+	VZEROUPPER
+	RET

@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package energy
+
+var haveFMA = false
+
+func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64) {
+	panic("energy: kern4x8 without amd64")
+}

@@ -100,9 +100,9 @@ type smQuadratic struct {
 	jac   *mat.Dense
 	lap   []float64
 	gc    []float64
-	idx   []int
-	val   []float64
-	dense []float64 // p×blk columns waiting for a rank-k update, row-major
+	idx   [][]int     // per column of the Jacobian: rows of its non-zeros, ascending
+	val   [][]float64 // and their values
+	dense []float64   // p×blk columns waiting for a rank-k update, row-major
 	nd    int
 }
 
@@ -116,8 +116,8 @@ func newSMQuadratic(p, d int) *smQuadratic {
 		jac:   mat.NewDense(p, d, nil),
 		lap:   make([]float64, p),
 		gc:    make([]float64, d),
-		idx:   make([]int, 0, p),
-		val:   make([]float64, 0, p),
+		idx:   make([][]int, d),
+		val:   make([][]float64, d),
 		dense: make([]float64, p*smDenseBlock),
 	}
 }
@@ -135,40 +135,46 @@ func (q *smQuadratic) add(le framework.LinearEnergy, x []float64) {
 	}
 	q.kappa += 0.5*sq - lapc
 	raw := q.jac.RawMatrix()
+	for l := range q.idx {
+		q.idx[l], q.val[l] = q.idx[l][:0], q.val[l][:0]
+	}
 	for k := 0; k < p; k++ {
 		row := raw.Data[k*raw.Stride : k*raw.Stride+d]
 		s := -q.lap[k]
 		for l, v := range row {
+			if v == 0 {
+				continue
+			}
 			s += v * q.gc[l]
+			q.idx[l] = append(q.idx[l], k)
+			q.val[l] = append(q.val[l], v)
 		}
 		q.b[k] += s
 	}
 	for l := 0; l < d; l++ {
-		q.idx, q.val = q.idx[:0], q.val[:0]
-		for k := 0; k < p; k++ {
-			if v := raw.Data[k*raw.Stride+l]; v != 0 {
-				q.idx = append(q.idx, k)
-				q.val = append(q.val, v)
-			}
-		}
-		if 4*len(q.idx) > p {
-			q.pushDense(raw.Data, raw.Stride, l)
+		idx, val := q.idx[l], q.val[l]
+		if 4*len(idx) > p {
+			q.pushDense(idx, val)
 			continue
 		}
-		for s, ks := range q.idx {
-			vs := q.val[s]
+		for s, ks := range idx {
+			vs := val[s]
 			rowA := q.a[ks*p:]
-			for r := s; r < len(q.idx); r++ {
-				rowA[q.idx[r]] += vs * q.val[r]
+			for r := s; r < len(idx); r++ {
+				rowA[idx[r]] += vs * val[r]
 			}
 		}
 	}
 }
 
-// pushDense queues column l of the Jacobian for a blocked rank-k update.
-func (q *smQuadratic) pushDense(data []float64, stride, l int) {
+// pushDense queues a column of the Jacobian, given by its non-zeros, for a blocked rank-k
+// update.
+func (q *smQuadratic) pushDense(idx []int, val []float64) {
 	for k := 0; k < q.p; k++ {
-		q.dense[k*smDenseBlock+q.nd] = data[k*stride+l]
+		q.dense[k*smDenseBlock+q.nd] = 0
+	}
+	for s, k := range idx {
+		q.dense[k*smDenseBlock+q.nd] = val[s]
 	}
 	q.nd++
 	if q.nd == smDenseBlock {

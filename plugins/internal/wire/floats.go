@@ -115,8 +115,11 @@ func Matrix(what string, t *pb.Tensor, rows, cols int) (*mat.Dense, error) {
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("%s has rank %d, want 2", what, len(t.Shape))
 	}
+	if t.Shape[0] < 0 || t.Shape[1] < 0 || (t.Shape[1] > 0 && t.Shape[0] > math.MaxInt32/t.Shape[1]) {
+		return nil, fmt.Errorf("%s has shape %d×%d, which is not a valid size", what, t.Shape[0], t.Shape[1])
+	}
 	r, c := int(t.Shape[0]), int(t.Shape[1])
-	if r < 0 || c < 0 || (rows >= 0 && r != rows) || c != cols {
+	if (rows >= 0 && r != rows) || c != cols {
 		want := fmt.Sprintf("%d×%d", rows, cols)
 		if rows < 0 {
 			want = fmt.Sprintf("n×%d", cols)

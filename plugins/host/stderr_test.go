@@ -1,0 +1,46 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestStderrLogSplitsAnyWrites(t *testing.T) {
+	h := &captureHandler{}
+	s := newStderrLog("p", slog.New(h))
+	for _, w := range []string{"first li", "ne\nsecond\n", "{\"@level\": \"error\", \"@message\": 42}\n", "no newline"} {
+		s.Write([]byte(w))
+	}
+	assert.Equal(t, []string{"first line", "second", `{"@level": "error", "@message": 42}`}, s.tail(10))
+	s.flush()
+	assert.Equal(t, []string{"second", `{"@level": "error", "@message": 42}`, "no newline"}, s.tail(3))
+	assert.Equal(t, []string{"DEBUG first line", "DEBUG second", "ERROR 42", "DEBUG no newline"}, h.msgs)
+}
+
+func TestStderrLogKeepsTheLastLines(t *testing.T) {
+	s := newStderrLog("p", nil)
+	for i := 0; i < 3*tailLines; i++ {
+		fmt.Fprintf(s, "line %d\n", i)
+	}
+	fmt.Fprintln(s, strings.Repeat("x", 3*maxLineBytes))
+	tail := s.tail(tailLines + 10)
+	assert.Len(t, tail, tailLines)
+	assert.Equal(t, fmt.Sprintf("line %d", 2*tailLines+1), tail[0])
+	assert.Len(t, tail[tailLines-1], maxLineBytes, "long lines are truncated")
+}
+
+func TestParseLineNeverFails(t *testing.T) {
+	for _, l := range []string{`{"@message": 42}`, `{"@level": 7}`, `{"@message": null, "@timestamp": {}}`, `{`, `{"a":`, "\xff\xfe", `[WARN] w`, `panic: x`} {
+		level, msg, _ := parseLine(l)
+		_ = level
+		_ = msg
+	}
+	level, msg, attrs := parseLine(`{"@level":"warn","@message":"m","@module":"x","k":1}`)
+	assert.Equal(t, slog.LevelWarn, level)
+	assert.Equal(t, "m", msg)
+	assert.Len(t, attrs, 2)
+}

@@ -7,7 +7,8 @@ package trainers
 //
 // Loss. NCE trains a logistic classifier between the n data points xᵢ and m = round(ν·n) noise
 // points yⱼ drawn fresh at each step from a noise density q fitted to the training data at
-// Init (noise.go). With the log-odds G(u) = log p_m(u) − log q(u) − log ν,
+// Init (noise.go). With the log-odds G(u) = log p_m(u) − log q(u) − log ν (ν taken as m/n,
+// the ratio actually drawn),
 //
 //	J(θ, c) = (1/n) [ Σᵢ softplus(−G(xᵢ)) + Σⱼ softplus(G(yⱼ)) ],
 //
@@ -23,6 +24,10 @@ package trainers
 // Assumptions: x ∈ ℝ^d; q positive wherever the data are and easy to sample; p_m normalisable
 // for the learned θ (NCE does not enforce it). The closer q is to the data, the harder the
 // classification and the more statistically efficient the estimate.
+//
+// Start: log Z starts at 0. An optimizer like Adam moves it by about its learning rate per
+// step, so when the initial energy's log-normaliser is far from 0 (the Gaussian energy at
+// W = I has (d/2) log 2π) the first steps are spent bringing it there.
 //
 // Randomness: ctx.RNG draws the noise points in order; for each, "gaussian" draws d standard
 // normals, "gmm" one uniform (the component) and then d standard normals.

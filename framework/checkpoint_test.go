@@ -52,8 +52,8 @@ func (m *momentum) Update(theta, grad []float64) {
 		theta[i] -= m.lr * m.v[i]
 	}
 }
-func (m *momentum) LR() float64                   { return m.lr }
-func (m *momentum) SetLR(lr float64)              { m.lr = lr }
+func (m *momentum) LR() float64                    { return m.lr }
+func (m *momentum) SetLR(lr float64)               { m.lr = lr }
 func (m *momentum) MarshalBinary() ([]byte, error) { return json.Marshal(m.v) }
 func (m *momentum) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, &m.v) }
 

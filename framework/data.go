@@ -80,6 +80,9 @@ func ReadCSV(path string) (*Dataset, error) {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, &CSVError{Path: path, Msg: "is a folder, not a CSV file"}
+	}
 	var r io.Reader = bufio.NewReaderSize(f, 1<<16)
 	if strings.HasSuffix(path, ".gz") {
 		gz, err := gzip.NewReader(r)

@@ -74,16 +74,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return lerr
 		}
 		dir = runDir(cfg, pos[0], *out)
-		if err := rundir.Prepare(dir, cfg.Output.Overwrite); err != nil {
+		opts.Overwrite = cfg.Output.Overwrite
+		sum, err = rundir.Train(ctx, cfg, reg, dir, opts)
+		var pe *os.PathError
+		if errors.As(err, &pe) && strings.HasPrefix(err.Error(), "run folder") {
 			return usageError{err}
 		}
-		sum, err = rundir.Train(ctx, cfg, reg, dir, opts)
 	}
 	prog.done()
 	switch {
 	case errors.Is(err, framework.ErrInterrupted):
 		return interrupted{err}
-	case errors.Is(err, rundir.ErrFinished):
+	case errors.Is(err, rundir.ErrFinished), errors.Is(err, rundir.ErrNotResumable):
 		return usageError{err}
 	case err != nil:
 		var ce *config.Error

@@ -40,10 +40,15 @@ type Options struct {
 	OnStep func(step, total int, loss float64)
 	// Log receives one-line human messages (what is starting, warnings); nil discards them.
 	Log io.Writer
+	// Overwrite lets Train replace a finished run in its folder.
+	Overwrite bool
 }
 
 // ErrFinished is returned (wrapped) when asked to train into or resume a finished run.
 var ErrFinished = errors.New("the folder holds a finished run")
+
+// ErrNotResumable is returned (wrapped) when a folder has no usable checkpoint.
+var ErrNotResumable = errors.New("cannot resume")
 
 // Prepare creates dir for a new run and checks it is writable before any work starts. A
 // folder that already holds a finished run is left alone unless overwrite is set.
@@ -72,7 +77,8 @@ func Finished(dir string) bool {
 	return err == nil
 }
 
-// Train builds the run described by cfg, trains it into dir (made ready by Prepare) and
+// Train builds the run described by cfg (reading its data and starting its energy, so that
+// bad input fails before any folder is made), prepares dir with Prepare, trains into it and
 // writes its outputs. When ctx is cancelled the run stops between two steps, writes a
 // checkpoint and returns an error wrapping framework.ErrInterrupted.
 func Train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir string, opts Options) (*Summary, error) {
@@ -87,7 +93,7 @@ func Resume(ctx context.Context, dir string, sets []string, reg *framework.Regis
 	}
 	cp, err := framework.ReadCheckpoint(filepath.Join(dir, CheckpointFile))
 	if err != nil {
-		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrNotResumable, dir, err)
 	}
 	src, err := config.Load(filepath.Join(dir, ConfigFile), sets)
 	if err != nil {
@@ -108,12 +114,18 @@ func train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir st
 	if logw == nil {
 		logw = io.Discard
 	}
+	if cp == nil && Finished(dir) && !opts.Overwrite {
+		return nil, fmt.Errorf("%s: %w: pass --out DIR, set [output] overwrite = true (or --set output.overwrite=true), or remove it", dir, ErrFinished)
+	}
 	built, err := config.Build(cfg, reg)
 	if err != nil {
 		return nil, err
 	}
 	defer built.Close()
 	if cp == nil {
+		if err := Prepare(dir, opts.Overwrite); err != nil {
+			return nil, err
+		}
 		resolved, err := cfg.Resolved()
 		if err != nil {
 			return nil, err

@@ -67,6 +67,11 @@ func requireChecks(t *testing.T, e framework.Energy, theta []float64, x *mat.Den
 }
 
 // requireFallback compares the Evaluator's finite-difference fallbacks with the exact path.
+// The default tolerances of check.Options follow from the fallbacks' error with the
+// Evaluator's step h = 1e-4: relative 1e-5 for the first differences (truncation
+// h²/6·|f‴| ≈ 2e-9|f‴|, rounding ≈ 2e-12|f|) and 1e-3 for the second difference of the
+// Laplacian's θ-gradient (rounding ≈ 4ε|f|/h² ≈ 1e-7|f| per axis, f summed over the rows).
+// The measured errors are 10–1000 times smaller on these energies.
 func requireFallback(t *testing.T, e framework.Energy, theta []float64, x *mat.Dense, opts check.Options) check.Report {
 	t.Helper()
 	rep, err := check.Fallback(e, theta, x, opts)

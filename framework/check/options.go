@@ -32,13 +32,13 @@ type Options struct {
 
 	// FallbackTol bounds the relative error of the Evaluator's first-difference fallbacks
 	// (mixed, laplacian, hvp) in Fallback; zero means 1e-5. With the Evaluator's step
-	// h = 1e-4 their truncation error is h²/6·|f'''| ≈ 2e-9|f'''| and their rounding error
+	// h = 1e-4 their truncation error is h²/6·|f‴| ≈ 2e-9|f‴| and their rounding error
 	// ε|f|/h ≈ 2e-12|f|.
 	FallbackTol float64
 	// FallbackTol2 bounds the relative error of the second-difference fallback
 	// (laplacian_vjp); zero means 1e-3. Its rounding error is about 4ε|f|/h² ≈ 1e-7|f|
 	// per axis, where f = Σᵢ vᵢ∇θE(xᵢ) grows with the batch, and its truncation error is
-	// h²/12·|f''''|.
+	// h²/12·|f⁗|.
 	FallbackTol2 float64
 	// EvaluatorStep is the Evaluator's FDStep in Fallback; zero means the Evaluator's default.
 	EvaluatorStep float64

@@ -110,59 +110,6 @@ func ring8() framework.Energy {
 	}
 }
 
-// isingEnergy is E(s) = −(hᵀs + ½sᵀJs) on spins, θ = (h, J) with J a full d×d symmetric
-// matrix with zero diagonal, row-major.
-func isingEnergy(d int) framework.Energy {
-	return &rowEnergy{
-		spec: framework.Spec{Name: "test-ising", Dim: d, Domain: framework.Spin,
-			Blocks: []framework.Block{{Name: "h", Shape: []int{d}}, {Name: "J", Shape: []int{d, d}}}},
-		row: func(theta, s, gx []float64, w float64, gp []float64) float64 {
-			h, J := theta[:d], theta[d:]
-			e := 0.0
-			for i := range s {
-				a := h[i]
-				for j := range s {
-					a += 0.5 * J[i*d+j] * s[j]
-				}
-				e -= a * s[i]
-				if gp != nil {
-					gp[i] -= w * s[i]
-					for j := range s {
-						gp[d+i*d+j] -= w * 0.5 * s[i] * s[j]
-					}
-				}
-			}
-			if gx != nil {
-				for i := range s {
-					a := h[i]
-					for j := range s {
-						a += J[i*d+j] * s[j]
-					}
-					gx[i] = -a
-				}
-			}
-			return e
-		},
-	}
-}
-
-// readIsing reads a parameter file of the ising10 layout (row i: hᵢ, Jᵢ₁..Jᵢd) into θ = (h, J).
-func readIsing(path string) ([]float64, error) {
-	ds, err := framework.ReadCSV(path)
-	if err != nil {
-		return nil, err
-	}
-	d, _ := ds.X.Dims()
-	theta := make([]float64, d+d*d)
-	for i := 0; i < d; i++ {
-		theta[i] = ds.X.At(i, 0)
-		for j := 0; j < d; j++ {
-			theta[d+i*d+j] = ds.X.At(i, j+1)
-		}
-	}
-	return theta, nil
-}
-
 func sigmoid(a float64) float64 { return 1 / (1 + math.Exp(-a)) }
 
 func softplus(a float64) float64 {

@@ -5,12 +5,13 @@ import (
 	"math"
 	"testing"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
 )
 
 // isingExact returns E[sᵢ] and E[sᵢsⱼ] under p(s) ∝ exp(hᵀs + ½sᵀJs) by enumerating the 2^d
-// states (θ = (h, J) as isingEnergy lays it out).
+// states (θ = (h, J d×d) as energy.Ising lays it out).
 func isingExact(theta []float64, d int) (m []float64, c [][]float64) {
 	h, J := theta[:d], theta[d:]
 	m = make([]float64, d)
@@ -50,21 +51,23 @@ func isingExact(theta []float64, d int) (m []float64, c [][]float64) {
 }
 
 func TestGibbsIsing10Marginals(t *testing.T) {
-	const d = 10
-	theta, err := readIsing("../examples/data/ising10_params.csv")
+	d, theta, err := energy.LoadIsingParams("../examples/data/ising10_params.csv")
 	require.NoError(t, err)
+	require.Equal(t, 10, d)
 	m, c := isingExact(theta, d)
+	ising, err := energy.NewIsing(d, true)
+	require.NoError(t, err)
 	g, err := NewGibbs(GibbsOptions{})
 	require.NoError(t, err)
-	ev := framework.NewEvaluator(isingEnergy(d))
+	ev := framework.NewEvaluator(ising)
 	dr, err := Draw(Target{Eval: ev, Theta: theta, Streams: framework.Streams{Seed: 21}}, "gibbs", g,
 		DrawOptions{Chains: 100, Warmup: 50, Steps: 1500, Thin: 1, Init: "uniform"})
 	require.NoError(t, err)
 	// One request of n rows per site, plus one for the initial energies: the energies stay
 	// known between calls of Run, so Draw asks for none.
 	sweeps := int64(50 + 1500)
-	require.Equal(t, 1+sweeps*d, dr.Diagnostics.Counts.Requests)
-	require.Equal(t, 100*(1+sweeps*d), dr.Diagnostics.Counts.Rows)
+	require.Equal(t, 1+sweeps*int64(d), dr.Diagnostics.Counts.Requests)
+	require.Equal(t, 100*(1+sweeps*int64(d)), dr.Diagnostics.Counts.Rows)
 	for i := 0; i < d; i++ {
 		got, mcse := mcEstimate(dr, func(x []float64) float64 { return x[i] })
 		within(t, fmt.Sprintf("E[s%d]", i+1), got, m[i], mcse, 4)

@@ -111,6 +111,12 @@ func (c *checker) run() error {
 	if err := c.strided(); err != nil {
 		return err
 	}
+	if err := c.subsets(); err != nil {
+		return err
+	}
+	if err := c.defaults(); err != nil {
+		return err
+	}
 	c.concurrency()
 	c.badRequests()
 	if err := c.xDerivatives(); err != nil {

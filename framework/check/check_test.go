@@ -72,6 +72,9 @@ func (e *expSum) Evaluate(req *framework.Request, res *framework.Result) error {
 			s += v
 		}
 		w, lw := 1.0, 1.0
+		if e.bug == "nilweights" {
+			w = 0
+		}
 		if req.Weights != nil {
 			w = req.Weights[i]
 		}
@@ -151,7 +154,7 @@ func (e *expSum) Evaluate(req *framework.Request, res *framework.Result) error {
 			for k := range out {
 				out[k] = a[k]*a[k]*math.Exp(a[k]*x[k])*v[k] + 2*c*s*sv
 			}
-			if e.bug == "hvp" {
+			if e.bug == "hvp" || (e.bug == "alone" && o == framework.OutHVP) {
 				out[0] += 1e-3
 			}
 		}
@@ -199,7 +202,7 @@ func TestEnergyPassesCorrectEnergy(t *testing.T) {
 			rep, err := Energy(&expSum{d: 3}, theta, x, tc.opts)
 			require.NoError(t, err, rep.String())
 			for _, name := range []string{"shapes", "inputs", "finite", "determinism", "batch", "strided",
-				"concurrency", "bad_request", "grad_x", "laplacian", "hvp", "param_vjp", "mixed", "laplacian_vjp"} {
+				"subsets", "defaults", "concurrency", "bad_request", "grad_x", "laplacian", "hvp", "param_vjp", "mixed", "laplacian_vjp"} {
 				it, ok := rep.Item(name)
 				require.True(t, ok, name)
 				assert.True(t, it.Pass, name)
@@ -222,13 +225,15 @@ func TestEnergyCatchesDefects(t *testing.T) {
 		{"mixedself", "mixed", "c[0]", nil},
 		{"lapvjp", "laplacian_vjp", "c[0]", nil},
 		{"hvp", "hvp", "component 0", nil},
-		{"unwritten", "finite", "energy row 1", []string{"determinism", "batch", "strided", "grad_x", "param_vjp"}},
+		{"unwritten", "finite", "energy row 1", []string{"determinism", "batch", "strided", "subsets", "grad_x", "param_vjp"}},
 		{"random", "determinism", "differs", nil},
 		{"realloc", "shapes", "grad_x", []string{"finite", "determinism", "batch", "strided", "grad_x", "laplacian", "hvp", "mixed"}},
-		{"modify", "inputs", "modified X", []string{"determinism", "batch", "strided", "concurrency", "grad_x", "laplacian", "hvp", "param_vjp", "mixed", "laplacian_vjp"}},
+		{"modify", "inputs", "modified X", []string{"determinism", "batch", "strided", "subsets", "defaults", "concurrency", "grad_x", "laplacian", "hvp", "param_vjp", "mixed", "laplacian_vjp"}},
 		{"batch", "batch", "param_vjp", []string{"strided", "grad_x", "laplacian", "hvp", "param_vjp", "mixed", "laplacian_vjp"}},
 		{"stride", "strided", "row", nil},
 		{"panic", "bad_request", "panicked", nil},
+		{"alone", "subsets", "hvp alone", nil},
+		{"nilweights", "defaults", "param_vjp", nil},
 		{"accept", "bad_request", "no error", nil},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {

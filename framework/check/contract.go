@@ -332,3 +332,60 @@ func paramName(s framework.Spec, j int) string {
 	}
 	return fmt.Sprintf("θ[%d]", j)
 }
+
+// subsets evaluates each output alone: it must equal the same output of the full request
+// (an energy must not rely on another output being asked for at the same time).
+func (c *checker) subsets() error {
+	cmp := newComparer("subsets", "each output alone vs within the full request", c.opts.BatchTol, c.opts.Floor)
+	var res framework.Result
+	for k, o := range sliceOutputs {
+		if !c.all.Has(o) {
+			continue
+		}
+		req := c.req
+		req.Outputs = o
+		if err := c.eval(&req, &res); err != nil {
+			c.add(property("subsets", "each output alone", fmt.Sprintf("%s alone: %v", sliceNames[k], err)))
+			return fmt.Errorf("check energy %s: %s alone: %w", c.spec.Name, sliceNames[k], err)
+		}
+		got, want := resultSlices(&res)[k], resultSlices(&c.res)[k]
+		for j := range want {
+			cmp.add(got[j], want[j], func() string { return fmt.Sprintf("%s alone, index %d", sliceNames[k], j) })
+		}
+	}
+	c.add(cmp.item())
+	return nil
+}
+
+// defaults evaluates the full request with nil Weights, LapWeights and U and compares it
+// with the same request spelling out their defaults: ones, ones and a zero matrix.
+func (c *checker) defaults() error {
+	cmp := newComparer("defaults", "nil weights and U vs explicit ones and zeros", c.opts.BatchTol, c.opts.Floor)
+	ones := make([]float64, c.n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	explicit := c.req
+	explicit.Weights, explicit.LapWeights, explicit.U = ones, ones, mat.NewDense(c.n, c.d, nil)
+	implicit := c.req
+	implicit.Weights, implicit.LapWeights, implicit.U = nil, nil, nil
+	var re, ri framework.Result
+	if err := c.eval(&explicit, &re); err != nil {
+		return fmt.Errorf("check energy %s: explicit default weights: %w", c.spec.Name, err)
+	}
+	if err := c.eval(&implicit, &ri); err != nil {
+		c.add(property("defaults", "nil weights and U", err.Error()))
+		return fmt.Errorf("check energy %s: nil weights and U: %w", c.spec.Name, err)
+	}
+	se, si := resultSlices(&re), resultSlices(&ri)
+	for k, o := range sliceOutputs {
+		if !c.all.Has(o) {
+			continue
+		}
+		for j := range se[k] {
+			cmp.add(si[k][j], se[k][j], func() string { return fmt.Sprintf("%s index %d", sliceNames[k], j) })
+		}
+	}
+	c.add(cmp.item())
+	return nil
+}

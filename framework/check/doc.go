@@ -12,8 +12,9 @@
 //
 // with random weights and directions, and checks the contract itself: shapes and buffer
 // identity, inputs left unchanged, batch consistency (rows one at a time give the batch's
-// answer), strided inputs, determinism (the same request gives the same bits), concurrent
-// use, and that a malformed request is an error rather than a panic. It calls Evaluate
+// answer), strided inputs, each output asked for alone, nil weights and directions meaning
+// ones and zeros, determinism (the same request gives the same bits), concurrent use, and
+// that a malformed request is an error rather than a panic. It calls Evaluate
 // directly with Results sized by Reset and uses nothing but the Energy interface, so it
 // serves built-in energies and plugins alike.
 //

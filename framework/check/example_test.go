@@ -68,6 +68,8 @@ func ExampleEnergy() {
 	// determinism true
 	// batch true
 	// strided true
+	// subsets true
+	// defaults true
 	// concurrency true
 	// bad_request true
 	// grad_x true

@@ -27,7 +27,11 @@ import (
 // tangent along u (or v) and its reverse sweep, the Laplacian by propagating the Jacobian of
 // every layer with respect to x (d tangents per row, so it costs about d forward passes) with
 // the Laplacians of the pre-activations, and the Laplacian's θ-gradient by the reverse sweep of
-// that. All batch work is matrix products over the rows (and over rows × d for the Jacobians).
+// that. All batch work is matrix products over the rows (and over rows × d for the Jacobians):
+// a first-order request costs 3 products of the size of a hidden layer's forward pass (forward,
+// backward, weight gradient), an exact score-matching request (∇ₓE, mixed with MixedSelf,
+// Laplacian and its θ-gradient) about 17 for d = 2; the rest is the activation, one exp and
+// one log per unit for softplus.
 type MLP struct {
 	d     int
 	sizes []int // widths s₀ = d, s₁, …, s_L = 1
@@ -155,7 +159,7 @@ type mlpNeeds struct {
 	lap        bool // Laplacian forward pass
 }
 
-func needsOf(o framework.Output, mixedSelf float64) mlpNeeds {
+func needsOf(o framework.Output) mlpNeeds {
 	second := o&(framework.OutMixed|framework.OutLaplacian|framework.OutLaplacianVJP|framework.OutHVP) != 0
 	return mlpNeeds{
 		d1:   o != framework.OutEnergy,
@@ -176,7 +180,7 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 	defer m.pool.Put(ws)
 	ws.setup(m, req.Theta)
 	o := req.Outputs
-	nd := needsOf(o, req.MixedSelf)
+	nd := needsOf(o)
 	m.forward(ws, req, n, nd)
 	L := len(m.sizes) - 1
 	if o.Has(framework.OutEnergy) {

@@ -11,9 +11,9 @@
 // Conventions: p(x; θ) ∝ exp(−E(x; θ)); θ is a flat slice laid out block by block in the
 // order of Spec().Blocks, each block row-major. Energies hold only their configuration, never
 // θ, and are safe for concurrent use: per-call scratch space comes from a sync.Pool, so a hot
-// loop allocates nothing. Batch work is done with matrix products (blas64.Gemm) whose
-// result for a row does not depend on the other rows, so evaluating rows one at a time gives
-// the batch's bits.
+// loop allocates nothing. Batch work is done with matrix products whose result for a row
+// does not depend on the other rows, so evaluating rows one at a time gives the batch's bits:
+// an AVX2/FMA kernel on CPUs that have it, gonum's blas64.Gemm (serial tiles) otherwise.
 //
 // Register adds all of them to a framework.Registry under the names gaussian, mlp, ising,
 // rbm and gmm.

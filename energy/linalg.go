@@ -86,30 +86,28 @@ func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 
 // gemmSmall is gemm by plain loops, summing over the inner dimension in order.
 func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
+	// A(i,l) = a[i*ars + l*acs], B(l,j) = b[l*brs + j*bcs]
+	ars, acs := a.Stride, 1
+	if ta {
+		ars, acs = 1, a.Stride
+	}
+	brs, bcs := b.Stride, 1
+	if tb {
+		brs, bcs = 1, b.Stride
+	}
 	for i := 0; i < c.Rows; i++ {
 		crow := c.Data[i*c.Stride : i*c.Stride+c.Cols]
+		ai := a.Data[i*ars:]
 		for j := range crow {
+			bj := b.Data[j*bcs:]
 			s := 0.0
-			switch {
-			case !ta && !tb:
-				arow := a.Data[i*a.Stride : i*a.Stride+k]
-				for l, av := range arow {
-					s += av * b.Data[l*b.Stride+j]
+			if acs == 1 && brs == 1 {
+				for l, av := range ai[:k] {
+					s += av * bj[l]
 				}
-			case !ta && tb:
-				arow := a.Data[i*a.Stride : i*a.Stride+k]
-				brow := b.Data[j*b.Stride : j*b.Stride+k]
-				for l, av := range arow {
-					s += av * brow[l]
-				}
-			case ta && !tb:
+			} else {
 				for l := 0; l < k; l++ {
-					s += a.Data[l*a.Stride+i] * b.Data[l*b.Stride+j]
-				}
-			default:
-				brow := b.Data[j*b.Stride : j*b.Stride+k]
-				for l, bv := range brow {
-					s += a.Data[l*a.Stride+i] * bv
+					s += ai[l*acs] * bj[l*brs]
 				}
 			}
 			if beta == 0 {

@@ -1,0 +1,236 @@
+package study
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/framework/config"
+	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/framework/rundir"
+)
+
+// Run is a finished run folder opened for evaluation: its config.toml built (data loaded,
+// energy started) and θ read from its params.json.
+type Run struct {
+	Dir    string
+	Config *config.Run
+	Built  *config.Built
+	Theta  []float64 // the energy's blocks, then any trainer blocks
+}
+
+// OpenRun opens the finished run in dir. Close it when done.
+func OpenRun(dir string, reg *framework.Registry) (*Run, error) {
+	if !rundir.Finished(dir) {
+		return nil, fmt.Errorf("%s holds no finished run (no %s)", dir, rundir.SummaryFile)
+	}
+	src, err := config.Load(filepath.Join(dir, rundir.ConfigFile), nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Decode(src, reg)
+	if err != nil {
+		return nil, err
+	}
+	built, err := config.Build(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	theta := make([]float64, len(built.Run.Theta))
+	if err := framework.ReadParams(filepath.Join(dir, rundir.ParamsFile), built.Blocks, theta); err != nil {
+		built.Close()
+		return nil, err
+	}
+	return &Run{Dir: dir, Config: cfg, Built: built, Theta: theta}, nil
+}
+
+// Close releases the run's energy.
+func (r *Run) Close() error { return r.Built.Close() }
+
+// EvalRequest says what to evaluate on an open run.
+type EvalRequest struct {
+	// Source holds the [eval] table (a run or study file, or a cell's merged run file); nil
+	// means the defaults of every key.
+	Source  *config.Source
+	Metrics []string
+	// Data overrides [eval] data; empty: [eval] data, else the run's data.test, data.valid or
+	// data.train, the first that is set.
+	Data string
+	// KeepDensity and KeepSamples ask for the quadrature density and model samples (plots).
+	KeepDensity, KeepSamples bool
+}
+
+// DataPath returns the evaluation data file of a request on this run.
+func (r *Run) DataPath(req EvalRequest, o *eval.Options) string {
+	switch {
+	case req.Data != "":
+		return req.Data
+	case o.Data != "":
+		return req.Source.Path("eval.data", o.Data)
+	}
+	d := r.Config.Data
+	for _, p := range []struct{ key, v string }{{"data.test", d.Test}, {"data.valid", d.Valid}, {"data.train", d.Train}} {
+		if p.v != "" {
+			return r.Config.Path(p.key, p.v)
+		}
+	}
+	return ""
+}
+
+// Evaluate computes the metrics of req on the run, with the randomness of the run's seed.
+func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Registry) (*eval.Report, error) {
+	src := req.Source
+	if src == nil {
+		var err error
+		if src, err = config.Parse("(defaults)", nil, nil); err != nil {
+			return nil, err
+		}
+		req.Source = src
+	}
+	o := eval.DefaultOptions()
+	if err := src.DecodeSection("eval", []string{"sampler", "target"}, o); err != nil {
+		return nil, err
+	}
+	path := r.DataPath(req, o)
+	ds, err := framework.ReadCSV(path)
+	if err != nil {
+		return nil, err
+	}
+	spec := r.Built.Spec
+	if _, d := ds.X.Dims(); d != spec.Dim {
+		return nil, fmt.Errorf("evaluation data %s has %d columns, the energy %s has dimension %d", path, d, spec.Name, spec.Dim)
+	}
+	env := framework.Env{Dim: spec.Dim, Dir: src.Dir, Domain: spec.Domain}
+	in := eval.Input{Eval: r.Built.Run.Eval, Theta: r.Theta, Data: ds.X, Streams: framework.Streams{Seed: r.Config.Seed},
+		KeepDensity: req.KeepDensity, KeepSamples: req.KeepSamples}
+	if in.NewSampler, err = evalSampler(src, r.Config, reg, spec); err != nil {
+		return nil, err
+	}
+	if o.Params.Reference != "" {
+		if in.Reference, err = eval.ReadReference(src.Path("eval.params.reference", o.Params.Reference), spec, o.Params); err != nil {
+			return nil, err
+		}
+	}
+	if in.Target, err = buildTarget(src, reg, env); err != nil {
+		return nil, err
+	}
+	rep, err := eval.Compute(ctx, in, o, req.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	rep.Details["data"] = path
+	return rep, nil
+}
+
+// evalSampler returns the constructor of the sampler of AIS and model samples: [eval.sampler]
+// when the source has one, else the run's [sampler], else (when spec is known) mala for
+// continuous energies and gibbs for discrete ones (block Gibbs where the energy offers it).
+// It returns nil when there is none to build.
+func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, spec framework.Spec) (func() (framework.Sampler, error), error) {
+	var method string
+	var opts any
+	if v, ok := src.Lookup("eval.sampler"); ok {
+		m, _ := v.(map[string]any)
+		name, ok := m["method"].(string)
+		if !ok {
+			return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: "missing: the sampler of AIS and model samples, e.g. method = \"mala\""})
+		}
+		entry, ok := reg.Samplers[name]
+		if !ok {
+			return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: fmt.Sprintf("unknown sampler %q (have: %v)", name, framework.Names(reg.Samplers))})
+		}
+		opts = entry.Options()
+		if err := src.DecodeSection("eval.sampler", []string{"method"}, opts); err != nil {
+			return nil, err
+		}
+		method = name
+	} else if cfg != nil && cfg.Sampler != nil {
+		method, opts = cfg.Sampler.Method, cfg.Sampler.Options
+	} else if spec.Dim > 0 {
+		text := "[eval.sampler]\nmethod = \"mala\"\n"
+		if spec.Domain.Discrete() {
+			text = "[eval.sampler]\nmethod = \"gibbs\"\n"
+			if spec.Caps.Has(framework.CapBlockGibbs) {
+				text += "block = true\n"
+			}
+		}
+		def, err := config.Parse("(default eval sampler)", []byte(text), nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := reg.Samplers[map[bool]string{true: "gibbs", false: "mala"}[spec.Domain.Discrete()]]; !ok {
+			return nil, nil
+		}
+		return evalSampler(def, nil, reg, spec)
+	} else {
+		return nil, nil
+	}
+	entry := reg.Samplers[method]
+	env := framework.Env{Dim: spec.Dim, Dir: src.Dir, Domain: spec.Domain}
+	return func() (framework.Sampler, error) {
+		s, err := entry.New(opts, env)
+		if err != nil {
+			return nil, fmt.Errorf("eval sampler %s: %w", method, err)
+		}
+		return s, nil
+	}, nil
+}
+
+// targetKeys are the keys of [eval.target].
+type targetKeys struct {
+	Builtin string         `toml:"builtin" help:"name of the built-in target energy"`
+	Params  string         `toml:"params" help:"params.json of the target (default: its initialiser, e.g. a gmm preset)"`
+	Config  map[string]any `toml:"config" help:"the target energy's options"`
+}
+
+func targetOptions(src *config.Source, reg *framework.Registry) (*targetKeys, any, error) {
+	if _, ok := src.Lookup("eval.target"); !ok {
+		return nil, nil, nil
+	}
+	var t targetKeys
+	if err := src.DecodeSection("eval.target", nil, &t); err != nil {
+		return nil, nil, err
+	}
+	entry, ok := reg.Energies[t.Builtin]
+	if !ok {
+		return nil, nil, src.Locate(&config.Error{Key: "eval.target.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %v)", t.Builtin, framework.Names(reg.Energies))})
+	}
+	var opts any = &struct{}{}
+	if entry.Options != nil {
+		opts = entry.Options()
+	}
+	if err := src.DecodeSection("eval.target.config", nil, opts); err != nil {
+		return nil, nil, err
+	}
+	return &t, opts, nil
+}
+
+func checkTarget(src *config.Source, reg *framework.Registry) error {
+	_, _, err := targetOptions(src, reg)
+	return err
+}
+
+// buildTarget builds the [eval.target] energy at its parameters, or returns nil without one.
+func buildTarget(src *config.Source, reg *framework.Registry, env framework.Env) (*eval.Target, error) {
+	t, opts, err := targetOptions(src, reg)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	e, err := reg.Energies[t.Builtin].New(opts, env)
+	if err != nil {
+		return nil, src.Locate(&config.Error{Key: "eval.target", Msg: err.Error()})
+	}
+	spec := e.Spec()
+	theta := make([]float64, spec.NumParams())
+	if t.Params != "" {
+		if err := framework.ReadParams(src.Path("eval.target.params", t.Params), spec.Blocks, theta); err != nil {
+			return nil, err
+		}
+	} else {
+		e.InitParams(theta, framework.Streams{Seed: 0}.Rand("eval-target", 0))
+	}
+	ev := framework.NewEvaluator(e)
+	ev.Workers = 1
+	return &eval.Target{Eval: ev, Theta: theta}, nil
+}

@@ -1,0 +1,142 @@
+package study_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/energy"
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/framework/study"
+	"github.com/goebm/goebm/samplers"
+	"github.com/goebm/goebm/trainers"
+)
+
+func registry() *framework.Registry {
+	r := framework.NewRegistry()
+	energy.Register(r)
+	trainers.Register(r)
+	samplers.Register(r)
+	r.SamplerShared = func() any { o := samplers.DefaultDrawOptions(); return &o }
+	return r
+}
+
+// writeStudy writes a small study into dir: 2-D normal data with covariance [[1, .5], [.5, 1]],
+// a gaussian energy, three estimators, two seeds.
+func writeStudy(t *testing.T, dir string) string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	b.WriteString("x1,x2\n")
+	for i := 0; i < 400; i++ {
+		z1, z2 := rng.NormFloat64(), rng.NormFloat64()
+		fmt.Fprintf(&b, "%v,%v\n", z1, 0.5*z1+0.8660254037844386*z2)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "train.csv"), []byte(b.String()), 0o644))
+	base := `seed = 1
+[data]
+train = "train.csv"
+[energy]
+builtin = "gaussian"
+[trainer]
+method = "sm"
+[optimizer]
+method = "adam"
+lr = 0.05
+[train]
+batch = 100
+steps = 60
+log_every = 10
+[eval.quadrature]
+lo = [-7]
+hi = [7]
+points = 200
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "base.toml"), []byte(base), 0o644))
+	st := `base = "base.toml"
+seeds = [1, 2]
+metrics = ["nll", "ksd", "sm_loss", "mmd"]
+
+[[grid]]
+key = "trainer"
+values = [{method = "sm", closed_form = true}, {method = "sm"}, {method = "dsm", sigma = 0.2}]
+labels = ["sm-cf", "sm", "dsm"]
+
+[eval.samples]
+chains = 50
+warmup = 50
+draws = 2
+thin = 10
+
+[eval.sampler]
+method = "mala"
+step = 0.1
+`
+	path := filepath.Join(dir, "study.toml")
+	require.NoError(t, os.WriteFile(path, []byte(st), 0o644))
+	return path
+}
+
+func TestStudyResume(t *testing.T) {
+	dir := t.TempDir()
+	path := writeStudy(t, dir)
+	reg := registry()
+	s, err := study.Load(path, reg)
+	require.NoError(t, err)
+	require.Len(t, s.Cells, 6)
+	assert.Equal(t, "000-sm-cf-s1", s.Cells[0].Dir)
+
+	// Straight through.
+	straight := filepath.Join(dir, "straight")
+	out, err := s.Run(t.Context(), study.Options{Out: straight, Workers: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 6, out.Ran)
+	assert.Equal(t, 0, out.Failed)
+	want, err := os.ReadFile(filepath.Join(straight, "results.csv"))
+	require.NoError(t, err)
+
+	// Killed after two cells, then started again (freshly loaded, as a new process would).
+	killed := filepath.Join(dir, "killed")
+	ctx, cancel := context.WithCancel(t.Context())
+	var done atomic.Int32
+	_, err = s.Run(ctx, study.Options{Out: killed, Workers: 2, OnCellDone: func(*study.Cell) {
+		if done.Add(1) == 2 {
+			cancel()
+		}
+	}})
+	cancel()
+	require.ErrorIs(t, err, framework.ErrInterrupted)
+	_, err = os.Stat(filepath.Join(killed, "results.csv"))
+	assert.True(t, os.IsNotExist(err), "no results until every cell is finished")
+	s2, err := study.Load(path, reg)
+	require.NoError(t, err)
+	out2, err := s2.Run(t.Context(), study.Options{Out: killed, Workers: 2})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, out2.Skipped, 2)
+	assert.Equal(t, 6, out2.Skipped+out2.Ran)
+	got, err := os.ReadFile(filepath.Join(killed, "results.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+
+	// A third run does nothing and writes the same file again.
+	out3, err := s2.Run(t.Context(), study.Options{Out: killed, Workers: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 6, out3.Skipped)
+	again, _ := os.ReadFile(filepath.Join(killed, "results.csv"))
+	assert.Equal(t, string(want), string(again))
+
+	// t.Log("\n" + string(want))
+	for _, f := range []string{"summary.md", "timing.csv", "plots/nll.png", "plots/ksd.png", "plots/curves-01-sm.png", "plots/density-00-sm-cf.png"} {
+		_, err := os.Stat(filepath.Join(straight, f))
+		assert.NoError(t, err, f)
+	}
+	sum, _ := os.ReadFile(filepath.Join(straight, "summary.md"))
+	_ = sum
+}

@@ -1,0 +1,161 @@
+package study
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// interval is the mean of the finite values and the half-width of its 95% Student-t interval,
+// t₀.₉₇₅,ₙ₋₁·sd/√n (NaN for fewer than two values).
+type interval struct {
+	n        int
+	mean, hw float64
+}
+
+func meanCI(vals []float64) interval {
+	var xs []float64
+	for _, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xs = append(xs, v)
+		}
+	}
+	iv := interval{n: len(xs), mean: math.NaN(), hw: math.NaN()}
+	if iv.n == 0 {
+		return iv
+	}
+	s := 0.0
+	for _, v := range xs {
+		s += v
+	}
+	iv.mean = s / float64(iv.n)
+	if iv.n < 2 {
+		return iv
+	}
+	ss := 0.0
+	for _, v := range xs {
+		ss += (v - iv.mean) * (v - iv.mean)
+	}
+	sd := math.Sqrt(ss / float64(iv.n-1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(iv.n - 1)}.Quantile(0.975)
+	iv.hw = t * sd / math.Sqrt(float64(iv.n))
+	return iv
+}
+
+func (iv interval) String() string {
+	switch {
+	case iv.n == 0:
+		return "—"
+	case math.IsNaN(iv.hw):
+		return fmt.Sprintf("%.4g", iv.mean)
+	}
+	return fmt.Sprintf("%.4g ± %.2g", iv.mean, iv.hw)
+}
+
+// point groups the rows of one grid point.
+func (s *Study) points(rows []*row) [][]*row {
+	g := make([][]*row, len(s.Points))
+	for _, r := range rows {
+		g[r.cell.Point] = append(g[r.cell.Point], r)
+	}
+	return g
+}
+
+// mainColumns are the headline metric columns (one per metric).
+func (s *Study) mainColumns() []string { return s.Metrics }
+
+// writeSummary writes summary.md: a table per grid point with every metric's mean and 95%
+// interval across seeds and the mean training work from the Evaluator counts.
+func (s *Study) writeSummary(w io.Writer, rows []*row) {
+	failed := 0
+	for _, r := range rows {
+		if r.status != "ok" {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "# Study %s\n\n", s.Name)
+	fmt.Fprintf(w, "Base run file `%s`; %d cells: %d grid points × %d seeds (%s)", filepath.Base(s.Base), len(s.Cells), len(s.Points), len(s.Seeds), joinUints(s.Seeds))
+	if failed > 0 {
+		fmt.Fprintf(w, "; **%d failed** (see results.csv, column error)", failed)
+	}
+	fmt.Fprintf(w, ".\n\n")
+	fmt.Fprintf(w, "Every metric is lower-is-better. Each entry is the mean across seeds ± the half-width of its 95%% Student-t interval (t₀.₉₇₅,ₙ₋₁·sd/√n; n is the number of seeds with a value).\n\n")
+
+	var head []string
+	for _, ax := range s.Axes {
+		head = append(head, ax.Name)
+	}
+	head = append(head, "estimator", "energy", "seeds")
+	head = append(head, s.mainColumns()...)
+	head = append(head, "steps", "energy rows", "grad rows", "2nd-order rows", "derivatives")
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for p, group := range s.points(rows) {
+		var cells []string
+		cells = append(cells, s.Points[p]...)
+		est, energy, paths := "", "", ""
+		ok := 0
+		var steps, er, gr, sr []float64
+		for _, r := range group {
+			est = r.cell.cfg.Trainer.Method
+			if r.summary != nil {
+				energy, paths = r.summary.Energy, pathsString(r.summary.Paths)
+				steps = append(steps, float64(r.summary.Steps))
+				er = append(er, float64(r.summary.Counts.EnergyRows))
+				gr = append(gr, float64(r.summary.Counts.GradRows))
+				sr = append(sr, float64(r.summary.Counts.SecondOrderRows))
+			}
+			if r.status == "ok" {
+				ok++
+			}
+		}
+		cells = append(cells, est, energy, fmt.Sprintf("%d/%d", ok, len(group)))
+		for _, col := range s.mainColumns() {
+			var vals []float64
+			for _, r := range group {
+				vals = append(vals, r.value(col))
+			}
+			cells = append(cells, meanCI(vals).String())
+		}
+		cells = append(cells, count(steps), count(er), count(gr), count(sr), paths)
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	fmt.Fprintf(w, "\n## Compute\n\n")
+	fmt.Fprintf(w, "The last columns are the mean training work per cell from the Evaluator's counts: rows for which E was computed, rows for which ∇ₓE or ∇θE was, and rows of second-order outputs (mixed products, Laplacians, Hessian-vector products). Compare estimators at matched compute by these counts rather than by steps: the work of one step differs from estimator to estimator. Derivatives computed by finite differences (the Evaluator's fallbacks) are named in the last column; they count as the first-order rows they cost. Wall times are in timing.csv.\n")
+	if failed > 0 {
+		fmt.Fprintf(w, "\n## Failures\n\n")
+		for _, r := range rows {
+			if r.status != "ok" {
+				fmt.Fprintf(w, "- cell %d (%s): %s\n", r.cell.Index, s.describe(r.cell), r.err)
+			}
+		}
+	}
+	var errs []string
+	for _, r := range rows {
+		if r.status == "ok" && r.err != "" {
+			errs = append(errs, fmt.Sprintf("- cell %d (%s): %s", r.cell.Index, s.describe(r.cell), r.err))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\n## Metrics not computed\n\n%s\n", strings.Join(errs, "\n"))
+	}
+}
+
+func count(v []float64) string {
+	iv := meanCI(v)
+	if iv.n == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.4g", iv.mean)
+}
+
+func joinUints(s []uint64) string {
+	var p []string
+	for _, v := range s {
+		p = append(p, fmt.Sprint(v))
+	}
+	return strings.Join(p, ", ")
+}

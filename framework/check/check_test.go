@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/goebm/goebm/framework"
@@ -24,7 +25,7 @@ import (
 type expSum struct {
 	d    int
 	bug  string
-	runs int // Evaluate calls, for the non-deterministic bug
+	runs atomic.Int64 // Evaluate calls, for the non-deterministic bug
 }
 
 func (e *expSum) Spec() framework.Spec {
@@ -52,7 +53,7 @@ func (e *expSum) Evaluate(req *framework.Request, res *framework.Result) error {
 	if cols != d {
 		return fmt.Errorf("X has %d columns, want %d", cols, d)
 	}
-	e.runs++
+	runs := e.runs.Add(1)
 	a, c := req.Theta[:d], req.Theta[d]
 	o := req.Outputs
 	if e.bug == "realloc" && o.Has(framework.OutGradX) {
@@ -97,7 +98,7 @@ func (e *expSum) Evaluate(req *framework.Request, res *framework.Result) error {
 				res.Energy[i] = en
 			}
 			if e.bug == "random" {
-				res.Energy[i] += float64(e.runs) * 1e-15
+				res.Energy[i] += float64(runs) * 1e-15
 			}
 		}
 		if o.Has(framework.OutGradX) {

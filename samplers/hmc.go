@@ -12,10 +12,13 @@ type HMCOptions struct {
 	Step         float64 `toml:"step" help:"initial leapfrog step size ε"`
 	Leapfrog     int     `toml:"leapfrog" help:"leapfrog steps per transition (trajectory length = leapfrog·ε)"`
 	TargetAccept float64 `toml:"target_accept" help:"acceptance rate that warm-up adapts ε towards"`
+	Jitter       float64 `toml:"jitter" help:"each chain draws its step of a transition uniformly from ε·[1−jitter, 1+jitter], breaking periodic trajectories (0 = off)"`
 }
 
 // DefaultHMCOptions returns the defaults of method = "hmc".
-func DefaultHMCOptions() HMCOptions { return HMCOptions{Step: 0.05, Leapfrog: 10, TargetAccept: 0.65} }
+func DefaultHMCOptions() HMCOptions {
+	return HMCOptions{Step: 0.05, Leapfrog: 10, TargetAccept: 0.65, Jitter: 0.2}
+}
 
 // Validate checks the options.
 func (o *HMCOptions) Validate() error {
@@ -24,6 +27,9 @@ func (o *HMCOptions) Validate() error {
 	}
 	if o.Leapfrog < 1 {
 		return &framework.KeyError{Key: "leapfrog", Msg: fmt.Sprintf("must be ≥ 1, got %d", o.Leapfrog)}
+	}
+	if !(o.Jitter >= 0 && o.Jitter < 1) {
+		return &framework.KeyError{Key: "jitter", Msg: fmt.Sprintf("must be in [0, 1), got %v", o.Jitter)}
 	}
 	return targetAccept(o.TargetAccept)
 }
@@ -34,7 +40,11 @@ func (o *HMCOptions) Validate() error {
 //
 //	p ← p − ε/2 ∇ₓE(x);  x ← x + ε p;  p ← p − ε/2 ∇ₓE(x)   (half steps fused in between),
 //
-// and accepts the end point with probability min(1, exp(H₀ − H₁)). While Chains.Adapt is true
+// and accepts the end point with probability min(1, exp(H₀ − H₁)). Each chain draws its step
+// for the transition uniformly from ε·[1 − Jitter, 1 + Jitter] (Neal 2011, §5.4.2.2): with a
+// fixed ε·Leapfrog a trajectory can come back near its start in some direction (a period of
+// the target's local oscillation), which slows mixing there and misleads the ESS estimate;
+// a random step, independent of the state, keeps the kernel reversible. While Chains.Adapt is true
 // (warm-up), ε is tuned towards TargetAccept by dual averaging (Hoffman and Gelman 2014) on
 // the chains' mean acceptance probability; the averaged ε is kept afterwards. Cost: Leapfrog
 // Evaluator requests per transition (∇ₓE, with E at the end point).
@@ -48,6 +58,7 @@ type HMC struct {
 	cur   framework.Result // E and ∇ₓE at the current states
 	traj  framework.Result // E and ∇ₓE along the trajectory
 	q, p  []float64        // position and momentum along the trajectory, n×d contiguous
+	eps   []float64        // step of each chain in the current transition
 	qm    mat.Dense        // q as a matrix
 	h0    []float64        // H at the start of the trajectory, per chain
 }
@@ -84,15 +95,19 @@ func (s *HMC) Run(c *framework.Chains, steps int) error {
 			return fmt.Errorf("hmc: initial states: %w", err)
 		}
 	}
-	s.q, s.p, s.h0 = vec(s.q, n*d), vec(s.p, n*d), vec(s.h0, n)
+	s.q, s.p, s.h0, s.eps = vec(s.q, n*d), vec(s.p, n*d), vec(s.h0, n), vec(s.eps, n)
 	q := wrap(&s.qm, s.q, n, d)
 	raw := c.X.RawMatrix()
 	for t := 0; t < steps; t++ {
-		eps := s.step
 		g := s.cur.GradX.RawMatrix().Data
-		// Draw momenta, record H₀ and take the first half step in p and full step in x.
+		// Draw step and momenta, record H₀ and take the first half step in p and full step in x.
 		for i := 0; i < n; i++ {
 			x, gi, qi, pi, rng := raw.Data[i*raw.Stride:i*raw.Stride+d], g[i*d:(i+1)*d], s.q[i*d:(i+1)*d], s.p[i*d:(i+1)*d], c.RNG[i]
+			eps := s.step
+			if s.opts.Jitter > 0 {
+				eps *= 1 + s.opts.Jitter*(2*rng.Float64()-1)
+			}
+			s.eps[i] = eps
 			kin := 0.0
 			for j := range pi {
 				pj := rng.NormFloat64()
@@ -112,14 +127,17 @@ func (s *HMC) Run(c *framework.Chains, steps int) error {
 				return fmt.Errorf("hmc: transition %d, leapfrog step %d: %w", t, l, err)
 			}
 			gq := s.traj.GradX.RawMatrix().Data
-			if l < s.opts.Leapfrog {
-				for k := range s.p {
-					s.p[k] -= eps * gq[k]
-					s.q[k] += eps * s.p[k]
-				}
-			} else {
-				for k := range s.p {
-					s.p[k] -= eps / 2 * gq[k]
+			for i := 0; i < n; i++ {
+				eps, pi, qi, gi := s.eps[i], s.p[i*d:(i+1)*d], s.q[i*d:(i+1)*d], gq[i*d:(i+1)*d]
+				if l < s.opts.Leapfrog {
+					for j := range pi {
+						pi[j] -= eps * gi[j]
+						qi[j] += eps * pi[j]
+					}
+				} else {
+					for j := range pi {
+						pi[j] -= eps / 2 * gi[j]
+					}
 				}
 			}
 		}

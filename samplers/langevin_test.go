@@ -13,7 +13,7 @@ func TestLangevinGaussianVariance(t *testing.T) {
 	biased := s2 / (1 - h/(2*s2))
 	opts := DrawOptions{Chains: 500, Warmup: 50, Steps: 600, Thin: 1, Init: "normal", InitScale: 1.5}
 	sq := func(x []float64) float64 { return x[0] * x[0] }
-	theta := []float64{1 / s2}
+	theta := gaussTheta(1 / s2)
 
 	ula, err := NewULA(ULAOptions{Step: h, NoiseScale: 1})
 	require.NoError(t, err)
@@ -54,7 +54,7 @@ func TestAnnealedLastLevel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := NewAnnealed(tc.opts)
 			require.NoError(t, err)
-			dr := draw(t, gaussDiag(1), []float64{1 / s2}, s,
+			dr := draw(t, gaussDiag(1), gaussTheta(1/s2), s,
 				DrawOptions{Chains: 1000, Warmup: 0, Steps: 8, Thin: 1, Init: "normal", InitScale: 1}, 3)
 			v, mcse := mcEstimate(dr, func(x []float64) float64 { return x[0] * x[0] })
 			want := tc.temp * s2 / (1 - eps/(2*tc.temp*s2))
@@ -67,10 +67,11 @@ func TestAnnealedLastLevel(t *testing.T) {
 // target: on N(0, I₁₀) dual averaging settles within a few hundred steps.
 func TestStepSizeAdaptation(t *testing.T) {
 	const d = 10
-	theta := make([]float64, d)
-	for j := range theta {
-		theta[j] = 1 + float64(j)/4 // precisions 1..3.25
+	w := make([]float64, d)
+	for j := range w {
+		w[j] = 1 + float64(j)/4 // precisions 1..3.25
 	}
+	theta := gaussTheta(w...)
 	opts := DrawOptions{Chains: 64, Warmup: 400, Steps: 400, Thin: 1, Init: "normal", InitScale: 1}
 	mala, err := NewMALA(MALAOptions{Step: 1e-3, TargetAccept: 0.574})
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package samplers
 import (
 	"testing"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +43,7 @@ func runRing(t *testing.T, cases []ringCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := tc.build()
 			require.NoError(t, err)
-			dr := draw(t, ring8(), nil, s, tc.opts, 11)
+			dr := draw(t, energy.Ring8(), energy.Ring8Params(), s, tc.opts, 11)
 			d := dr.Diagnostics
 			t.Logf("acceptance %.3f, step %.4f, ESS %.0f, R̂ %.4f, %.0f chain-steps/s", d.Acceptance, d.StepSize, d.ESS, d.RHat, d.ChainStepsPerSecond)
 			require.Greater(t, d.MinESS, tc.minESS, "too few effective draws for a meaningful check")

@@ -23,7 +23,7 @@ type samplerCase struct {
 
 func samplerCases() []samplerCase {
 	gauss := func() framework.Energy { return gaussDiag(3) }
-	gt := []float64{1, 2, 0.5}
+	gt := gaussTheta(1, 2, 0.5)
 	rbm := func() framework.Energy { return rbmEnergy(5, 2) }
 	rt := make([]float64, 2*5+5+2)
 	for i := range rt {
@@ -170,16 +170,16 @@ func TestRunErrors(t *testing.T) {
 		want string
 	}{
 		{"nil", nil, "need states"},
-		{"dim", &framework.Chains{X: mat.NewDense(3, 3, nil), Theta: []float64{1, 1}, Eval: ev, RNG: rngs}, "chain states X has shape 3×3, want n×2"},
-		{"rng", &framework.Chains{X: mat.NewDense(3, 2, nil), Theta: []float64{1, 1}, Eval: ev, RNG: rngs[:2]}, "3 chains but 2 random streams"},
-		{"theta", &framework.Chains{X: mat.NewDense(3, 2, nil), Theta: []float64{1}, Eval: ev, RNG: rngs}, "θ has shape 1, want 2"},
+		{"dim", &framework.Chains{X: mat.NewDense(3, 3, nil), Theta: gaussTheta(1, 1), Eval: ev, RNG: rngs}, "chain states X has shape 3×3, want n×2"},
+		{"rng", &framework.Chains{X: mat.NewDense(3, 2, nil), Theta: gaussTheta(1, 1), Eval: ev, RNG: rngs[:2]}, "3 chains but 2 random streams"},
+		{"theta", &framework.Chains{X: mat.NewDense(3, 2, nil), Theta: []float64{1}, Eval: ev, RNG: rngs}, "θ has shape 1, want 4"},
 	} {
 		err := s.Run(tc.c, 1)
 		require.Error(t, err, tc.name)
 		assert.Contains(t, err.Error(), tc.want, tc.name)
 	}
 	// A non-finite gradient stops the run with the Evaluator's error.
-	c := &framework.Chains{X: mat.NewDense(3, 2, []float64{1, 1, math.Inf(1), 1, 0, 0}), Theta: []float64{1, 1}, Eval: ev, RNG: rngs}
+	c := &framework.Chains{X: mat.NewDense(3, 2, []float64{1, 1, math.Inf(1), 1, 0, 0}), Theta: gaussTheta(1, 1), Eval: ev, RNG: rngs}
 	var nf *framework.NonFiniteError
 	require.ErrorAs(t, s.Run(c, 1), &nf)
 }

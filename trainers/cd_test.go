@@ -15,21 +15,14 @@ import (
 )
 
 // cdEnergy is a test energy given by one function per row: it returns E(x), writes ∇ₓE
-// into gx when not nil and adds w·∇θE into gp when not nil. block, when set, makes it a
-// framework.BlockGibbser (through cdBlockEnergy).
+// into gx when not nil and adds w·∇θE into gp when not nil.
 type cdEnergy struct {
-	spec  framework.Spec
-	row   func(theta, x, gx []float64, w float64, gp []float64) float64
-	block func(theta []float64, x *mat.Dense, rngs []*rand.Rand) error
+	spec framework.Spec
+	row  func(theta, x, gx []float64, w float64, gp []float64) float64
 }
 
 func (e *cdEnergy) Spec() framework.Spec                 { return e.spec }
 func (e *cdEnergy) InitParams(_ []float64, _ *rand.Rand) {}
-func (e cdBlockEnergy) BlockGibbs(th []float64, x *mat.Dense, r []*rand.Rand) error {
-	return e.block(th, x, r)
-}
-
-type cdBlockEnergy struct{ *cdEnergy }
 
 func (e *cdEnergy) Evaluate(req *framework.Request, res *framework.Result) error {
 	n, _ := req.X.Dims()
@@ -76,43 +69,6 @@ func cdQuartic(d int) framework.Energy {
 	}
 }
 
-// cdIsing is E(s) = −(hᵀs + ½sᵀJs) on spins, θ = (h, J d×d row-major).
-func cdIsing(d int) framework.Energy {
-	return &cdEnergy{
-		spec: framework.Spec{Name: "test-ising", Dim: d, Domain: framework.Spin,
-			Blocks: []framework.Block{{Name: "h", Shape: []int{d}}, {Name: "J", Shape: []int{d, d}}}},
-		row: func(th, s, gx []float64, w float64, gp []float64) float64 {
-			h, J := th[:d], th[d:]
-			e := 0.0
-			for i := range s {
-				a := h[i]
-				for j := range s {
-					a += 0.5 * J[i*d+j] * s[j]
-				}
-				e -= a * s[i]
-				if gp != nil {
-					gp[i] -= w * s[i]
-					for j := range s {
-						gp[d+i*d+j] -= w * 0.5 * s[i] * s[j]
-					}
-				}
-			}
-			if gx != nil {
-				for i := range s {
-					a := h[i]
-					for j := range s {
-						a += J[i*d+j] * s[j]
-					}
-					gx[i] = -a
-				}
-			}
-			return e
-		},
-	}
-}
-
-func cdSigmoid(a float64) float64 { return 1 / (1 + math.Exp(-a)) }
-
 func cdSoftplus(a float64) float64 {
 	if a > 0 {
 		return a + math.Log1p(math.Exp(-a))
@@ -120,73 +76,22 @@ func cdSoftplus(a float64) float64 {
 	return math.Log1p(math.Exp(a))
 }
 
-// cdRBM is the free energy of a binary RBM, F(v) = −bᵀv − Σₖ softplus(cₖ + Wₖ·v),
-// θ = (W nh×dv, b, c), with block Gibbs v → h → v.
+// cdIsing is the built-in Ising energy on spins, θ = (h, J d×d).
+func cdIsing(d int) framework.Energy {
+	e, err := energy.NewIsing(d, true)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// cdRBM is the built-in RBM free energy, θ = (W nh×dv, b, c), with block Gibbs.
 func cdRBM(dv, nh int) framework.Energy {
-	e := &cdEnergy{
-		spec: framework.Spec{Name: "test-rbm", Dim: dv, Domain: framework.Binary, Caps: framework.CapBlockGibbs,
-			Blocks: []framework.Block{{Name: "W", Shape: []int{nh, dv}}, {Name: "b", Shape: []int{dv}}, {Name: "c", Shape: []int{nh}}}},
-		row: func(th, v, gx []float64, w float64, gp []float64) float64 {
-			W, b, c := th[:nh*dv], th[nh*dv:nh*dv+dv], th[nh*dv+dv:]
-			f := 0.0
-			for j := range v {
-				f -= b[j] * v[j]
-				if gp != nil {
-					gp[nh*dv+j] -= w * v[j]
-				}
-			}
-			for k := 0; k < nh; k++ {
-				a := c[k]
-				for j := range v {
-					a += W[k*dv+j] * v[j]
-				}
-				f -= cdSoftplus(a)
-				if gp != nil {
-					p := w * cdSigmoid(a)
-					for j := range v {
-						gp[k*dv+j] -= p * v[j]
-					}
-					gp[nh*dv+dv+k] -= p
-				}
-			}
-			if gx != nil {
-				for j := range gx {
-					gx[j] = 0 // not used by the tests (binary domain)
-				}
-			}
-			return f
-		},
+	e, err := energy.NewRBM(dv, nh)
+	if err != nil {
+		panic(err)
 	}
-	e.block = func(th []float64, x *mat.Dense, rngs []*rand.Rand) error {
-		W, b, c := th[:nh*dv], th[nh*dv:nh*dv+dv], th[nh*dv+dv:]
-		n, _ := x.Dims()
-		h := make([]float64, nh)
-		for i := 0; i < n; i++ {
-			v, rng := x.RawRowView(i), rngs[i]
-			for k := range h {
-				a := c[k]
-				for j := range v {
-					a += W[k*dv+j] * v[j]
-				}
-				h[k] = 0
-				if rng.Float64() < cdSigmoid(a) {
-					h[k] = 1
-				}
-			}
-			for j := range v {
-				a := b[j]
-				for k := range h {
-					a += W[k*dv+j] * h[k]
-				}
-				v[j] = 0
-				if rng.Float64() < cdSigmoid(a) {
-					v[j] = 1
-				}
-			}
-		}
-		return nil
-	}
-	return cdBlockEnergy{e}
+	return e
 }
 
 // cdFrozen is a sampler that leaves the chains where they are, so that the samples of a

@@ -186,7 +186,7 @@ func (e *Energy) startFirst() (*instance, error) {
 		return nil, e.errorf(inst, "Configure", fmt.Errorf("the energy has dimension %d but the data has %d columns", e.spec.Dim, e.cfg.Env.Dim))
 	}
 	e.label = e.spec.Name + " (" + e.label + ")"
-	inst.stderr.label = e.label
+	inst.stderr.setLabel(e.label)
 	return inst, nil
 }
 

@@ -94,6 +94,13 @@ func (s *stderrLog) line(b []byte) {
 	s.log.LogAttrs(context.Background(), level, msg, append([]slog.Attr{slog.String("plugin", s.label)}, attrs...)...)
 }
 
+// setLabel renames the plugin in log records.
+func (s *stderrLog) setLabel(l string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.label = l
+}
+
 // tail returns up to n of the last lines, oldest first.
 func (s *stderrLog) tail(n int) []string {
 	s.mu.Lock()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,44 @@ func TestValidateListVersion(t *testing.T) {
 	assert.Contains(t, out, Version)
 	code, _, _ = ebm(t, "frobnicate")
 	assert.Equal(t, exitUsage, code)
+}
+
+// ebm sample on the exact ring8 mixture: the samples' mean is 0 and their covariance
+// 2.0625·I (the mixture's closed-form moments), within a Monte Carlo error judged from the
+// reported effective sample size.
+func TestSampleRing8Moments(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "s.csv")
+	code, stdout, errs := ebm(t, "sample", "../../examples/ring8-sample.toml", "--n", "8000", "--out", out,
+		"--set", "sampler.method=hmc", "--set", "sampler.step=0.2", "--set", "sampler.thin=2", "--quiet")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, stdout, "hmc on gmm")
+	ds, err := framework.ReadCSV(out)
+	require.NoError(t, err)
+	n, d := ds.X.Dims()
+	require.Equal(t, 8000, n)
+	require.Equal(t, []string{"x1", "x2", "energy"}, ds.Header)
+	var diag struct {
+		ESS  []float64 `json:"ess"`
+		Mean []float64 `json:"mean"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "s.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &diag))
+	require.Len(t, diag.ESS, 2)
+	for j := 0; j < d-1; j++ {
+		col := mat.Col(nil, j, ds.X)
+		mean, sd := stat.MeanStdDev(col, nil)
+		se := sd / math.Sqrt(diag.ESS[j])
+		assert.Less(t, math.Abs(mean), 4*se, "coordinate %d: mean %v, se %v", j, mean, se)
+		// The second moment's standard error from the spread of x² and the same ESS.
+		sq := make([]float64, len(col))
+		for i, x := range col {
+			sq[i] = x * x
+		}
+		m2, sd2 := stat.MeanStdDev(sq, nil)
+		se2 := sd2 / math.Sqrt(diag.ESS[j])
+		t.Logf("coordinate %d: mean %.4f ± %.4f, E x² %.4f ± %.4f (ESS %.0f)", j, mean, se, m2, se2, diag.ESS[j])
+		assert.Less(t, math.Abs(m2-2.0625), 4*se2, "coordinate %d second moment", j)
+	}
 }

@@ -121,10 +121,12 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 	ev := framework.NewEvaluator(b.Energy)
 	ev.ChunkRows, ev.Workers, ev.FDStep = r.Compute.Chunk, r.Compute.Workers, r.Compute.FDStep
 
-	// Components.
-	trainer, err := reg.Trainers[r.Trainer.Method].New(r.Trainer.Options, env)
-	if err != nil {
-		return nil, r.Source.Locate(&Error{Key: "trainer", Msg: err.Error()})
+	// Components. Without a [trainer] (a file that only samples) the run has none.
+	var trainer framework.Trainer
+	if r.Trainer.Method != "" {
+		if trainer, err = reg.Trainers[r.Trainer.Method].New(r.Trainer.Options, env); err != nil {
+			return nil, r.Source.Locate(&Error{Key: "trainer", Msg: err.Error()})
+		}
 	}
 	opt, err := reg.Optimizers[r.Optimizer.Method].New(r.Optimizer.Options, env)
 	if err != nil {
@@ -203,6 +205,9 @@ func (r *Run) Resolved() ([]byte, error) {
 		energy["params"] = abs("energy.params", r.Energy.Params)
 	}
 	comp := func(c Component) map[string]any {
+		if c.Method == "" {
+			return nil
+		}
 		m := Table(c.Options)
 		for k, v := range Table(c.Shared) {
 			m[k] = v
@@ -211,9 +216,11 @@ func (r *Run) Resolved() ([]byte, error) {
 		return m
 	}
 	t := map[string]any{
-		"seed": r.Seed, "data": Table(data), "energy": energy,
-		"trainer": comp(r.Trainer), "optimizer": comp(r.Optimizer),
+		"seed": r.Seed, "data": Table(data), "energy": energy, "optimizer": comp(r.Optimizer),
 		"train": Table(r.Train), "compute": Table(r.Compute), "output": Table(r.Output),
+	}
+	if r.Trainer.Method != "" {
+		t["trainer"] = comp(r.Trainer)
 	}
 	if r.Sampler != nil {
 		t["sampler"] = comp(*r.Sampler)

@@ -149,6 +149,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown builtin", `builtin = "fake"`, `builtin = "gauss"`, nil, `run.toml:6: key energy.builtin: no built-in energy "gauss" (have: fake)`},
 		{"missing train", `train = "train.csv"`, ``, nil, "key data.train: missing"},
 		{"missing energy", `builtin = "fake"`, ``, nil, "key energy: missing"},
+		{"missing trainer method", `method = "sm"`, ``, nil, "run.toml:10: key trainer.method: missing: one of sm"},
 		{"both energies", `builtin = "fake"`, "builtin = \"fake\"\nplugin = [\"x\"]", nil, "set either builtin or plugin"},
 		{"negative seed", "seed = 7", "seed = -7", nil, "run.toml:1: key seed: must be ≥ 0"},
 		{"nan", "sigma = 0.5", "sigma = nan", nil, "run.toml:8: key energy.config.sigma: must be a finite number"},

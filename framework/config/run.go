@@ -60,6 +60,14 @@ type OutputSection struct {
 	Overwrite bool   `toml:"overwrite" help:"replace a finished run already in dir"`
 }
 
+// RequireTrainer returns an error naming the [trainer] table when the file has none.
+func (r *Run) RequireTrainer(reg *framework.Registry) error {
+	if r.Trainer.Method != "" {
+		return nil
+	}
+	return r.Source.Locate(&Error{Key: "trainer", Msg: fmt.Sprintf("missing: add a [trainer] table with method = one of %s", strings.Join(framework.Names(reg.Trainers), ", "))})
+}
+
 // Component is a decoded [trainer], [optimizer] or [sampler] table.
 type Component struct {
 	Method  string
@@ -156,8 +164,10 @@ func decode(src *Source, reg *framework.Registry) (*Run, error) {
 	}
 
 	var err error
-	if r.Trainer, err = component("trainer", t.Trainer, "", reg.Trainers, nil); err != nil {
-		return nil, err
+	if t.Trainer != nil { // a file that only samples needs no [trainer]; training checks for one
+		if r.Trainer, err = component("trainer", t.Trainer, "", reg.Trainers, nil); err != nil {
+			return nil, err
+		}
 	}
 	if r.Optimizer, err = component("optimizer", t.Optimizer, "adam", reg.Optimizers, nil); err != nil {
 		return nil, err

@@ -114,6 +114,9 @@ func train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir st
 	if logw == nil {
 		logw = io.Discard
 	}
+	if err := cfg.RequireTrainer(reg); err != nil {
+		return nil, err
+	}
 	if cp == nil && Finished(dir) && !opts.Overwrite {
 		return nil, fmt.Errorf("%s: %w: pass --out DIR, set [output] overwrite = true (or --set output.overwrite=true), or remove it", dir, ErrFinished)
 	}

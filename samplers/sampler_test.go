@@ -261,3 +261,28 @@ func TestAdaptiveStateRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// Once sized, a sampler allocates nothing per step (with one Evaluator worker: more
+// workers cost the Evaluator its goroutines).
+func TestNoAllocationPerStep(t *testing.T) {
+	for _, tc := range samplerCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := tc.build()
+			require.NoError(t, err)
+			e := tc.energy()
+			spec := e.Spec()
+			ev := framework.NewEvaluator(e)
+			ev.Workers = 1
+			c := &framework.Chains{X: mat.NewDense(300, spec.Dim, nil), Theta: tc.theta, Eval: ev,
+				RNG: framework.Streams{Seed: 2}.Rands("a", 300)}
+			in := Init{Kind: tc.init, Scale: 1, Domain: spec.Domain, Dim: spec.Dim}
+			in.Fill(c.X, c.RNG)
+			require.NoError(t, s.Run(c, 2))
+			c.Theta = append([]float64(nil), c.Theta...) // θ changes between runs, as in training
+			assert.Zero(t, testing.AllocsPerRun(10, func() {
+				c.Theta[0] += 1e-9
+				require.NoError(t, s.Run(c, 1))
+			}))
+		})
+	}
+}

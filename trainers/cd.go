@@ -318,8 +318,12 @@ func (t *ContrastiveDivergence) loss(ev *framework.Evaluator, data, samples *mat
 	n, d := data.Dims()
 	m, _ := samples.Dims()
 	t.stack = resizeDense(t.stack, n+m, d)
-	t.stack.Slice(0, n, 0, d).(*mat.Dense).Copy(data)
-	t.stack.Slice(n, n+m, 0, d).(*mat.Dense).Copy(samples)
+	for i := 0; i < n; i++ {
+		copy(t.stack.RawRowView(i), data.RawRowView(i))
+	}
+	for i := 0; i < m; i++ {
+		copy(t.stack.RawRowView(n+i), samples.RawRowView(i))
+	}
 	fn, fm := float64(n), float64(m)
 	t.w = resizeVec(t.w, n+m)
 	for i := range t.w {

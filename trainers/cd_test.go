@@ -725,3 +725,30 @@ func TestCDRBMDigits(t *testing.T) {
 		})
 	}
 }
+
+// A training step allocates nothing once the trainer and sampler have sized their buffers
+// (with one Evaluator worker: more workers cost the Evaluator its goroutines).
+func TestCDNoAllocationPerStep(t *testing.T) {
+	const d = 3
+	x := normalRows(64, d, 5)
+	theta := []float64{0.5, 1, 0.7, 0.1, 0.2, 0.05}
+	for _, tr := range []*ContrastiveDivergence{
+		cdNewCD(t, CDOptions{K: 2}),
+		cdNewPCD(t, PCDOptions{K: 2, Init: "normal", InitScale: 1, Reinit: 0.1}),
+		cdNewPCD(t, PCDOptions{K: 1, Chains: 50, Init: "data", EnergyL2: 0.1}),
+	} {
+		ev := framework.NewEvaluator(cdQuartic(d))
+		ev.Workers = 1
+		mala, err := samplers.NewMALA(samplers.MALAOptions{Step: 0.05, TargetAccept: 0.5})
+		require.NoError(t, err)
+		require.NoError(t, tr.Init(&framework.TrainContext{Eval: ev, Train: x, Sampler: mala, Streams: framework.Streams{Seed: 3}}))
+		grad := make([]float64, len(theta))
+		ctx := &framework.StepContext{Eval: ev, RNG: rand.New(rand.NewPCG(1, 1))}
+		_, err = tr.Step(ctx, x, theta, grad)
+		require.NoError(t, err)
+		assert.Zero(t, testing.AllocsPerRun(10, func() {
+			_, err := tr.Step(ctx, x, theta, grad)
+			require.NoError(t, err)
+		}), tr.method)
+	}
+}

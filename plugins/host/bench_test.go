@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/examples/doublewell/doublewell"
 )
@@ -84,4 +85,48 @@ func openB(b *testing.B, cfg Config) *Energy {
 	}
 	b.Cleanup(func() { e.Close() })
 	return e
+}
+
+// BenchmarkMLPRequest measures the request of one denoising score matching step (∇ₓE and
+// the mixed product) on the MLP 2→64→64→1 at batch 1024, in-process and through a Go plugin
+// (one process, and a pool of two), through an Evaluator with the default chunking.
+//
+//	go test -run '^$' -bench MLPRequest -benchtime 2s ./plugins/host/
+func BenchmarkMLPRequest(b *testing.B) {
+	const d, n = 2, 1024
+	for _, setup := range []struct {
+		name      string
+		instances int
+	}{{"in-process", 0}, {"go-plugin", 1}, {"go-plugin-pool2", 2}} {
+		b.Run(setup.name, func(b *testing.B) {
+			var e framework.Energy
+			if setup.instances == 0 {
+				m, err := energy.NewMLP(d, []int{64, 64}, "softplus")
+				if err != nil {
+					b.Fatal(err)
+				}
+				e = m
+			} else {
+				cfg := pluginConfig(b, "mlp64")
+				cfg.Env, cfg.Instances = framework.Env{Dim: d}, setup.instances
+				e = openB(b, cfg)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			theta := make([]float64, e.Spec().NumParams())
+			e.InitParams(theta, rng)
+			req := &framework.Request{Outputs: framework.OutGradX | framework.OutMixed, X: randDense(rng, n, d),
+				U: randDense(rng, n, d), MixedSelf: 1, Theta: theta}
+			ev := framework.NewEvaluator(e)
+			var res framework.Result
+			if err := ev.Evaluate(req, &res); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := ev.Evaluate(req, &res); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

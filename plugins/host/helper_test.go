@@ -119,6 +119,10 @@ func servePluginMode(mode string) {
 		sdk.ServeEntry(doublewell.Entry())
 	case "mlp":
 		sdk.ServeEntry(mlpEntry())
+	case "mlp64":
+		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
+			return energy.NewMLP(env.Dim, []int{64, 64}, "softplus")
+		}})
 	case "faulty":
 		sdk.ServeEntry(faultyEntry())
 	case "badlog":

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/goebm/goebm/framework"
@@ -284,5 +285,23 @@ func TestNoAllocationPerStep(t *testing.T) {
 				require.NoError(t, s.Run(c, 1))
 			}))
 		})
+	}
+}
+
+func TestWriteCSVAndSummary(t *testing.T) {
+	s, err := NewMALA(DefaultMALAOptions())
+	require.NoError(t, err)
+	dr := draw(t, gaussDiag(2), gaussTheta(1, 4), s, DrawOptions{Chains: 3, Warmup: 5, Steps: 9, Thin: 3, Init: "normal", InitScale: 1}, 3)
+	var buf strings.Builder
+	require.NoError(t, dr.WriteCSV(&buf, []string{"a", "b"}))
+	ds, err := framework.ParseCSV("samples.csv", strings.NewReader(buf.String()))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, ds.Header)
+	assert.Equal(t, dr.Samples.RawMatrix().Data, ds.X.RawMatrix().Data, "values round-trip bit for bit")
+	require.Error(t, dr.WriteCSV(&buf, []string{"a"}))
+
+	sum := dr.Diagnostics.Summary()
+	for _, want := range []string{"test on gaussian (d = 2): 3 chains × 3 draws (warm-up 5, thin 3)", "acceptance", "min ESS", "chain-steps/s"} {
+		assert.Contains(t, sum, want)
 	}
 }

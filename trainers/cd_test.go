@@ -752,3 +752,39 @@ func TestCDNoAllocationPerStep(t *testing.T) {
 		}), tr.method)
 	}
 }
+
+// The same seed gives the same parameters bit for bit whatever the number of Evaluator
+// workers: chains draw from their own streams and θ-sums are taken in chunk order. (The
+// chunk size is part of the run's configuration: it fixes the order of those sums.)
+func TestCDWorkersInvariance(t *testing.T) {
+	x, _ := cdIsingSubset(t, 50, 1)
+	for _, persistent := range []bool{false, true} {
+		var ref []float64
+		for _, cfg := range []struct{ workers, chunk int }{{1, 16}, {2, 16}, {3, 16}} {
+			tr := cdNewCD(t, CDOptions{K: 1})
+			if persistent {
+				tr = cdNewPCD(t, PCDOptions{K: 1, Chains: 40, Init: "uniform", Reinit: 0.05})
+			}
+			ev := framework.NewEvaluator(cdIsing(10))
+			ev.Workers, ev.ChunkRows = cfg.workers, cfg.chunk
+			g, err := samplers.NewGibbs(samplers.GibbsOptions{})
+			require.NoError(t, err)
+			require.NoError(t, tr.Init(&framework.TrainContext{Eval: ev, Train: x, Sampler: g, Streams: framework.Streams{Seed: 4}}))
+			theta := make([]float64, 110)
+			grad := make([]float64, 110)
+			ctx := &framework.StepContext{Eval: ev, RNG: rand.New(rand.NewPCG(1, 1))}
+			for k := 0; k < 5; k++ {
+				_, err := tr.Step(ctx, x, theta, grad)
+				require.NoError(t, err)
+				for j := range theta {
+					theta[j] -= 0.3 * grad[j]
+				}
+			}
+			if ref == nil {
+				ref = theta
+				continue
+			}
+			require.Equal(t, ref, theta, "persistent=%v workers=%d chunk=%d", persistent, cfg.workers, cfg.chunk)
+		}
+	}
+}

@@ -120,7 +120,7 @@ func (s *server) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	s.smpMu.Lock()
 	s.smpCache = nil
 	s.smpMu.Unlock()
-	s.log.Info("configured", "spec", wire.SpecString(spec))
+	s.log.Debug("configured", "spec", wire.SpecString(spec))
 	return &pb.ConfigureResponse{Spec: wire.ToSpec(spec)}, nil
 }
 

@@ -38,7 +38,7 @@ func startWatchdog(log hclog.Logger) *watchdog {
 }
 
 func (w *watchdog) exit(msg string, kv ...any) {
-	w.log.Info(msg+"; exiting", kv...)
+	w.log.Debug(msg+"; exiting", kv...)
 	os.Exit(0)
 }
 

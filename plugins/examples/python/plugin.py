@@ -294,7 +294,7 @@ def watchdog(ppid):
     while True:
         time.sleep(0.5)
         if os.getppid() != ppid:
-            log("info", "the host process is gone; exiting")
+            log("debug", "the host process is gone; exiting")
             os._exit(0)
 
 

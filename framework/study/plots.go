@@ -61,8 +61,8 @@ func (s *Study) writePlots(out string, rows []*row) error {
 // metricPlot draws metric m by grid point.
 func (s *Study) metricPlot(path, m string, groups [][]*row, names []string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: %s (lower is better; mean and 95%% interval over seeds)", s.Name, m)
-	p.Y.Label.Text = m
+	p.Title.Text = fmt.Sprintf("%s: %s", s.Name, m)
+	p.Y.Label.Text = m + " (lower is better; seeds, and mean with 95% interval)"
 	var dots plotter.XYs
 	var means plotter.XYs
 	var errs plotter.YErrors

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/framework/config"
@@ -124,30 +125,16 @@ func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Regi
 }
 
 // evalSampler returns the constructor of the sampler of AIS and model samples: [eval.sampler]
-// when the source has one, else the run's [sampler], else (when spec is known) mala for
-// continuous energies and gibbs for discrete ones (block Gibbs where the energy offers it).
-// It returns nil when there is none to build.
+// when the source has one, else the run's [sampler], else (when spec is known, Dim > 0) mala
+// for continuous energies and gibbs for discrete ones, with block = true where the energy
+// offers block Gibbs. It returns nil when there is none.
 func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, spec framework.Spec) (func() (framework.Sampler, error), error) {
-	var method string
-	var opts any
-	if v, ok := src.Lookup("eval.sampler"); ok {
-		m, _ := v.(map[string]any)
-		name, ok := m["method"].(string)
-		if !ok {
-			return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: "missing: the sampler of AIS and model samples, e.g. method = \"mala\""})
-		}
-		entry, ok := reg.Samplers[name]
-		if !ok {
-			return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: fmt.Sprintf("unknown sampler %q (have: %v)", name, framework.Names(reg.Samplers))})
-		}
-		opts = entry.Options()
-		if err := src.DecodeSection("eval.sampler", []string{"method"}, opts); err != nil {
-			return nil, err
-		}
-		method = name
-	} else if cfg != nil && cfg.Sampler != nil {
-		method, opts = cfg.Sampler.Method, cfg.Sampler.Options
-	} else if spec.Dim > 0 {
+	_, explicit := src.Lookup("eval.sampler")
+	switch {
+	case explicit:
+	case cfg != nil && cfg.Sampler != nil:
+		return samplerFactory(reg, cfg.Sampler.Method, cfg.Sampler.Options, src.Dir, spec), nil
+	case spec.Dim > 0:
 		text := "[eval.sampler]\nmethod = \"mala\"\n"
 		if spec.Domain.Discrete() {
 			text = "[eval.sampler]\nmethod = \"gibbs\"\n"
@@ -155,26 +142,42 @@ func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, s
 				text += "block = true\n"
 			}
 		}
-		def, err := config.Parse("(default eval sampler)", []byte(text), nil)
+		def, err := config.Parse("(default [eval.sampler])", []byte(text), nil)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := reg.Samplers[map[bool]string{true: "gibbs", false: "mala"}[spec.Domain.Discrete()]]; !ok {
-			return nil, nil
-		}
-		return evalSampler(def, nil, reg, spec)
-	} else {
+		src = def
+	default:
 		return nil, nil
 	}
+	v, _ := src.Lookup("eval.sampler")
+	m, _ := v.(map[string]any)
+	name, ok := m["method"].(string)
+	if !ok {
+		return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: "missing: the sampler of AIS and model samples, e.g. method = \"mala\""})
+	}
+	entry, ok := reg.Samplers[name]
+	if !ok {
+		return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: fmt.Sprintf("unknown sampler %q (have: %s)", name, strings.Join(framework.Names(reg.Samplers), ", "))})
+	}
+	opts := entry.Options()
+	if err := src.DecodeSection("eval.sampler", []string{"method"}, opts); err != nil {
+		return nil, err
+	}
+	return samplerFactory(reg, name, opts, src.Dir, spec), nil
+}
+
+// samplerFactory returns a constructor of fresh samplers of one method and options.
+func samplerFactory(reg *framework.Registry, method string, opts any, dir string, spec framework.Spec) func() (framework.Sampler, error) {
 	entry := reg.Samplers[method]
-	env := framework.Env{Dim: spec.Dim, Dir: src.Dir, Domain: spec.Domain}
+	env := framework.Env{Dim: spec.Dim, Dir: dir, Domain: spec.Domain}
 	return func() (framework.Sampler, error) {
 		s, err := entry.New(opts, env)
 		if err != nil {
 			return nil, fmt.Errorf("eval sampler %s: %w", method, err)
 		}
 		return s, nil
-	}, nil
+	}
 }
 
 // targetKeys are the keys of [eval.target].
@@ -194,7 +197,7 @@ func targetOptions(src *config.Source, reg *framework.Registry) (*targetKeys, an
 	}
 	entry, ok := reg.Energies[t.Builtin]
 	if !ok {
-		return nil, nil, src.Locate(&config.Error{Key: "eval.target.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %v)", t.Builtin, framework.Names(reg.Energies))})
+		return nil, nil, src.Locate(&config.Error{Key: "eval.target.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", t.Builtin, strings.Join(framework.Names(reg.Energies), ", "))})
 	}
 	var opts any = &struct{}{}
 	if entry.Options != nil {

@@ -45,5 +45,26 @@ lint: ## gofmt and go vet
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+plugins: ## build the Go example plugins into bin/ (doublewell, mlp)
+	$(GO) build -o $(BIN)/doublewell ./plugins/examples/doublewell
+	$(GO) build -o $(BIN)/mlp ./plugins/examples/mlp
+
+PROTOC_GEN_GO_VERSION = v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION = v1.6.2
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+
+proto: ## regenerate the plugin protocol's Go and Python code (needs apt: protobuf-compiler protobuf-compiler-grpc)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$(GOBIN):$$PATH" protoc -I plugins/proto \
+		--go_out=plugins/proto --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/proto --go-grpc_opt=paths=source_relative \
+		goebm/v1/goebm.proto
+	protoc -I plugins/proto -I plugins/proto/vendor \
+		--python_out=plugins/examples/python/gen \
+		--grpc_python_out=plugins/examples/python/gen \
+		--plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) \
+		goebm/v1/goebm.proto health.proto grpc_controller.proto
+
 clean: ## remove build outputs and demo runs
 	rm -rf $(BIN) runs

@@ -36,6 +36,7 @@ func commands() []command {
 	return []command{
 		{"train", "ebm train CONFIG.toml [--out DIR] [--set key=value ...] [--quiet] | ebm train --resume RUN_DIR", "train a model; writes a run folder", runTrain},
 		{"sample", "ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...]", "draw samples with the [sampler]; writes samples and diagnostics", runSample},
+		{"plugin", "ebm plugin check|info [--config JSON|FILE] [--dim D] -- ARGV...", "conformance check of a plugin, or what it declares", runPlugin},
 		{"validate", "ebm validate CONFIG.toml [--set key=value ...]", "check a run file (and its data) without training", runValidate},
 		{"list", "ebm list [energies|trainers|optimizers|samplers]", "list the built-in components with their TOML keys", runList},
 		{"version", "ebm version", "print the version", runVersion},

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/plugins/host"
 	"github.com/goebm/goebm/samplers"
 	"github.com/goebm/goebm/trainers"
 )
@@ -17,5 +18,6 @@ func registry() *framework.Registry {
 		o := samplers.DefaultDrawOptions()
 		return &o
 	}
+	r.OpenPlugin = host.OpenPlugin
 	return r
 }

@@ -2,8 +2,11 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -105,7 +108,7 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 		argv[0] = r.Path("energy.plugin", argv[0])
 		if b.Energy, err = reg.OpenPlugin(framework.PluginConfig{Argv: argv, Instances: r.Energy.Instances,
 			StartTimeout: st, CallTimeout: ct, SHA256: r.Energy.SHA256, Config: r.Energy.Config, Dim: d}, env); err != nil {
-			return nil, err
+			return nil, r.pluginError(err)
 		}
 		if c, ok := b.Energy.(interface{ Close() error }); ok {
 			b.closers = append(b.closers, c.Close)
@@ -159,6 +162,13 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 		if err := framework.ReadParams(r.Path("energy.params", r.Energy.Params), b.Spec.Blocks, theta[:p]); err != nil {
 			return nil, err
 		}
+	} else if ie, ok := b.Energy.(interface {
+		InitParamsErr([]float64, *rand.Rand) error
+	}); ok {
+		// A plugin's initialiser can fail; say so rather than start from NaN.
+		if err := ie.InitParamsErr(theta[:p], b.Streams.Rand("init", 0)); err != nil {
+			return nil, fmt.Errorf("energy %s: initial parameters: %w", b.Spec.Name, err)
+		}
 	} else {
 		b.Energy.InitParams(theta[:p], b.Streams.Rand("init", 0))
 	}
@@ -172,6 +182,33 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 			CheckpointEvery: r.Train.CheckpointEvery,
 			Guard:           framework.Guard{MaxRollbacks: r.Train.MaxRollbacks, LRFactor: r.Train.LRBackoff, MaxLoss: r.Train.MaxLoss}}}
 	return b, nil
+}
+
+// pluginError points the plugin's refusals of its configuration at their keys in the file.
+// Their keys are relative to [energy] (config.sigma, sha256, instances).
+func (r *Run) pluginError(err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var lines []string
+	var first error
+	for _, e := range errs {
+		var ke *framework.KeyError
+		if errors.As(e, &ke) {
+			e = r.Source.Locate(&Error{Key: "energy." + ke.Key, Msg: ke.Msg})
+		}
+		if first == nil {
+			first = e
+		}
+		lines = append(lines, e.Error())
+	}
+	if len(lines) == 1 {
+		return first
+	}
+	return fmt.Errorf("plugin %s refused its configuration:\n  %s", r.Energy.Plugin[0], strings.Join(lines, "\n  "))
 }
 
 // Resolved returns the run file with every default filled in and every path made absolute,

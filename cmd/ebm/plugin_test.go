@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/goebm/goebm/framework"
+)
+
+// buildPlugin compiles an example plugin into a temporary folder.
+func buildPlugin(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func paramValues(t *testing.T, dir string) [][]float64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "params.json"))
+	require.NoError(t, err)
+	var pf framework.ParamsFile
+	require.NoError(t, json.Unmarshal(b, &pf))
+	var v [][]float64
+	for _, blk := range pf.Blocks {
+		v = append(v, blk.Values)
+	}
+	return v
+}
+
+const pluginBase = `seed = 4
+[data]
+train = %q
+[energy]
+%s
+[energy.config]
+hidden = [16, 16]
+[optimizer]
+method = "adam"
+lr = 1e-2
+[train]
+batch = 200
+steps = 25
+[compute]
+chunk = 64
+%s
+`
+
+// Training with the built-in mlp and with the same mlp served by a plugin process (one, or a
+// pool of two) gives the same parameters bit for bit, for exact SM, DSM and PCD.
+func TestPluginTrainingBitIdentical(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	plugin := buildPlugin(t, "../../plugins/examples/mlp")
+	data, err := filepath.Abs("../../examples/data/ring8_test.csv")
+	require.NoError(t, err)
+	trainers := map[string]string{
+		"sm":  "[trainer]\nmethod = \"sm\"",
+		"dsm": "[trainer]\nmethod = \"dsm\"\nsigma = 0.1",
+		"pcd": "[trainer]\nmethod = \"pcd\"\nk = 3\n[sampler]\nmethod = \"ula\"\nstep = 0.01",
+	}
+	energies := map[string]string{
+		"builtin":   `builtin = "mlp"`,
+		"plugin x1": fmt.Sprintf("plugin = [%q]\ninstances = 1", plugin),
+		"plugin x2": fmt.Sprintf("plugin = [%q]\ninstances = 2", plugin),
+	}
+	for tname, tr := range trainers {
+		t.Run(tname, func(t *testing.T) {
+			dir := t.TempDir()
+			var want [][]float64
+			for _, ename := range []string{"builtin", "plugin x1", "plugin x2"} {
+				cfg := filepath.Join(dir, tname+".toml")
+				require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(pluginBase, data, energies[ename], tr)), 0o644))
+				out := filepath.Join(dir, ename)
+				code, _, errs := ebm(t, "train", cfg, "--out", out, "--quiet")
+				require.Equal(t, 0, code, "%s: %s", ename, errs)
+				got := paramValues(t, out)
+				if want == nil {
+					want = got
+					continue
+				}
+				assert.Equal(t, want, got, "%s differs from the built-in", ename)
+			}
+		})
+	}
+}
+
+// The Python example plugin passes the conformance check and trains through ebm train.
+func TestPythonPlugin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Python")
+	}
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import grpc, google.protobuf, numpy").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have python3-grpcio, python3-protobuf and python3-numpy: %v", err)
+		}
+		t.Skipf("no grpcio/numpy for %s: %v", py, err)
+	}
+	script, err := filepath.Abs("../../plugins/examples/python/plugin.py")
+	require.NoError(t, err)
+	code, out, errs := ebm(t, "plugin", "check", "--", py, script)
+	require.Equal(t, 0, code, "%s\n%s", out, errs)
+	assert.Contains(t, out, "PASS")
+
+	data, err := filepath.Abs("../../examples/data/gauss20_train.csv.gz")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "py.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`seed = 1
+[data]
+train = %q
+[energy]
+plugin = [%q, %q]
+[trainer]
+method = "sm"
+[optimizer]
+lr = 0.05
+[train]
+batch = 512
+steps = 400
+`, data, py, script)), 0o644))
+	code, _, errs = ebm(t, "train", cfg, "--out", filepath.Join(dir, "run"), "--quiet")
+	require.Equal(t, 0, code, errs)
+	// The diagonal Gaussian's score-matching optimum is its MLE: precision 1/Var(xⱼ) per
+	// coordinate, mean x̄ⱼ. Minibatch Adam ends within a few percent of it.
+	v := paramValues(t, filepath.Join(dir, "run"))
+	require.Len(t, v, 2)
+	ds, err := framework.ReadCSV(data)
+	require.NoError(t, err)
+	for j, s := range v[1] {
+		col := mat.Col(nil, j, ds.X)
+		mean, sd := stat.MeanStdDev(col, nil)
+		assert.InDelta(t, -2*math.Log(sd), s, 0.1, "log precision %d", j)
+		assert.InDelta(t, mean, v[0][j], 0.1, "mean %d", j)
+	}
+}

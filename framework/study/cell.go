@@ -80,7 +80,7 @@ func finished(dir string) bool {
 }
 
 // runCell trains and evaluates one cell, continuing whatever an earlier run left.
-func (s *Study) runCell(ctx context.Context, c *Cell, dir string, logw io.Writer) (cellStatus, error) {
+func (s *Study) runCell(ctx context.Context, c *Cell, dir string, logw io.Writer, onStep func(*Cell, int)) (cellStatus, error) {
 	if finished(dir) {
 		return cellSkipped, nil
 	}
@@ -95,6 +95,9 @@ func (s *Study) runCell(ctx context.Context, c *Cell, dir string, logw io.Writer
 		return cellFailed, err
 	}
 	ropts := rundir.Options{}
+	if onStep != nil {
+		ropts.OnStep = func(step, _ int, _ float64) { onStep(c, step) }
+	}
 	if !rundir.Finished(dir) {
 		var err error
 		resumed := false

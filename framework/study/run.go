@@ -26,6 +26,9 @@ type Options struct {
 	Log io.Writer
 	// OnCellDone, when set, is called after each cell that ran to its end (for tests).
 	OnCellDone func(c *Cell)
+	// OnStep, when set, is called after every training step of every cell, from the cell's
+	// worker goroutine (for tests).
+	OnStep func(c *Cell, step int)
 }
 
 // Outcome counts what an execution did.
@@ -94,7 +97,7 @@ func (s *Study) Run(ctx context.Context, o Options) (*Outcome, error) {
 			for c := range queue {
 				prog.started()
 				t0 := time.Now()
-				st, err := s.runCell(ctx, c, filepath.Join(cellsDir, c.Dir), logw)
+				st, err := s.runCell(ctx, c, filepath.Join(cellsDir, c.Dir), logw, o.OnStep)
 				mu.Lock()
 				switch {
 				case err != nil:

@@ -102,23 +102,32 @@ func TestStudyResume(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join(straight, "results.csv"))
 	require.NoError(t, err)
 
-	// Killed after two cells, then started again (freshly loaded, as a new process would).
+	// Killed halfway through the training of cell 3 (when at least two cells are done), then
+	// started again, freshly loaded as a new process would: cell 3 continues from the
+	// checkpoint it wrote when stopped.
 	killed := filepath.Join(dir, "killed")
 	ctx, cancel := context.WithCancel(t.Context())
 	var done atomic.Int32
-	_, err = s.Run(ctx, study.Options{Out: killed, Workers: 2, OnCellDone: func(*study.Cell) {
-		if done.Add(1) == 2 {
-			cancel()
-		}
-	}})
+	_, err = s.Run(ctx, study.Options{Out: killed, Workers: 2,
+		OnCellDone: func(*study.Cell) { done.Add(1) },
+		OnStep: func(c *study.Cell, step int) {
+			if c.Index == 3 && step == 30 {
+				cancel()
+			}
+		}})
 	cancel()
 	require.ErrorIs(t, err, framework.ErrInterrupted)
+	assert.GreaterOrEqual(t, done.Load(), int32(2))
+	assert.FileExists(t, filepath.Join(killed, "cells", s.Cells[3].Dir, "checkpoint.json"), "cell 3 stopped mid-training")
+	assert.NoFileExists(t, filepath.Join(killed, "cells", s.Cells[3].Dir, "summary.json"))
 	_, err = os.Stat(filepath.Join(killed, "results.csv"))
 	assert.True(t, os.IsNotExist(err), "no results until every cell is finished")
 	s2, err := study.Load(path, reg)
 	require.NoError(t, err)
-	out2, err := s2.Run(t.Context(), study.Options{Out: killed, Workers: 2})
+	var log strings.Builder
+	out2, err := s2.Run(t.Context(), study.Options{Out: killed, Workers: 1, Log: &log})
 	require.NoError(t, err)
+	assert.NotContains(t, log.String(), "cannot resume", "cell 3 resumed from its checkpoint")
 	assert.GreaterOrEqual(t, out2.Skipped, 2)
 	assert.Equal(t, 6, out2.Skipped+out2.Ran)
 	got, err := os.ReadFile(filepath.Join(killed, "results.csv"))

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -64,8 +65,15 @@ type Evaluator struct {
 	theta     []float64 // θ of the request being served, for the fallbacks
 
 	chunks  []chunk
-	wg      sync.WaitGroup
 	scratch fdScratch
+
+	// Chunk scheduling of the request being served. The caller and up to Workers−1 helper
+	// goroutines claim chunks from next until none is left; helpers exit when the request
+	// ends, so an Evaluator holds no goroutine between requests. helper is built once, so
+	// that starting a helper (go ev.helper()) allocates nothing.
+	next   atomic.Int64
+	wg     sync.WaitGroup
+	helper func()
 }
 
 type chunk struct {
@@ -263,15 +271,22 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 		}
 		r.Reset(thetaOut, m, d, p)
 	}
-	w := min(ev.workers(), nc)
-	if w <= 1 {
-		ev.work(0, 1)
-	} else {
-		ev.wg.Add(w)
-		for i := 0; i < w; i++ {
-			go ev.workAsync(i, w)
+	ev.next.Store(0)
+	if w := min(ev.workers(), nc); w > 1 {
+		if ev.helper == nil {
+			ev.helper = func() {
+				defer ev.wg.Done()
+				ev.work()
+			}
 		}
+		ev.wg.Add(w - 1)
+		for i := 1; i < w; i++ {
+			go ev.helper()
+		}
+		ev.work()
 		ev.wg.Wait()
+	} else {
+		ev.work()
 	}
 	ev.counts.Calls += int64(nc)
 	ev.counts.Rows += int64(n)
@@ -294,14 +309,15 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 	return nil
 }
 
-func (ev *Evaluator) workAsync(i, w int) {
-	defer ev.wg.Done()
-	ev.work(i, w)
-}
-
-// work evaluates chunks i, i+w, i+2w, … A panic in an energy becomes that chunk's error.
-func (ev *Evaluator) work(i, w int) {
-	for c := i; c < len(ev.chunks); c += w {
+// work evaluates chunks claimed from ev.next until none is left. Which goroutine evaluates a
+// chunk does not matter: each chunk writes its own rows and θ-sized outputs, which run sums
+// in chunk order afterwards. A panic in an energy becomes that chunk's error.
+func (ev *Evaluator) work() {
+	for {
+		c := int(ev.next.Add(1) - 1)
+		if c >= len(ev.chunks) {
+			return
+		}
 		ch := &ev.chunks[c]
 		func() {
 			defer func() {

@@ -186,3 +186,27 @@ func TestSampleRing8Moments(t *testing.T) {
 		assert.Less(t, math.Abs(m2-2.0625), 4*se2, "coordinate %d second moment", j)
 	}
 }
+
+// A learning rate that makes gradient descent diverge is rolled back and lowered by the
+// guard, and the run still reaches the score-matching optimum (the MLE of gauss20).
+func TestDivergingRunRollsBackAndConverges(t *testing.T) {
+	dir := t.TempDir()
+	// Plain gradient descent on the quadratic SM loss diverges when lr exceeds 2/λmax of its
+	// Hessian (λmax ≈ 4.8 here, the sample covariance's largest eigenvalue): lr = 1.6 does,
+	// 0.4 (after two halvings) does not.
+	code, out, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--quiet",
+		"--set", "optimizer.lr=1.6", "--set", "optimizer.momentum=0", "--set", "train.steps=200",
+		"--set", "train.max_rollbacks=4", "--set", "train.max_loss=1e4", "--set", "train.log_every=5")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "rollback")
+	s, err := rundir.ReadSummary(dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, s.Rollbacks)
+	assert.Equal(t, "loss", s.Rollbacks[0].Quantity)
+	assert.Less(t, s.Rollbacks[len(s.Rollbacks)-1].LR, 1.6)
+	w := symW(readParams(t, dir)["W"])
+	assert.Less(t, relFrob(w, gauss20MLE(t)), 1e-3)
+	b, err := os.ReadFile(filepath.Join(dir, rundir.MetricsFile))
+	require.NoError(t, err)
+	assert.Equal(t, len(s.Rollbacks), strings.Count(string(b), `"rollback"`), "every rollback is in metrics.jsonl")
+}

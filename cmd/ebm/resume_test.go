@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,4 +137,63 @@ func runAndInterrupt(t *testing.T, bin string, args []string, metrics string, af
 			}
 		}
 	}
+}
+
+// A second signal quits at once with status 130; the folder keeps its last checkpoint and
+// the run resumes from it.
+func TestSecondSignalQuitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the command")
+	}
+	bin := buildEBM(t)
+	dir := t.TempDir()
+	// Full-batch steps on gauss20 take tens of milliseconds: long enough for the second signal
+	// to arrive while the first is still waiting for the step to end.
+	cmd := exec.Command(bin, "train", "../../examples/gauss20-sm.toml", "--out", dir,
+		"--set", "train.checkpoint_every=5", "--set", "train.log_every=1", "--set", "train.steps=60")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(metrics)
+		if bytes.Count(b, []byte("\n")) >= 12 {
+			break
+		}
+		require.Less(t, time.Since(start), time.Minute, stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	// Signals of one kind are not queued: wait until the first has been taken in, which the
+	// command says on stderr, before sending the second.
+	for start := time.Now(); !strings.Contains(stderr.String(), "stopping after the current step"); time.Sleep(time.Millisecond) {
+		require.Less(t, time.Since(start), 10*time.Second)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "%v: %s", err, stderr.String())
+	assert.Equal(t, exitSignal, ee.ExitCode(), stderr.String())
+	assert.Contains(t, stderr.String(), "quitting at once")
+	// The periodic checkpoint is there and resumable.
+	out, err := exec.Command(bin, "train", "--resume", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "resuming at step")
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

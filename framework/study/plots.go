@@ -61,8 +61,8 @@ func (s *Study) writePlots(out string, rows []*row) error {
 // metricPlot draws metric m by grid point.
 func (s *Study) metricPlot(path, m string, groups [][]*row, names []string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: %s", s.Name, m)
-	p.Y.Label.Text = m + " (lower is better; seeds, and mean with 95% interval)"
+	p.Title.Text = fmt.Sprintf("%s: %s (circles: seeds; squares: mean and 95%% t-interval)", s.Name, m)
+	p.Y.Label.Text = m + " (lower is better)"
 	var dots plotter.XYs
 	var means plotter.XYs
 	var errs plotter.YErrors

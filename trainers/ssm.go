@@ -19,10 +19,11 @@ package trainers
 //
 //	∇θ vᵀ∇²ₓE(x)v = d/dt ∇θ vᵀ∇ₓE(x + tv) |ₜ₌₀ ≈ [M(x + hv) − M(x − hv)] / 2h,
 //
-// M(y) = ∇θ vᵀ∇ₓE(y), with h = fd_step/‖v‖. This is exact for energies quadratic in x and
-// O(h²) otherwise; Paths reports it as "finite-difference". The three mixed products go in one
-// request over the stacked points [x + hv; x − hv; x] (SSM-VR folds the last block into the
-// first request through MixedSelf), so a step costs two requests.
+// M(y) = ∇θ vᵀ∇ₓE(y), with h = fd_step/‖v‖. The mixed product at x for the first term is
+// taken as the mean of those at x ± hv, so both terms come from one request over the 2·n·M
+// stacked points [x + hv; x − hv] with uᵣ = ∓w·v/2h + ½w·u (w = 1/(n·M)). All of this is
+// exact for energies quadratic in x and O(h²) otherwise; Paths reports it as
+// "finite-difference". A step costs two requests: GradX | HVP, then Mixed.
 //
 // Assumptions: x ∈ ℝ^d, E twice differentiable in x (three times for the gradient's finite
 // difference to be O(h²)), and the regularity conditions of score matching.
@@ -93,10 +94,10 @@ func (t *SlicedScoreMatching) Init(ctx *framework.TrainContext) error {
 	return requireContinuous("ssm", ctx.Eval.Spec())
 }
 
-// Paths reports the derivative path the trainer takes itself: the θ-gradient of the
-// Hessian term by central differences of mixed products.
+// Paths reports the derivative path the trainer takes itself: its θ-gradient comes from
+// mixed products at x ± hv (a central difference for the Hessian term, a mean for the other).
 func (t *SlicedScoreMatching) Paths() map[string]string {
-	return map[string]string{"ssm_hessian_param_grad": "finite-difference"}
+	return map[string]string{"ssm_param_grad": "finite-difference"}
 }
 
 func (t *SlicedScoreMatching) step(ev *framework.Evaluator) float64 {
@@ -136,10 +137,6 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 	}
 
 	t.req = framework.Request{Outputs: framework.OutGradX | framework.OutHVP, X: t.xr, V: t.v, Theta: theta}
-	if grad != nil && t.vr {
-		t.req.Outputs |= framework.OutMixed
-		t.req.MixedSelf = w
-	}
 	if err := ctx.Eval.Evaluate(&t.req, &t.res); err != nil {
 		return 0, fmt.Errorf("ssm: %w", err)
 	}
@@ -163,62 +160,42 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 		return loss, nil
 	}
 
-	// Mixed products at [x + hv; x − hv] with u = ∓w·v/2h, and (plain SSM) at x with
-	// u = w(vᵀg)v.
-	rows := 2 * m
-	if !t.vr {
-		rows = 3 * m
-	}
-	t.y = resizeDense(t.y, rows, d)
-	t.u = resizeDense(t.u, rows, d)
+	// Mixed products at [x + hv; x − hv] with u = ∓w·v/2h + ½w·(vᵀg)v (SSM-VR: ∓w·v/2h + ½w·g).
+	t.y = resizeDense(t.y, 2*m, d)
+	t.u = resizeDense(t.u, 2*m, d)
 	h := t.step(ctx.Eval)
 	for r := 0; r < m; r++ {
-		x, v := t.xr.RawRowView(r), t.v.RawRowView(r)
-		norm := 0.0
-		for _, vj := range v {
+		x, v, g := t.xr.RawRowView(r), t.v.RawRowView(r), t.res.GradX.RawRowView(r)
+		norm, vg := 0.0, 0.0
+		for j, vj := range v {
 			norm += vj * vj
+			vg += vj * g[j]
 		}
 		norm = math.Sqrt(norm)
 		yp, ym := t.y.RawRowView(r), t.y.RawRowView(m+r)
 		up, um := t.u.RawRowView(r), t.u.RawRowView(m+r)
-		if norm == 0 {
-			copy(yp, x)
-			copy(ym, x)
-			fill(up, 0)
-			fill(um, 0)
-		} else {
-			hr := h / norm
-			c := w / (2 * hr)
-			for j := range v {
-				yp[j] = x[j] + hr*v[j]
-				ym[j] = x[j] - hr*v[j]
-				up[j] = -c * v[j]
-				um[j] = c * v[j]
-			}
+		c := 0.0
+		hr := 0.0
+		if norm > 0 {
+			hr = h / norm
+			c = w / (2 * hr)
 		}
-		if !t.vr {
-			g := t.res.GradX.RawRowView(r)
-			vg := 0.0
-			for j := range v {
-				vg += v[j] * g[j]
+		for j, vj := range v {
+			yp[j] = x[j] + hr*vj
+			ym[j] = x[j] - hr*vj
+			e := 0.5 * w * vg * vj
+			if t.vr {
+				e = 0.5 * w * g[j]
 			}
-			copy(t.y.RawRowView(2*m+r), x)
-			u := t.u.RawRowView(2*m + r)
-			for j := range v {
-				u[j] = w * vg * v[j]
-			}
+			up[j] = -c*vj + e
+			um[j] = c*vj + e
 		}
 	}
 	t.req = framework.Request{Outputs: framework.OutMixed, X: t.y, U: t.u, Theta: theta}
 	if err := ctx.Eval.Evaluate(&t.req, &t.res2); err != nil {
 		return 0, fmt.Errorf("ssm: finite difference of mixed products: %w", err)
 	}
-	for j := range grad {
-		grad[j] = t.res2.Mixed[j]
-		if t.vr {
-			grad[j] += t.res.Mixed[j]
-		}
-	}
+	copy(grad, t.res2.Mixed)
 	return loss, nil
 }
 

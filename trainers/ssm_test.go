@@ -77,7 +77,7 @@ func TestSSMGradientFD(t *testing.T) {
 		checkGradFD(t, tr, ev, x, randomQuadTheta(d, 16), 1e-6)
 	}
 	tr, _ := NewSlicedScoreMatching(DefaultSSMOptions())
-	assert.Equal(t, "finite-difference", tr.Paths()["ssm_hessian_param_grad"])
+	assert.Equal(t, "finite-difference", tr.Paths()["ssm_param_grad"])
 }
 
 // E_v of the SSM loss and gradient is the exact SM loss and gradient (E vvᵀ = I): averages

@@ -23,6 +23,9 @@ func benchDiscrete(b *testing.B, tr framework.Trainer) {
 		b.Fatal(err)
 	}
 	ctx := &framework.StepContext{Eval: ev}
+	if _, err := tr.Step(ctx, x, theta, grad); err != nil { // size the workspaces
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

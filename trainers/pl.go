@@ -36,7 +36,8 @@ package trainers
 // −(b−a)h²f''(ξ)/12, but when f and its derivatives are negligible at both ends (the grid
 // covers the conditional's mass) the Euler–Maclaurin corrections vanish and the error
 // falls faster than any power of h: for a Gaussian conditional of standard deviation s
-// the relative error is about 2·exp(−2π²s²/h²), below 1e-12 once h < s/1.1. So choose
+// the relative error of Zᵢ is 2·exp(−2π²s²/h²)·cos(2π(μ − grid_low)/h) to leading order
+// (Poisson summation), below 1e-12 once h ≤ s/1.2. So choose
 // the grid to cover the data with a margin of several conditional standard deviations, and
 // h a fraction of the narrowest one. Data outside the grid are an error (they would have a
 // conditional density the quadrature cannot see). A step evaluates n·(1 + d·G) rows,

@@ -655,6 +655,8 @@ func TestPLGradientFD(t *testing.T) {
 		{"spin", discIsing(t, 5, framework.Spin), discRandomPoints(rng, 11, 5, framework.Spin), discRandomQuad(rng, 5, 0.7), trainers.DefaultPLOptions()},
 		{"binary", discIsing(t, 4, framework.Binary), discRandomPoints(rng, 6, 4, framework.Binary), discRandomQuad(rng, 4, 0.7), trainers.DefaultPLOptions()},
 		{"gaussian", discGaussian(t, 3), discRandomNormal(rng, 7, 3), discSPD(rng, 3), trainers.PLOptions{GridLow: -12, GridHigh: 12, GridPoints: 301}},
+		// 40·(1 + 3·301) rows: more than one stacked request (groups of whole data rows).
+		{"gaussian groups", discGaussian(t, 3), discRandomNormal(rng, 40, 3), discSPD(rng, 3), trainers.PLOptions{GridLow: -12, GridHigh: 12, GridPoints: 301}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := trainers.NewPseudolikelihood(tc.o)
@@ -711,7 +713,7 @@ func TestPLContinuousGaussian(t *testing.T) {
 		tol    float64
 	}{
 		{"d3", 3, 20, -15, 15, 301, 1e-10},
-		{"d5", 5, 8, -14, 16, 401, 1e-10},
+		{"d5 groups", 5, 40, -14, 16, 401, 1e-10}, // 40·(1 + 5·401) rows: three stacked requests
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(tc.d)))
@@ -743,6 +745,32 @@ func TestPLContinuousGaussian(t *testing.T) {
 			got := discStep(t, trainers.NewPseudolikelihood(o), discGaussian(t, d), x, th, nil)
 			assert.InDelta(t, want, got, tc.tol)
 		})
+	}
+}
+
+// TestPLQuadratureError checks the error of the trapezoid rule stated in pl.go on a grid
+// too coarse to be exact: for a Gaussian conditional N(μ, s²) that the grid covers, the
+// computed normaliser is Z·(1 + 2·exp(−2π²s²/h²)·cos(2π(μ − grid_low)/h)) up to terms in
+// exp(−8π²s²/h²), so the loss is off by the log of that factor.
+func TestPLQuadratureError(t *testing.T) {
+	for _, tc := range []struct {
+		w, b   float64 // E = ½wx² − bx: μ = b/w, s = 1/√w
+		points int     // on [−12, 12]
+	}{
+		{1, 0.3, 17},   // h = 1.5 = 1.5s: relative error ≈ 3e-4
+		{1, -0.7, 21},  // h = 1.2s: ≈ 2e-6
+		{2.5, 1.1, 25}, // h = 1, s = 0.63: ≈ 8e-4
+	} {
+		h := 24 / float64(tc.points-1)
+		mu, s := tc.b/tc.w, 1/math.Sqrt(tc.w)
+		x := mat.NewDense(1, 1, []float64{0.5})
+		theta := []float64{tc.w, tc.b}
+		exact := 0.5*tc.w*0.25 - tc.b*0.5 + 0.5*math.Log(2*math.Pi/tc.w) + tc.b*tc.b/(2*tc.w)
+		o := trainers.PLOptions{GridLow: -12, GridHigh: 12, GridPoints: tc.points}
+		got := discStep(t, trainers.NewPseudolikelihood(o), discGaussian(t, 1), x, theta, nil)
+		eps := 2 * math.Exp(-2*math.Pi*math.Pi*s*s/(h*h)) * math.Cos(2*math.Pi*(mu+12)/h)
+		require.Greater(t, math.Abs(eps), 1e-7, "the case must have a visible error")
+		assert.InDelta(t, math.Log1p(eps), got-exact, 1e-3*math.Abs(eps), "w=%v b=%v h=%v", tc.w, tc.b, h)
 	}
 }
 

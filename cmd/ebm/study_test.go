@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,4 +101,26 @@ values = [{method = "pl"}, {method = "cd"}]
 	assert.Contains(t, err.Error(), "s.toml:6: key trainer.k")
 	_, statErr := os.Stat(filepath.Join(dir, "bad"))
 	assert.True(t, os.IsNotExist(statErr))
+}
+
+// ebm eval with the [eval] table of a base run file: on the training data of ising10 no model
+// has a lower NLL than the exact maximum-likelihood fit, 5.433534003137537 (PROVENANCE.md).
+func TestEvalCommandIsing10(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pl")
+	code, _, stderr := ebm(t, "train", "../../examples/studies/ising10-base.toml", "--out", dir, "--quiet", "--set", "train.steps=200")
+	require.Equal(t, 0, code, stderr)
+	var out, errb bytes.Buffer
+	require.NoError(t, runEval([]string{dir, "--eval", "../../examples/studies/ising10-base.toml", "--metric", "nll,param_error,pseudo_nll,ksd"}, &out, &errb))
+	var rep struct {
+		Metrics map[string]float64 `json:"metrics"`
+		Details map[string]any     `json:"details"`
+		Errors  map[string]string  `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), out.String())
+	assert.Equal(t, "enumerate", rep.Details["nll_method"])
+	assert.GreaterOrEqual(t, rep.Metrics["nll"], 5.433534003137537-1e-9)
+	assert.Less(t, rep.Metrics["nll"], 10*math.Ln2, "better than the uniform model, θ = 0")
+	assert.Less(t, rep.Metrics["param_error"], 1.0, "closer than θ = 0, whose relative error is 1")
+	assert.Greater(t, rep.Metrics["param_maxabs"], 0.0)
+	assert.Contains(t, rep.Errors["ksd"], "score")
 }

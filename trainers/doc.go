@@ -11,6 +11,10 @@
 //   - dsm: denoising score matching, single σ or a geometric list of σ (dsm.go).
 //   - ssm: sliced score matching, plain or variance-reduced (ssm.go).
 //   - nce: noise-contrastive estimation with a learned log Z (nce.go, noise.go).
+//   - pl: pseudolikelihood, exact over one-bit flips for binary and spin data, by 1-D
+//     quadrature for continuous data, with an optional L1 penalty by proximal steps (pl.go).
+//   - rm: ratio matching for binary and spin data (rm.go).
+//   - cd, pcd: contrastive divergence and persistent CD with any sampler of the run (cd.go).
 //   - adam, sgd: optimizers with PyTorch's update rules (adam.go, sgd.go).
 //
 // Derivative paths. The Evaluator records whether each output it served was exact or derived
@@ -20,8 +24,9 @@
 //
 //	Paths() map[string]string
 //
-// mapping a quantity to "exact" or "finite-difference"; a run summary merges it with the
-// Evaluator's.
+// mapping a quantity to "exact", "finite-difference", or a short description of another
+// approximation (pl on continuous data reports its quadrature rule); a run summary merges it
+// with the Evaluator's.
 //
 // Register adds every trainer and optimizer of this package to a framework.Registry.
 package trainers

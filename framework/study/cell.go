@@ -19,17 +19,18 @@ import (
 
 // File names inside a cell's run folder, beside rundir's.
 const (
-	CellFile    = "cell.json"    // which cell this is, and the fingerprint of its configuration
+	CellFile    = "cell.json"    // which cell this is, and fingerprints of its configuration
 	MetricsFile = "metrics.json" // the evaluation; its presence marks the cell finished
 	SamplesFile = "samples.csv"  // model samples of 2-D continuous models, for plots
 )
 
 // cellInfo is cell.json.
 type cellInfo struct {
-	Index       int               `json:"index"`
-	Labels      map[string]string `json:"labels"`
-	Seed        uint64            `json:"seed"`
-	Fingerprint string            `json:"fingerprint"`
+	Index  int               `json:"index"`
+	Labels map[string]string `json:"labels"`
+	Seed   uint64            `json:"seed"`
+	Train  string            `json:"train_fingerprint"` // sha256 of the resolved config.toml
+	Eval   string            `json:"eval_fingerprint"`  // sha256 of the [eval] table and the metrics
 }
 
 // cellMetrics is metrics.json.
@@ -54,7 +55,9 @@ const (
 	cellInterrupted
 )
 
-// checkCell returns an error when the folder of c holds a cell of another configuration.
+// checkCell returns an error when the folder of c holds a run of another configuration. When
+// only the evaluation changed (the [eval] table or the metrics), it removes the cell's
+// metrics.json so that the cell is evaluated again, without training again.
 func (s *Study) checkCell(dir string, c *Cell) error {
 	b, err := os.ReadFile(filepath.Join(dir, CellFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -67,10 +70,26 @@ func (s *Study) checkCell(dir string, c *Cell) error {
 		return err
 	}
 	var info cellInfo
-	if err := json.Unmarshal(b, &info); err != nil || info.Fingerprint != c.fingerprint {
-		return fmt.Errorf("%s was run with another configuration (the study file or its base run file changed since): use another --out, or remove the folder to run the cell again", dir)
+	if err := json.Unmarshal(b, &info); err != nil || info.Train != c.trainHash {
+		return fmt.Errorf("%s was trained with another configuration (the study file or its base run file changed since): use another --out, or remove the folder to run the cell again", dir)
+	}
+	if info.Eval != c.evalHash {
+		for _, f := range []string{MetricsFile, SamplesFile} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return framework.WriteJSONAtomic(filepath.Join(dir, CellFile), s.cellInfo(c))
 	}
 	return nil
+}
+
+func (s *Study) cellInfo(c *Cell) cellInfo {
+	labels := map[string]string{}
+	for a, ax := range s.Axes {
+		labels[ax.Name] = c.Labels[a]
+	}
+	return cellInfo{Index: c.Index, Labels: labels, Seed: c.Seed, Train: c.trainHash, Eval: c.evalHash}
 }
 
 // finished reports whether the cell in dir is finished.
@@ -87,11 +106,7 @@ func (s *Study) runCell(ctx context.Context, c *Cell, dir string, logw io.Writer
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return cellFailed, err
 	}
-	labels := map[string]string{}
-	for a, ax := range s.Axes {
-		labels[ax.Name] = c.Labels[a]
-	}
-	if err := framework.WriteJSONAtomic(filepath.Join(dir, CellFile), cellInfo{Index: c.Index, Labels: labels, Seed: c.Seed, Fingerprint: c.fingerprint}); err != nil {
+	if err := framework.WriteJSONAtomic(filepath.Join(dir, CellFile), s.cellInfo(c)); err != nil {
 		return cellFailed, err
 	}
 	ropts := rundir.Options{}

@@ -48,10 +48,11 @@ type Cell struct {
 	Dir    string // folder name under cells/
 	Point  int    // index of the grid point (the cell without its seed)
 
-	source      *config.Source
-	cfg         *config.Run
-	evalOpts    *eval.Options
-	fingerprint string
+	source    *config.Source
+	cfg       *config.Run
+	evalOpts  *eval.Options
+	trainHash string // of the resolved run file: what training depends on
+	evalHash  string // of the [eval] table and the metrics: what evaluation depends on
 }
 
 // Study is a loaded and validated study file with its cells.
@@ -200,6 +201,22 @@ func (s *Study) origin(key string) string {
 	return o
 }
 
+// gridOrigin returns the origin "FILE:LINE" of the i-th [[grid]] header of the study file.
+func (s *Study) gridOrigin(i int) string {
+	n := 0
+	for k, line := range strings.Split(string(s.src.Text), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "[[grid]]") {
+			if n == i {
+				o := fmt.Sprintf("%s:%d", s.src.File, k+1)
+				s.origins[o] = position{file: s.src.File, line: k + 1}
+				return o
+			}
+			n++
+		}
+	}
+	return s.origin("grid")
+}
+
 // relocate turns an error located at "--set ORIGIN" by a value the study set back into an
 // error at the study file's line.
 func (s *Study) relocate(err error) error {
@@ -215,7 +232,7 @@ func (s *Study) relocate(err error) error {
 // axis decodes [[grid]] entry i.
 func (s *Study) axis(i int, g map[string]any, dir string) (Axis, error) {
 	fail := func(msg string) error {
-		return s.src.Locate(&config.Error{Key: "grid", Msg: fmt.Sprintf("[[grid]] %d: %s", i+1, msg)})
+		return s.relocate(&config.Error{Set: s.gridOrigin(i), Key: "grid", Msg: fmt.Sprintf("[[grid]] %d: %s", i+1, msg)})
 	}
 	for k := range g {
 		switch k {
@@ -244,7 +261,7 @@ func (s *Study) axis(i int, g map[string]any, dir string) (Axis, error) {
 	if len(vals) == 0 {
 		return Axis{}, fail("values: empty")
 	}
-	ax := Axis{Key: key, Name: key, origin: s.origin("grid")}
+	ax := Axis{Key: key, Name: key, origin: s.gridOrigin(i)}
 	if n, ok := g["name"].(string); ok && n != "" {
 		ax.Name = n
 	} else if g["name"] != nil {
@@ -438,11 +455,16 @@ func (s *Study) prepare(c *Cell) error {
 	if err != nil {
 		return err
 	}
-	evalJSON, _ := json.Marshal(map[string]any{"eval": src.Tree["eval"], "metrics": s.Metrics})
-	h := sha256.New()
-	h.Write(resolved)
-	h.Write(evalJSON)
+	evalJSON, err := json.Marshal(map[string]any{"eval": src.Tree["eval"], "metrics": s.Metrics})
+	if err != nil {
+		return err
+	}
 	c.source, c.cfg, c.evalOpts = src, cfg, opts
-	c.fingerprint = hex.EncodeToString(h.Sum(nil))
+	c.trainHash, c.evalHash = hash(resolved), hash(evalJSON)
 	return nil
+}
+
+func hash(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -146,6 +146,67 @@ func TestStudyResume(t *testing.T) {
 		_, err := os.Stat(filepath.Join(straight, f))
 		assert.NoError(t, err, f)
 	}
-	sum, _ := os.ReadFile(filepath.Join(straight, "summary.md"))
-	_ = sum
+}
+
+// A study whose evaluation changed re-evaluates its finished cells without training them
+// again; one whose training changed refuses the folder.
+func TestStudyChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := writeStudy(t, dir)
+	reg := registry()
+	s, err := study.Load(path, reg)
+	require.NoError(t, err)
+	out := filepath.Join(dir, "out")
+	_, err = s.Run(t.Context(), study.Options{Out: out, Workers: 2})
+	require.NoError(t, err)
+	params := filepath.Join(out, "cells", s.Cells[2].Dir, "params.json")
+	before, err := os.Stat(params)
+	require.NoError(t, err)
+
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(string(text)+"\n[eval.ksd]\nmax_points = 100\n"), 0o644))
+	s2, err := study.Load(path, reg)
+	require.NoError(t, err)
+	res, err := s2.Run(t.Context(), study.Options{Out: out, Workers: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 6, res.Ran, "every cell evaluated again")
+	after, err := os.Stat(params)
+	require.NoError(t, err)
+	assert.Equal(t, before.ModTime(), after.ModTime(), "and none trained again")
+
+	require.NoError(t, os.WriteFile(path, []byte(string(text)+"\n[set]\n\"train.steps\" = 61\n"), 0o644))
+	s3, err := study.Load(path, reg)
+	require.NoError(t, err)
+	_, err = s3.Run(t.Context(), study.Options{Out: out, Workers: 2})
+	assert.ErrorContains(t, err, "was trained with another configuration")
+}
+
+func TestStudyFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := writeStudy(t, dir)
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	reg := registry()
+	for _, tc := range []struct {
+		from, to, want string
+	}{
+		{`base = "base.toml"`, `base = "nope.toml"`, "study.toml:1: key base: cannot read"},
+		{`metrics = ["nll", "ksd", "sm_loss", "mmd"]`, `metrics = ["nll", "kds"]`, `study.toml:3: key metrics: unknown metric "kds"`},
+		{`seeds = [1, 2]`, `seeds = [1, 1]`, "study.toml:2: key seeds: seed 1 appears twice"},
+		{`seeds = [1, 2]`, `seedz = [1, 2]`, `study.toml:2: key seedz: unknown key (did you mean "seeds"?)`},
+		{`key = "trainer"`, `key = "trainer"` + "\nkye = 1", `study.toml:5: key grid: [[grid]] 1: unknown key "kye"`},
+		{`labels = ["sm-cf", "sm", "dsm"]`, `labels = ["a", "a", "b"]`, `[[grid]] 1: label "a" appears twice`},
+		{`{method = "dsm", sigma = 0.2}`, `{method = "dsm", sigma = -0.2}`, "study.toml:5: key trainer.sigma: must be positive"},
+		{"[eval.sampler]\nmethod = \"mala\"", "[eval.sampler]\nmethod = \"malla\"", `study.toml:16: key eval.sampler.method: unknown sampler "malla"`},
+		{"step = 0.1", "step = 0.1\nstpe = 1", "key eval.sampler.stpe: unknown key"},
+	} {
+		bad := strings.Replace(string(text), tc.from, tc.to, 1)
+		require.NotEqual(t, string(text), bad, tc.from)
+		require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
+		_, err := study.Load(path, reg)
+		assert.ErrorContains(t, err, tc.want)
+	}
+	_, err = study.Load(path, reg) // the last case: errors in a cell name it
+	assert.ErrorContains(t, err, "cell 0 (trainer=sm-cf seed=1): ")
 }

@@ -33,7 +33,7 @@ func parseActivation(s string) (activation, error) {
 func (a activation) eval(z, h, d1, d2, d3 []float64) {
 	switch a {
 	case actSoftplus:
-		evalSoftplus(z, h, d1, d2, d3)
+		softplusEval(z, h, d1, d2, d3) // softplus.go
 	case actTanh:
 		evalTanh(z, h, d1, d2, d3)
 	case actSwish:
@@ -59,44 +59,6 @@ func softplus(z float64) float64 {
 func sigmoid(z float64) float64 {
 	s, _ := sigmoidExp(z)
 	return s
-}
-
-// softplus: σ′ = s = sigmoid(z), σ″ = s(1−s), σ‴ = s(1−s)(1−2s). With e = exp(−|z|) and
-// u = 1 + e, sigmoid is 1/u (z ≥ 0) or e/u, and softplus is max(z, 0) + log1p(e), where
-// log1p(e) = log(u)·e/(u − 1) corrects the rounding of u (Goldberg's trick; one log and
-// one exp per element).
-func evalSoftplus(z, h, d1, d2, d3 []float64) {
-	for i, v := range z {
-		e := math.Exp(-math.Abs(v))
-		u := 1 + e
-		r := 1 / u
-		s := r
-		if v < 0 {
-			s = e * r
-		}
-		if h != nil {
-			l := e
-			if u != 1 {
-				l = math.Log(u) * e / (u - 1)
-			}
-			if v > 0 {
-				l += v
-			}
-			h[i] = l
-		}
-		if d1 != nil {
-			d1[i] = s
-		}
-		if d2 != nil || d3 != nil {
-			a := s * (1 - s)
-			if d2 != nil {
-				d2[i] = a
-			}
-			if d3 != nil {
-				d3[i] = a * (1 - 2*s)
-			}
-		}
-	}
 }
 
 // tanh: with t = tanh z, σ′ = 1−t², σ″ = −2t(1−t²), σ‴ = (1−t²)(6t²−2).

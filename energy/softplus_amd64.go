@@ -1,0 +1,7 @@
+package energy
+
+// softplusKernel is softplusGeneric on n elements (a multiple of 4) with AVX2 and FMA; the
+// outputs whose flag (spH, spD1, spD2, spD3) is not set are not written and may be nil.
+//
+//go:noescape
+func softplusKernel(n int, z, h, d1, d2, d3 *float64, flags int)

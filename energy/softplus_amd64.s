@@ -1,0 +1,154 @@
+#include "textflag.h"
+
+// Constants of softplusKernel, each repeated in the four lanes of a YMM register.
+#define C4(off, v) DATA softplusConsts<>+(off+0)(SB)/8, v; DATA softplusConsts<>+(off+8)(SB)/8, v; DATA softplusConsts<>+(off+16)(SB)/8, v; DATA softplusConsts<>+(off+24)(SB)/8, v
+
+C4(0, $0x7fffffffffffffff)   // |·| mask
+C4(32, $0x8000000000000000)  // sign bit
+C4(64, $0x4086200000000000)  // 708
+C4(96, $0x3ff71547652b82fe)  // log2 e
+C4(128, $0x4338000000000000) // 0x1.8p52
+C4(160, $0x3fe62e42fee00000) // ln2 hi
+C4(192, $0x3dea39ef35793c76) // ln2 lo
+C4(224, $0x3fc5555555555555) // P1
+C4(256, $0xbf66c16c16bebd93) // P2
+C4(288, $0x3f11566aaf25de2c) // P3
+C4(320, $0xbebbbd41c5d26bf1) // P4
+C4(352, $0x3e66376972bea4d0) // P5
+C4(384, $0x3ff0000000000000) // 1
+C4(416, $0x4000000000000000) // 2
+C4(448, $1023)               // exponent bias (int64)
+C4(480, $0x3fd5555555555555) // 1/3
+C4(512, $0x3fc999999999999a) // 1/5
+C4(544, $0x3fc2492492492492) // 1/7
+C4(576, $0x3fbc71c71c71c71c) // 1/9
+C4(608, $0x3fb745d1745d1746) // 1/11
+C4(640, $0x3fb3b13b13b13b14) // 1/13
+C4(672, $0x3fb1111111111111) // 1/15
+C4(704, $0x3fae1e1e1e1e1e1e) // 1/17
+C4(736, $0x3faaf286bca1af28) // 1/19
+C4(768, $0x3fa8618618618618) // 1/21
+C4(800, $0x3fa642c8590b2164) // 1/23
+C4(832, $0x3fa47ae147ae147b) // 1/25
+C4(864, $0x3fa2f684bda12f68) // 1/27
+C4(896, $0x3fa1a7b9611a7b96) // 1/29
+C4(928, $0x3fa0842108421084) // 1/31
+C4(960, $0x3f9f07c1f07c1f08) // 1/33
+GLOBL softplusConsts<>(SB), RODATA|NOPTR, $992
+
+#define K(off) softplusConsts<>+off(SB)
+
+// func softplusKernel(n int, z, h, d1, d2, d3 *float64, flags int)
+//
+// For i < n (a multiple of 4): h[i] = softplus(z[i]) if flags&1, d1[i] = sigmoid(z[i]) if
+// flags&2, d2[i] = s(1−s) = e/u² if flags&4, d3[i] = s(1−s)(1−2s) if flags&8, with the arithmetic
+// of softplusGeneric (softplus.go), operation for operation.
+TEXT ·softplusKernel(SB), NOSPLIT, $0-56
+	MOVQ n+0(FP), CX
+	MOVQ z+8(FP), SI
+	MOVQ h+16(FP), R8
+	MOVQ d1+24(FP), R9
+	MOVQ d2+32(FP), R10
+	MOVQ d3+40(FP), R11
+	MOVQ flags+48(FP), DX
+	XORQ AX, AX
+	SHRQ $2, CX
+	JEQ  done
+
+	VMOVUPD K(64), Y15  // 708
+	VMOVUPD K(128), Y14 // magic
+	VMOVUPD K(384), Y13 // 1
+
+loop:
+	VMOVUPD (SI)(AX*1), Y0
+	VANDPD  K(0), Y0, Y1        // a = |z|
+	VMINPD  Y1, Y15, Y2         // m = 708 < a ? 708 : a (NaN stays)
+	VXORPD  K(32), Y2, Y2       // x = −m
+	VMOVAPD Y14, Y3
+	VFMADD231PD K(96), Y2, Y3   // t = x·log2e + magic
+	VSUBPD  Y14, Y3, Y4         // kd = t − magic
+	VMOVAPD Y2, Y5
+	VFNMADD231PD K(160), Y4, Y5 // hi = x − kd·ln2hi
+	VMULPD  K(192), Y4, Y6      // lo = kd·ln2lo
+	VSUBPD  Y6, Y5, Y7          // r = hi − lo
+	VMULPD  Y7, Y7, Y8          // tt = r²
+	VMOVUPD K(352), Y9
+	VFMADD213PD K(320), Y8, Y9  // p = tt·P5 + P4
+	VFMADD213PD K(288), Y8, Y9
+	VFMADD213PD K(256), Y8, Y9
+	VFMADD213PD K(224), Y8, Y9
+	VMOVAPD Y7, Y10
+	VFNMADD231PD Y9, Y8, Y10    // c = r − tt·p
+	VMOVUPD K(416), Y11
+	VSUBPD  Y10, Y11, Y11       // 2 − c
+	VMULPD  Y10, Y7, Y12        // r·c
+	VDIVPD  Y11, Y12, Y12       // r·c/(2 − c)
+	VSUBPD  Y12, Y6, Y12        // lo − ·
+	VSUBPD  Y5, Y12, Y12        // · − hi
+	VSUBPD  Y12, Y13, Y12       // y = 1 − ·
+	VPADDQ  K(448), Y3, Y3
+	VPSLLQ  $52, Y3, Y3         // 2^k
+	VMULPD  Y3, Y12, Y1         // e = y·2^k
+	VADDPD  Y13, Y1, Y2         // u = 1 + e
+	VDIVPD  Y2, Y13, Y4         // rr = 1/u
+	VMULPD  Y4, Y1, Y5          // e·rr
+	VBLENDVPD Y0, Y5, Y4, Y6    // s = z < 0 (sign bit) ? e·rr : rr
+
+	TESTQ $1, DX
+	JEQ   noh
+	VADDPD  K(416), Y1, Y7      // 2 + e
+	VDIVPD  Y7, Y1, Y8          // q = e/(2 + e)
+	VMULPD  Y8, Y8, Y9          // zz = q²
+	VMOVUPD K(960), Y10
+	VFMADD213PD K(928), Y9, Y10
+	VFMADD213PD K(896), Y9, Y10
+	VFMADD213PD K(864), Y9, Y10
+	VFMADD213PD K(832), Y9, Y10
+	VFMADD213PD K(800), Y9, Y10
+	VFMADD213PD K(768), Y9, Y10
+	VFMADD213PD K(736), Y9, Y10
+	VFMADD213PD K(704), Y9, Y10
+	VFMADD213PD K(672), Y9, Y10
+	VFMADD213PD K(640), Y9, Y10
+	VFMADD213PD K(608), Y9, Y10
+	VFMADD213PD K(576), Y9, Y10
+	VFMADD213PD K(544), Y9, Y10
+	VFMADD213PD K(512), Y9, Y10
+	VFMADD213PD K(480), Y9, Y10
+	VFMADD213PD Y13, Y9, Y10    // 1 + zz·(…)
+	VADDPD  Y8, Y8, Y8          // 2q
+	VMULPD  Y10, Y8, Y10        // log1p(e)
+	VXORPD  Y11, Y11, Y11
+	VMAXPD  Y11, Y0, Y11        // z > 0 ? z : 0
+	VADDPD  Y10, Y11, Y11
+	VMOVUPD Y11, (R8)(AX*1)
+
+noh:
+	TESTQ $2, DX
+	JEQ   nod1
+	VMOVUPD Y6, (R9)(AX*1)
+
+nod1:
+	TESTQ $12, DX
+	JEQ   next
+	VMULPD  Y4, Y5, Y7          // s(1 − s) = (e·rr)·rr
+	TESTQ $4, DX
+	JEQ   nod2
+	VMOVUPD Y7, (R10)(AX*1)
+
+nod2:
+	TESTQ $8, DX
+	JEQ   next
+	VADDPD  Y6, Y6, Y9          // 2s
+	VSUBPD  Y9, Y13, Y9         // 1 − 2s
+	VMULPD  Y9, Y7, Y9
+	VMOVUPD Y9, (R11)(AX*1)
+
+next:
+	ADDQ $32, AX
+	DECQ CX
+	JNE  loop
+
+done:
+	VZEROUPPER
+	RET

@@ -54,9 +54,10 @@ func (f faulty) Evaluate(req *framework.Request, res *framework.Result) error {
 		case trigExit:
 			// An unrecovered panic outside the handler kills the process; the runtime
 			// writes it to file descriptor 2, which the host reads.
-			done := make(chan struct{})
-			go func() { defer close(done); panic("the plugin dies on purpose") }()
-			<-done
+			// The handler waits forever, so that it can never answer before the runtime
+			// has killed the process (a deferred close here would let it answer first).
+			go func() { panic("the plugin dies on purpose") }()
+			select {}
 		case trigNaN:
 			if err := f.Energy.Evaluate(req, res); err != nil {
 				return err

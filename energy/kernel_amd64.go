@@ -7,3 +7,6 @@ var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 //go:noescape
 func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)
+
+//go:noescape
+func kdot4(k int, a *float64, lda int, b *float64, s *float64)

@@ -39,7 +39,7 @@ func testGemm(t *testing.T) {
 		}
 		return big.Slice(0, r, 1, c+1).(*mat.Dense)
 	}
-	for _, sh := range [][3]int{{1, 1, 1}, {5, 3, 2}, {7, 2, 9}, {200, 70, 65}, {300, 64, 3}, {65, 200, 130}, {4, 300, 1}, {193, 65, 7}} {
+	for _, sh := range [][3]int{{1, 1, 1}, {5, 3, 2}, {7, 2, 9}, {200, 70, 65}, {300, 64, 3}, {65, 200, 130}, {4, 300, 1}, {193, 65, 7}, {301, 2, 66}, {258, 1, 64}, {64, 2, 257}, {9, 5, 66}, {10, 6, 3}, {257, 64, 2}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
@@ -79,7 +79,8 @@ func testGemm(t *testing.T) {
 }
 
 // TestGemmRowIndependent checks that a row of the product does not depend on the other rows
-// (the property batch consistency rests on), bit for bit, on the tiled path.
+// (the property batch consistency rests on), bit for bit, on the tiled path (70 columns)
+// and on the dot-product path (1 and 2 columns, B transposed or not).
 func TestGemmRowIndependent(t *testing.T) {
 	for _, fma := range []bool{false, true} {
 		if fma && !haveFMA {
@@ -95,20 +96,30 @@ func TestGemmRowIndependent(t *testing.T) {
 
 func testGemmRowIndependent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	const n, k, m = 300, 64, 70
-	a := make([]float64, n*k)
-	b := make([]float64, m*k)
-	for i := range a {
-		a[i] = rng.NormFloat64()
-	}
-	for i := range b {
-		b[i] = rng.NormFloat64()
-	}
-	c := make([]float64, n*m)
-	gemm(blas.NoTrans, blas.Trans, 1, general(n, k, a), general(m, k, b), 0, general(n, m, c))
-	for _, i := range []int{0, 150, 298, 299} { // 298, 299 lie outside the 4-row tiles
-		one := make([]float64, m)
-		gemm(blas.NoTrans, blas.Trans, 1, blas64.General{Rows: 1, Cols: k, Stride: k, Data: a[i*k : (i+1)*k]}, general(m, k, b), 0, general(1, m, one))
-		assert.Equal(t, c[i*m:(i+1)*m], one)
+	const n, k = 300, 66
+	for _, sh := range []struct {
+		m  int
+		tb bool
+	}{{70, true}, {2, false}, {1, true}, {6, false}} {
+		m := sh.m
+		a := make([]float64, n*k)
+		b := make([]float64, m*k)
+		for i := range a {
+			a[i] = rng.NormFloat64()
+		}
+		for i := range b {
+			b[i] = rng.NormFloat64()
+		}
+		tB, bm := blas.Trans, general(m, k, b)
+		if !sh.tb {
+			tB, bm = blas.NoTrans, general(k, m, b)
+		}
+		c := make([]float64, n*m)
+		gemm(blas.NoTrans, tB, 1, general(n, k, a), bm, 0, general(n, m, c))
+		for _, i := range []int{0, 150, 298, 299} { // 298, 299 lie outside the 4-row tiles
+			one := make([]float64, m)
+			gemm(blas.NoTrans, tB, 1, blas64.General{Rows: 1, Cols: k, Stride: k, Data: a[i*k : (i+1)*k]}, bm, 0, general(1, m, one))
+			assert.Equal(t, c[i*m:(i+1)*m], one, "%d columns, row %d", m, i)
+		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
-// BenchmarkGemm measures gemm on the shapes of the MLP workloads (batch chunks of 256 rows,
-// widths 64 and 2) and at 1024³, in GFLOP/s:
+// BenchmarkGemm measures gemm on the shapes of the benchmark workloads (MLP chunks of 256 rows
+// and widths 64 and 2, the Gaussian in d = 20, the RBM's 10 chains) and at 1024³, in GFLOP/s:
 //
 //	go test -run '^$' -bench Gemm ./energy/
 func BenchmarkGemm(b *testing.B) {
@@ -34,6 +34,10 @@ func BenchmarkGemm(b *testing.B) {
 		{"NN-n2", false, false, 256, 2, 64},
 		{"NT-n1", false, true, 256, 1, 64},
 		{"TN-n2", true, false, 64, 2, 256},
+		{"NN-d20", false, false, 256, 20, 20},
+		{"TN-d20", true, false, 20, 20, 768},
+		{"NT-rbm", false, true, 10, 64, 64},
+		{"TN-rbm", true, false, 64, 64, 20},
 		{"NN", false, false, 1024, 1024, 1024},
 	} {
 		b.Run(fmt.Sprintf("%s/%dx%dx%d", s.name, s.m, s.n, s.k), func(b *testing.B) {

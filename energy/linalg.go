@@ -252,65 +252,122 @@ func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c 
 	}
 }
 
-// scratch holds transposed copies of B for gemmFMA, reused between calls.
+// scratch holds the packed copies of gemm's operands, reused between calls.
 var scratch = sync.Pool{New: func() any { return new([]float64) }}
 
-// gemmFMA is gemm by 4×8 tiles of the assembly kernel kern4x8, the rest of C by the same
-// arithmetic in Go: every element is Σₗ A(i,l)B(l,j) accumulated from zero with fused
-// multiply-adds in l order, times alpha, added to beta·C. A row's result is therefore
-// independent of the other rows and of whether it falls in a tile. A transposed B is first
-// copied row-major, since the kernel reads 8 consecutive entries of a row of B.
+// gemmFMA is gemm by 4×8 tiles of the assembly kernel kern4x8: every element is Σₗ A(i,l)B(l,j)
+// accumulated from zero with fused multiply-adds in l order, times alpha, added to beta·C. The
+// tiles that C's shape leaves over (its last m mod 4 rows, its last n mod 8 columns) go
+// through the same kernel on zero-padded copies of their rows of A and columns of B, so every
+// element is computed the same way: a row's result is independent of the other rows and of
+// whether it falls in a whole tile. A transposed B is first copied row-major (transpose4),
+// since the kernel reads 8 consecutive entries of a row of B.
 func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
 	m, n := c.Rows, c.Cols
-	if beta != 1 {
-		for i := 0; i < m; i++ {
-			row := c.Data[i*c.Stride : i*c.Stride+n]
-			if beta == 0 {
-				clear(row)
-				continue
-			}
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-	}
+	scaleC(beta, c)
 	if k == 0 || alpha == 0 {
 		return
 	}
-	bd, ldb := b.Data, b.Stride
+	m4, n8 := m&^3, n&^7
+	size := 0
 	if tb {
+		size += k * n
+	}
+	if n8 < n {
+		size += 8 * k
+	}
+	if m4 < m {
+		size += 4 * k
+	}
+	var buf []float64
+	if size > 0 {
 		sp := scratch.Get().(*[]float64)
 		defer scratch.Put(sp)
-		*sp = grow(*sp, k*n)
-		t := *sp
-		for j := 0; j < n; j++ {
-			for l, v := range b.Data[j*b.Stride : j*b.Stride+k] {
-				t[l*n+j] = v
-			}
-		}
+		*sp = grow(*sp, size)
+		buf = *sp
+	}
+	take := func(n int) []float64 {
+		s := buf[:n]
+		buf = buf[n:]
+		return s
+	}
+	bd, ldb := b.Data, b.Stride
+	if tb {
+		t := take(k * n)
+		transpose(t, n, b, n, k)
 		bd, ldb = t, n
+	}
+	// bp: the last n − n8 columns of op(B), zero-padded to 8.
+	var bp []float64
+	if n8 < n {
+		bp = take(8 * k)
+		for l := 0; l < k; l++ {
+			row := bp[l*8 : l*8+8]
+			clear(row[n-n8:])
+			copy(row, bd[l*ldb+n8:l*ldb+n])
+		}
 	}
 	ars, acs := a.Stride, 1
 	if ta {
 		ars, acs = 1, a.Stride
 	}
-	m4, n8 := m&^3, n&^7
+	var tile [32]float64
+	// edge runs kern4x8 on a 4×8 tile of C held in tile: rows i0…i0+mr−1 and columns
+	// j0…j0+nr−1 of C are copied in (the rest zero), updated and copied back.
+	edge := func(ap *float64, ars, acs int, bp *float64, ldb, i0, mr, j0, nr int) {
+		tile = [32]float64{}
+		for r := 0; r < mr; r++ {
+			copy(tile[r*8:r*8+nr], c.Data[(i0+r)*c.Stride+j0:])
+		}
+		kern4x8(k, ap, ars, acs, bp, ldb, &tile[0], 8, alpha)
+		for r := 0; r < mr; r++ {
+			copy(c.Data[(i0+r)*c.Stride+j0:(i0+r)*c.Stride+j0+nr], tile[r*8:r*8+nr])
+		}
+	}
 	for i := 0; i < m4; i += 4 {
 		for j := 0; j < n8; j += 8 {
 			kern4x8(k, &a.Data[i*ars], ars, acs, &bd[j], ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
 		}
-	}
-	for i := 0; i < m; i++ {
-		j0 := n8
-		if i >= m4 {
-			j0 = 0
+		if n8 < n {
+			edge(&a.Data[i*ars], ars, acs, &bp[0], 8, i, 4, n8, n-n8)
 		}
-		for j := j0; j < n; j++ {
-			acc := 0.0
-			for l := 0; l < k; l++ {
-				acc = math.FMA(a.Data[i*ars+l*acs], bd[l*ldb+j], acc)
+	}
+	if m4 < m {
+		// ap: the last m − m4 rows of op(A), row-major, zero-padded to 4.
+		ap := take(4 * k)
+		clear(ap[(m-m4)*k:])
+		for r := 0; r < m-m4; r++ {
+			row := ap[r*k : (r+1)*k]
+			for l := range row {
+				row[l] = a.Data[(m4+r)*ars+l*acs]
 			}
-			c.Data[i*c.Stride+j] += float64(alpha * acc) // rounded before the sum, as the kernel
+		}
+		for j := 0; j < n8; j += 8 {
+			edge(&ap[0], k, 1, &bd[j], ldb, m4, m-m4, j, 8)
+		}
+		if n8 < n {
+			edge(&ap[0], k, 1, &bp[0], 8, m4, m-m4, n8, n-n8)
+		}
+	}
+}
+
+// transpose writes the transpose of the rows×cols matrix b into dst (cols×rows, row stride
+// ldd): 4×4 blocks with transpose4, the edges in Go.
+func transpose(dst []float64, ldd int, b blas64.General, rows, cols int) {
+	r4, c4 := rows&^3, cols&^3
+	for i := 0; i < r4; i += 4 {
+		if c4 > 0 {
+			transpose4(c4/4, &b.Data[i*b.Stride], b.Stride, &dst[i], ldd)
+		}
+		for r := i; r < i+4; r++ {
+			for j := c4; j < cols; j++ {
+				dst[j*ldd+r] = b.Data[r*b.Stride+j]
+			}
+		}
+	}
+	for r := r4; r < rows; r++ {
+		for j, v := range b.Data[r*b.Stride : r*b.Stride+cols] {
+			dst[j*ldd+r] = v
 		}
 	}
 }

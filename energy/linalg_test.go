@@ -123,3 +123,26 @@ func testGemmRowIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestTranspose checks transpose against the definition on shapes with and without 4×4 edges.
+func TestTranspose(t *testing.T) {
+	if !haveFMA {
+		t.Skip("transpose4 needs amd64")
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, sh := range [][2]int{{1, 1}, {4, 4}, {5, 9}, {64, 64}, {7, 3}, {12, 65}} {
+		r, c := sh[0], sh[1]
+		b := general(r, c+1, make([]float64, r*(c+1)))
+		b.Cols = c
+		for i := range b.Data {
+			b.Data[i] = rng.NormFloat64()
+		}
+		dst := make([]float64, c*(r+2))
+		transpose(dst, r+2, b, r, c)
+		for i := 0; i < r; i++ {
+			for j := 0; j < c; j++ {
+				assert.Equal(t, b.Data[i*b.Stride+j], dst[j*(r+2)+i], "%dx%d at (%d, %d)", r, c, i, j)
+			}
+		}
+	}
+}

@@ -50,17 +50,6 @@ func sigmoidExp(z float64) (s, e float64) {
 	return e / (1 + e), e
 }
 
-// softplus returns log(1 + eᶻ) without overflow.
-func softplus(z float64) float64 {
-	return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
-}
-
-// sigmoid returns 1/(1 + e⁻ᶻ) without overflow.
-func sigmoid(z float64) float64 {
-	s, _ := sigmoidExp(z)
-	return s
-}
-
 // tanh: with t = tanh z, σ′ = 1−t², σ″ = −2t(1−t²), σ‴ = (1−t²)(6t²−2).
 func evalTanh(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {

@@ -388,3 +388,18 @@ func weightOf(w []float64, i int) float64 {
 	}
 	return w[i]
 }
+
+// GemmKernel names the matrix-product kernel that the built-in energies use on this machine.
+func GemmKernel() string {
+	if haveFMA {
+		return "goebm AVX2/FMA assembly (4×8 tiles, 4-row dot products)"
+	}
+	return "gonum native blas64, tiled"
+}
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C with the kernels of the built-in energies (see
+// GemmKernel): exported so that benchmarks can measure them and energies elsewhere use them.
+// A row of C does not depend on the other rows of op(A), bit for bit.
+func Gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float64, c blas64.General) {
+	gemm(tA, tB, alpha, a, b, beta, c)
+}

@@ -32,6 +32,7 @@ type RBM struct {
 
 type rbmWork struct {
 	a, s, s1, s2 []float64 // a = XWᵀ + c, σ(a), σ′(a), σ″(a); n×H
+	sp           []float64 // softplus(a), n×H
 	p            []float64 // scratch, n×H
 	g            []float64 // ∇ₓE when not requested, or visible activations; n×D
 	m            []float64 // mixed directions uᵢ, n×D
@@ -114,28 +115,27 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	A := general(n, H, ws.a)
 	gemm(blas.NoTrans, blas.Trans, 1, X, W, 1, A)
 	second := o&(framework.OutMixed|framework.OutLaplacian|framework.OutLaplacianVJP|framework.OutHVP) != 0
+	// softplus(a) and s = σ(a), s′ = s(1−s), s″ = s(1−s)(1−2s): the derivatives of softplus.
+	var sp, s1, s2 []float64
+	if o.Has(framework.OutEnergy) {
+		ws.sp = grow(ws.sp, k)
+		sp = ws.sp
+	}
 	if second {
 		ws.s1 = grow(ws.s1, k)
+		s1 = ws.s1
 	}
 	if o.Has(framework.OutLaplacianVJP) {
 		ws.s2 = grow(ws.s2, k)
+		s2 = ws.s2
 	}
-	for i := 0; i < n; i++ {
-		en := 0.0
-		for j, aj := range ws.a[i*H : (i+1)*H] {
-			if o.Has(framework.OutEnergy) {
-				en -= softplus(aj)
+	softplusEval(ws.a[:k], sp, ws.s[:k], s1, s2)
+	if o.Has(framework.OutEnergy) {
+		for i := 0; i < n; i++ {
+			en := 0.0
+			for _, v := range sp[i*H : (i+1)*H] {
+				en -= v
 			}
-			s := sigmoid(aj)
-			ws.s[i*H+j] = s
-			if second {
-				ws.s1[i*H+j] = s * (1 - s)
-			}
-			if o.Has(framework.OutLaplacianVJP) {
-				ws.s2[i*H+j] = s * (1 - s) * (1 - 2*s)
-			}
-		}
-		if o.Has(framework.OutEnergy) {
 			for kk, v := range req.X.RawRowView(i) {
 				en -= b[kk] * v
 			}
@@ -294,9 +294,11 @@ func (e *RBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error
 		copy(ws.a[i*H:(i+1)*H], c)
 	}
 	gemm(blas.NoTrans, blas.Trans, 1, rawOf(x), W, 1, general(n, H, ws.a))
+	ws.s = grow(ws.s, n*H)
+	softplusEval(ws.a[:n*H], nil, ws.s[:n*H], nil, nil) // σ(a)
 	for i := 0; i < n; i++ {
-		for j, a := range ws.a[i*H : (i+1)*H] {
-			if rngs[i].Float64() < sigmoid(a) {
+		for j, p := range ws.s[i*H : (i+1)*H] {
+			if rngs[i].Float64() < p {
 				ws.a[i*H+j] = 1
 			} else {
 				ws.a[i*H+j] = 0
@@ -308,10 +310,12 @@ func (e *RBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error
 		copy(ws.g[i*D:(i+1)*D], b)
 	}
 	gemm(blas.NoTrans, blas.NoTrans, 1, general(n, H, ws.a), W, 1, general(n, D, ws.g))
+	ws.p = grow(ws.p, n*D)
+	softplusEval(ws.g[:n*D], nil, ws.p[:n*D], nil, nil)
 	for i := 0; i < n; i++ {
 		row := x.RawRowView(i)
-		for kk, a := range ws.g[i*D : (i+1)*D] {
-			if rngs[i].Float64() < sigmoid(a) {
+		for kk, p := range ws.p[i*D : (i+1)*D] {
+			if rngs[i].Float64() < p {
 				row[kk] = 1
 			} else {
 				row[kk] = 0

@@ -183,3 +183,8 @@ func evalSoftplusMath(z, h, d1, d2, d3 []float64) {
 		}
 	}
 }
+
+// softplus returns log(1 + eᶻ) without overflow (the scalar reference of the tests).
+func softplus(z float64) float64 {
+	return math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))
+}

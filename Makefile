@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short
+.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$' || true); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+study-small: build ## the four example studies, reduced (300 steps, 2 seeds; a few minutes on 2 cores) into runs/study-small/
+	rm -rf runs/study-small
+	$(BIN)/ebm study examples/studies/ring8-small.toml
+	$(BIN)/ebm study examples/studies/gauss20-small.toml
+	$(BIN)/ebm study examples/studies/ising10-small.toml
+	$(BIN)/ebm study examples/studies/digits-small.toml
 
 plugins: ## build the Go example plugins into bin/ (doublewell, mlp)
 	$(GO) build -o $(BIN)/doublewell ./plugins/examples/doublewell

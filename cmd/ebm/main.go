@@ -1,6 +1,10 @@
 // Command ebm trains, samples and evaluates energy-based models described by TOML files.
 //
-//	ebm train CONFIG.toml [--out DIR] [--set key=value ...]
+//	ebm train CONFIG.toml [--out DIR] [--set key=value ...] | ebm train --resume RUN_DIR
+//	ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv
+//	ebm eval RUN_DIR [--data FILE] [--metric a,b,...]
+//	ebm study STUDY.toml [--out DIR] [--workers N]
+//	ebm plugin check|info -- ARGV...
 //	ebm validate CONFIG.toml [--set key=value ...]
 //	ebm list
 //	ebm version
@@ -35,6 +39,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"train", "ebm train CONFIG.toml [--out DIR] [--set key=value ...] [--quiet] | ebm train --resume RUN_DIR", "train a model; writes a run folder", runTrain},
+		{"eval", "ebm eval RUN_DIR [--data FILE] [--metric a,b,...] [--eval FILE.toml] [--set eval.key=value ...]", "evaluate a finished run (NLL, KSD, MMD, parameter error, ...); prints JSON", runEval},
+		{"study", "ebm study STUDY.toml [--out DIR] [--workers N] [--quiet]", "train and evaluate a grid of runs over estimators and seeds, in parallel; resumable", runStudy},
 		{"sample", "ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...]", "draw samples with the [sampler]; writes samples and diagnostics", runSample},
 		{"plugin", "ebm plugin check|info [--config JSON|FILE] [--dim D] -- ARGV...", "conformance check of a plugin, or what it declares", runPlugin},
 		{"validate", "ebm validate CONFIG.toml [--set key=value ...]", "check a run file (and its data) without training", runValidate},

@@ -259,6 +259,9 @@ func (r *Run) Resolved() ([]byte, error) {
 	if r.Trainer.Method != "" {
 		t["trainer"] = comp(r.Trainer)
 	}
+	if r.Eval != nil {
+		t["eval"] = r.Eval // kept as written, so that ebm eval on the run folder finds it
+	}
 	if r.Sampler != nil {
 		t["sampler"] = comp(*r.Sampler)
 	}

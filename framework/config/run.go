@@ -88,6 +88,8 @@ type Run struct {
 	Train         TrainSection
 	Compute       ComputeSection
 	Output        OutputSection
+	// Eval is the [eval] table as written; framework/eval decodes and checks it.
+	Eval map[string]any
 }
 
 type top struct {
@@ -132,7 +134,7 @@ func decode(src *Source, reg *framework.Registry) (*Run, error) {
 		t.Train.Steps = 0
 	}
 	r := &Run{Source: src, Seed: t.Seed, Data: t.Data, Energy: t.Energy, Train: t.Train,
-		Compute: t.Compute, Output: t.Output}
+		Compute: t.Compute, Output: t.Output, Eval: t.Eval}
 	if err := r.checkSections(); err != nil {
 		return nil, err
 	}

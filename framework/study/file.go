@@ -451,7 +451,9 @@ func (s *Study) prepare(c *Cell) error {
 	if err := checkTarget(src, s.reg); err != nil {
 		return s.relocate(err)
 	}
-	resolved, err := cfg.Resolved()
+	trainOnly := *cfg
+	trainOnly.Eval = nil // what training depends on: evaluation settings may change freely
+	resolved, err := trainOnly.Resolved()
 	if err != nil {
 		return err
 	}

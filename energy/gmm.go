@@ -22,8 +22,9 @@ import (
 //
 // With ℓₖ = log πₖ + log N(x; μₖ, σₖ²I), responsibilities rₖ = softmax(ℓ)ₖ and
 // gₖ = (x − μₖ)/σₖ²: ∇ₓE = ḡ = Σₖ rₖgₖ and ∇²ₓE = Σₖ rₖ(I/σₖ² − gₖgₖᵀ) + ḡḡᵀ. The θ-derivatives
-// follow from ∂rₖ = rₖ(∂ℓₖ − Σⱼ rⱼ∂ℓⱼ) (see Evaluate). Rows are evaluated one at a time:
-// K and d are small for the targets this serves.
+// follow from ∂rₖ = rₖ(∂ℓₖ − Σⱼ rⱼ∂ℓⱼ) (see Evaluate). The ℓₖ of every row and component
+// are exponentiated in one vectorised pass (expEval); the derivatives are then taken row by
+// row, K and d being small for the targets this serves.
 //
 // InitParams writes the preset's θ when there is one; otherwise equal weights, unit scales
 // and means drawn from N(0, I).
@@ -34,9 +35,15 @@ type GMM struct {
 }
 
 type gmmWork struct {
-	logPi, l, r, dist2, inv []float64 // K each
-	g                       []float64 // gₖ, K×d
-	u, gbar                 []float64 // d each
+	logPi, l, inv, cst []float64 // K each
+	r, dist2           []float64 // the current row of rm and dm
+	g                  []float64 // gₖ, K×d
+	u, gbar            []float64 // d each
+	lm, rm, dm         []float64 // ℓₖ − maxₖ ℓₖ, then rₖ; ‖x − μₖ‖²: n×K
+	gm                 []float64 // gₖ of every row, n×K×d
+	lz                 []float64 // log Σₖ exp ℓₖ = −E, n
+	par, lbuf          []float64 // gmmPlane's constants (5K) and scratch (4K)
+	xc, gx, mx, t      []float64 // gmmPlane's rows (n×2), gradients (n×2), max ℓ and Σ e (n)
 }
 
 // NewGMM returns a Gaussian mixture energy with k components on ℝ^d.
@@ -161,37 +168,99 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 	}
 	ws := g.pool.Get().(*gmmWork)
 	defer g.pool.Put(ws)
-	ws.logPi, ws.l, ws.r = grow(ws.logPi, K), grow(ws.l, K), grow(ws.r, K)
-	ws.dist2, ws.inv = grow(ws.dist2, K), grow(ws.inv, K)
+	ws.logPi, ws.l, ws.inv, ws.cst = grow(ws.logPi, K), grow(ws.l, K), grow(ws.inv, K), grow(ws.cst, K)
 	ws.g, ws.u, ws.gbar = grow(ws.g, K*d), grow(ws.u, d), grow(ws.gbar, d)
 	logits, means, logScales := g.blocks(req.Theta)
 	lse := logSumExpOf(logits)
-	for k, l := range logits {
-		ws.logPi[k] = l - lse
-		ws.inv[k] = math.Exp(-2 * logScales[k])
-	}
 	o := req.Outputs
 	fd := float64(d)
 	c0 := 0.5 * fd * math.Log(2*math.Pi)
+	for k, l := range logits {
+		ws.logPi[k] = l - lse
+		ws.inv[k] = math.Exp(-2 * logScales[k])
+		ws.cst[k] = ws.logPi[k] - fd*logScales[k] - c0
+	}
+	if d == 2 && o&^(framework.OutEnergy|framework.OutGradX) == 0 {
+		g.evalPlane(ws, req, res, means, n)
+		return nil
+	}
+	// ℓₖ for every row and component, then the responsibilities rₖ = exp(ℓₖ − max ℓ)/Σ and
+	// log Σₖ exp ℓₖ, with one vectorised exp over the n×K block.
+	nk := n * K
+	ws.lm, ws.rm, ws.dm, ws.lz = grow(ws.lm, nk), grow(ws.rm, nk), grow(ws.dm, nk), grow(ws.lz, n)
+	ws.gm = grow(ws.gm, nk*d)
+	raw := req.X.RawMatrix()
 	for i := 0; i < n; i++ {
-		x := req.X.RawRowView(i)
-		for k := 0; k < K; k++ {
-			mu, gk := means[k*d:(k+1)*d], ws.g[k*d:(k+1)*d]
-			s := 0.0
+		x := raw.Data[i*raw.Stride : i*raw.Stride+d]
+		lrow, drow := ws.lm[i*K:(i+1)*K], ws.dm[i*K:(i+1)*K]
+		grw := ws.gm[i*K*d : (i+1)*K*d]
+		mx := math.Inf(-1)
+		for k := range lrow {
+			mu, gk := means[k*d:(k+1)*d], grw[k*d:(k+1)*d]
+			inv := ws.inv[k]
+			sq := 0.0
 			for j, xj := range x {
 				diff := xj - mu[j]
-				s += diff * diff
-				gk[j] = diff * ws.inv[k]
+				sq += diff * diff
+				gk[j] = diff * inv
 			}
-			ws.dist2[k] = s
-			ws.l[k] = ws.logPi[k] - 0.5*s*ws.inv[k] - fd*logScales[k] - c0
+			drow[k] = sq
+			l := ws.cst[k] - 0.5*sq*inv
+			lrow[k] = l
+			if l > mx {
+				mx = l
+			}
 		}
-		L := logSumExpOf(ws.l)
+		ws.lz[i] = mx
+		if math.IsInf(mx, -1) {
+			mx = 0 // every ℓₖ is −∞: E = +∞, which the Evaluator reports
+		}
+		for k := range lrow {
+			lrow[k] -= mx
+		}
+	}
+	expEval(ws.lm[:nk], ws.rm[:nk])
+	for i := 0; i < n; i++ {
+		r := ws.rm[i*K : (i+1)*K]
+		t := 0.0
+		for _, v := range r {
+			t += v
+		}
+		inv := 1 / t
+		for k := range r {
+			r[k] *= inv
+		}
+		if o.Has(framework.OutEnergy) && !math.IsInf(ws.lz[i], -1) {
+			ws.lz[i] += math.Log(t)
+		}
+	}
+	if o&^(framework.OutEnergy|framework.OutGradX) == 0 {
+		// E and ∇ₓE = Σₖ rₖgₖ only.
+		for i := 0; i < n; i++ {
+			if o.Has(framework.OutEnergy) {
+				res.Energy[i] = -ws.lz[i]
+			}
+			if o.Has(framework.OutGradX) {
+				gx := res.GradX.RawRowView(i)
+				r, gm := ws.rm[i*K:(i+1)*K], ws.gm[i*K*d:(i+1)*K*d]
+				clear(gx)
+				for k, rk := range r {
+					for j, v := range gm[k*d : (k+1)*d] {
+						gx[j] += rk * v
+					}
+				}
+			}
+		}
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		ws.r, ws.dist2 = ws.rm[i*K:(i+1)*K], ws.dm[i*K:(i+1)*K]
+		L := ws.lz[i]
+		copy(ws.g, ws.gm[i*K*d:(i+1)*K*d])
 		clear(ws.gbar)
-		for k := 0; k < K; k++ {
-			ws.r[k] = math.Exp(ws.l[k] - L)
+		for k, rk := range ws.r {
 			for j, v := range ws.g[k*d : (k+1)*d] {
-				ws.gbar[j] += ws.r[k] * v
+				ws.gbar[j] += rk * v
 			}
 		}
 		if o.Has(framework.OutEnergy) {
@@ -244,6 +313,42 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 		}
 	}
 	return nil
+}
+
+// evalPlane is Evaluate for E and ∇ₓE in the plane, by gmmPlane (gmm_plane.go).
+func (g *GMM) evalPlane(ws *gmmWork, req *framework.Request, res *framework.Result, means []float64, n int) {
+	K := g.k
+	ws.par, ws.lbuf = grow(ws.par, 5*K), grow(ws.lbuf, 4*K)
+	gmmPlaneParams(ws.par, means, ws.inv, ws.cst)
+	raw := req.X.RawMatrix()
+	x := raw.Data
+	if raw.Stride != 2 {
+		ws.xc = grow(ws.xc, 2*n)
+		for i := 0; i < n; i++ {
+			copy(ws.xc[2*i:2*i+2], raw.Data[i*raw.Stride:])
+		}
+		x = ws.xc
+	}
+	ws.mx, ws.t = grow(ws.mx, n), grow(ws.t, n)
+	gx := ws.gx
+	direct := req.Outputs.Has(framework.OutGradX) && res.GradX.RawMatrix().Stride == 2
+	if direct {
+		gx = res.GradX.RawMatrix().Data
+	} else {
+		ws.gx = grow(ws.gx, 2*n)
+		gx = ws.gx
+	}
+	gmmPlane(x, n, K, ws.par, ws.lbuf, gx, ws.mx, ws.t)
+	if req.Outputs.Has(framework.OutGradX) && !direct {
+		for i := 0; i < n; i++ {
+			copy(res.GradX.RawRowView(i), gx[2*i:2*i+2])
+		}
+	}
+	if req.Outputs.Has(framework.OutEnergy) {
+		for i := range res.Energy[:n] {
+			res.Energy[i] = -(ws.mx[i] + math.Log(ws.t[i]))
+		}
+	}
 }
 
 // paramRow adds w∇θE of the current row.

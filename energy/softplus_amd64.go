@@ -5,3 +5,13 @@ package energy
 //
 //go:noescape
 func softplusKernel(n int, z, h, d1, d2, d3 *float64, flags int)
+
+// expKernel is expGeneric on n elements (a multiple of 4) with AVX2 and FMA.
+//
+//go:noescape
+func expKernel(n int, x, y *float64)
+
+// gmmPlaneKernel is gmmPlaneGeneric on n rows (a multiple of 4) with AVX2 and FMA.
+//
+//go:noescape
+func gmmPlaneKernel(n int, x *float64, k int, par, lbuf, gx, mx, t *float64)

@@ -5,3 +5,11 @@ package energy
 func softplusKernel(n int, z, h, d1, d2, d3 *float64, flags int) {
 	panic("energy: softplusKernel without amd64")
 }
+
+func expKernel(n int, x, y *float64) {
+	panic("energy: expKernel without amd64")
+}
+
+func gmmPlaneKernel(n int, x *float64, k int, par, lbuf, gx, mx, t *float64) {
+	panic("energy: gmmPlaneKernel without amd64")
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/framework/rundir"
 )
 
 // buildPlugin compiles an example plugin into a temporary folder.
@@ -146,4 +148,49 @@ steps = 400
 		assert.InDelta(t, -2*math.Log(sd), s, 0.1, "log precision %d", j)
 		assert.InDelta(t, mean, v[0][j], 0.1, "mean %d", j)
 	}
+}
+
+// PCD with the sampler run inside the plugin: reproducible from the seed whatever the number
+// of plugin processes, and k sampler steps cost one round trip instead of k.
+func TestPluginSideSampling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	plugin := buildPlugin(t, "../../plugins/examples/mlp")
+	data, err := filepath.Abs("../../examples/data/ring8_test.csv")
+	require.NoError(t, err)
+	tr := "[trainer]\nmethod = \"pcd\"\nk = 10\n[sampler]\nmethod = \"ula\"\nstep = 0.01"
+	dir := t.TempDir()
+	var want [][]float64
+	trips := map[string]int64{}
+	for _, energy := range []string{
+		fmt.Sprintf("plugin = [%q]\ninstances = 1\nplugin_sampling = true", plugin),
+		fmt.Sprintf("plugin = [%q]\ninstances = 2\nplugin_sampling = true", plugin),
+		fmt.Sprintf("plugin = [%q]\ninstances = 1", plugin),
+	} {
+		cfg := filepath.Join(dir, "pcd.toml")
+		require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(pluginBase, data, energy, tr)), 0o644))
+		out := filepath.Join(dir, fmt.Sprint(len(trips)))
+		code, _, errs := ebm(t, "train", cfg, "--out", out, "--quiet")
+		require.Equal(t, 0, code, errs)
+		s, err := rundir.ReadSummary(out)
+		require.NoError(t, err)
+		trips[energy] = s.Counts.RoundTrips
+		got := paramValues(t, out)
+		if want == nil {
+			want = got
+		} else if len(trips) == 2 {
+			assert.Equal(t, want, got, "plugin-side sampling with 1 and 2 processes")
+		}
+	}
+	var side, host int64
+	for k, v := range trips {
+		if strings.Contains(k, "plugin_sampling") {
+			side = max(side, v)
+		} else {
+			host = v
+		}
+	}
+	t.Logf("round trips: plugin-side sampling %d, host-side %d", side, host)
+	assert.Less(t, side*3, host, "sampling inside the plugin saves round trips")
 }

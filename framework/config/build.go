@@ -143,6 +143,17 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 		if err := sampler.Supports(b.Spec); err != nil {
 			return nil, r.Source.Locate(&Error{Key: "sampler.method", Msg: err.Error()})
 		}
+		if r.Energy.PluginSampling {
+			ps, ok := b.Energy.(interface {
+				Sampler(method string, opts any, local framework.Sampler) (framework.Sampler, error)
+			})
+			if !ok {
+				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: "this energy cannot sample inside its process"})
+			}
+			if sampler, err = ps.Sampler(r.Sampler.Method, r.Sampler.Options, sampler); err != nil {
+				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: err.Error()})
+			}
+		}
 	}
 
 	// θ: the energy's blocks, then the trainer's own.
@@ -229,7 +240,7 @@ func (r *Run) Resolved() ([]byte, error) {
 	energy := Table(r.Energy)
 	if r.Energy.Builtin != "" {
 		energy["config"] = Table(r.EnergyOptions)
-		for _, k := range []string{"instances", "start_timeout", "call_timeout", "sha256", "plugin"} {
+		for _, k := range []string{"instances", "start_timeout", "call_timeout", "sha256", "plugin", "plugin_sampling"} {
 			delete(energy, k)
 		}
 	} else {

@@ -29,6 +29,11 @@ type EnergySection struct {
 	StartTimeout string         `toml:"start_timeout" help:"time allowed for a plugin to start, e.g. \"60s\""`
 	CallTimeout  string         `toml:"call_timeout" help:"time allowed for one plugin request, e.g. \"30s\""`
 	SHA256       string         `toml:"sha256" help:"expected sha256 of the plugin binary (or script), hex"`
+	// PluginSampling moves the [sampler] into the plugin process when it offers the method: k
+	// sampler steps cost one round trip instead of one or more per step. The chains then
+	// draw their noise inside the plugin, so results are reproducible from the seed but
+	// differ from host-side sampling's.
+	PluginSampling bool `toml:"plugin_sampling" help:"run the [sampler] inside the plugin process when it offers the method (one round trip per k steps)"`
 }
 
 // TrainSection is the [train] table.
@@ -154,6 +159,8 @@ func decode(src *Source, reg *framework.Registry) (*Run, error) {
 			return nil, err
 		}
 		r.EnergyOptions = opts
+	case e.PluginSampling && len(e.Plugin) == 0:
+		return nil, &Error{Key: "energy.plugin_sampling", Msg: "needs a plugin energy ([energy] plugin = [...])"}
 	case len(e.Plugin) > 0:
 		if reg.OpenPlugin == nil {
 			return nil, &Error{Key: "energy.plugin", Msg: "this build of ebm cannot load plugins"}

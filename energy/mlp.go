@@ -221,12 +221,19 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 	return nil
 }
 
-// forward computes z_l = h_{l−1}W_lᵀ + b_l and σ(z_l) with the derivatives nd asks for.
+// forward computes z_l = h_{l−1}W_lᵀ + b_l and σ(z_l) with the derivatives nd asks for. The
+// top hidden layer's σ(z_{L−1}) and the output z_L are computed only when E or Σᵢwᵢ∇θE is
+// asked for: ∇ₓE and the second-order outputs need the activation's derivatives there, not
+// its value.
 func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 	L := len(m.sizes) - 1
 	prev := rawOf(req.X)
+	top := req.Outputs&(framework.OutEnergy|framework.OutParamVJP) != 0
 	for l := 1; l <= L; l++ {
 		ly := &ws.layers[l]
+		if l == L && !top {
+			break
+		}
 		ly.z = grow(ly.z, n*ly.out)
 		for i := 0; i < n; i++ {
 			copy(ly.z[i*ly.out:(i+1)*ly.out], ly.b)
@@ -237,7 +244,11 @@ func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 			break
 		}
 		k := n * ly.out
-		ly.h = grow(ly.h, k)
+		var h []float64
+		if l < L-1 || top {
+			ly.h = grow(ly.h, k)
+			h = ly.h
+		}
 		var d1, d2, d3 []float64
 		if nd.d1 {
 			ly.d1 = grow(ly.d1, k)
@@ -251,8 +262,10 @@ func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 			ly.d3 = grow(ly.d3, k)
 			d3 = ly.d3
 		}
-		m.act.eval(ly.z, ly.h, d1, d2, d3)
-		prev = general(n, ly.out, ly.h)
+		m.act.eval(ly.z, h, d1, d2, d3)
+		if h != nil {
+			prev = general(n, ly.out, h)
+		}
 	}
 }
 

@@ -7,12 +7,15 @@ import "math"
 //	σ(z) = max(z, 0) + log1p(e),  σ′ = s = sigmoid(z) = 1/u (z ≥ 0) or e/u (z < 0),
 //	σ″ = s(1 − s) = e/u²,  σ‴ = s(1 − s)(1 − 2s).
 //
-// exp(−|z|) is fdlibm's exp (Go's math.Exp) with k rounded to nearest and 2^k built from the
-// bits of the rounding constant; |z| is clamped at 708, where e ≈ 3·10⁻³⁰⁸ (below, e is
-// subnormal or zero, and the difference is below 10⁻³⁰⁷ in every output). log1p(e) for
-// e ∈ [0, 1] is 2·atanh(q), q = e/(2 + e) ∈ [0, ⅓], by its series 2q Σₖ q²ᵏ/(2k+1) to
-// k = 16 (the next term is below 10⁻¹⁸ relative). Every output is within a few units in the
-// last place of the correctly rounded value (TestSoftplusKernel); NaN stays NaN.
+// exp(−|z|) reduces the argument as fdlibm's exp (Go's math.Exp) does, with k rounded to
+// nearest and 2^k built from the bits of the rounding constant, and evaluates e^r = 1 + r +
+// r²Q(r) with Q of degree 11 (Taylor, below 10⁻¹⁷ on |r| ≤ ½ln 2); |z| is clamped at 708,
+// where e ≈ 3·10⁻³⁰⁸ (below, e is subnormal or zero, and the difference is below 10⁻³⁰⁷ in
+// every output). log1p(e) for e ∈ [0, 1] is 2·atanh(q), q = e/(2 + e) ∈ [0, ⅓], by its series
+// 2q Σₖ q²ᵏ/(2k+1) to k = 16 (the next term is below 10⁻¹⁸ relative). The quotients 1/u and
+// e/(2+e) come from one division, 1/(u(2+e)), and both polynomials are evaluated by Estrin's
+// scheme, which keeps the dependency chain short. Every output is within a few units in the
+// last place of the correctly rounded value (TestSoftplusAccuracy); NaN stays NaN.
 //
 // softplusKernel, the AVX2/FMA version, does the same arithmetic as softplusGeneric
 // operation for operation (every fused multiply-add of one is a math.FMA of the other), so
@@ -32,6 +35,18 @@ const (
 	spP4    = -1.65339022054652515390e-06
 	spP5    = 4.13813679705723846039e-08
 )
+
+// spTaylor holds 1/k!, k = 2 … 13: e^r = 1 + r + r²Σₖ spTaylor[k] rᵏ to within 10⁻¹⁷ on
+// |r| ≤ ½ln 2.
+var spTaylor = func() [12]float64 {
+	var c [12]float64
+	f := 1.0
+	for k := 2; k <= 13; k++ {
+		f *= float64(k)
+		c[k-2] = 1 / f
+	}
+	return c
+}()
 
 // spSeries holds 1/(2k+1), k = 1 … 16: the coefficients of atanh(q)/q in q².
 var spSeries = func() [16]float64 {
@@ -100,6 +115,7 @@ func ptr(s []float64) *float64 {
 
 // softplusGeneric is softplusEval in Go, operation for operation as the kernel.
 func softplusGeneric(z, h, d1, d2, d3 []float64) {
+	c := &spTaylor
 	for i, v := range z {
 		a := math.Abs(v)
 		m := a
@@ -112,28 +128,36 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 		hi := math.FMA(-kd, spLn2Hi, x)
 		lo := kd * spLn2Lo
 		r := hi - lo
-		tt := r * r
-		p := math.FMA(tt, spP5, spP4)
-		p = math.FMA(tt, p, spP3)
-		p = math.FMA(tt, p, spP2)
-		p = math.FMA(tt, p, spP1)
-		c := math.FMA(-tt, p, r)
-		y := 1 - ((lo - (r*c)/(2-c)) - hi)
-		e := y * math.Float64frombits((math.Float64bits(t)+1023)<<52)
-		rr := 1 / (1 + e)
+		scale := math.Float64frombits((math.Float64bits(t) + 1023) << 52)
+		r2 := r * r
+		r4 := r2 * r2
+		r8 := r4 * r4
+		b0 := math.FMA(r2, math.FMA(r, c[3], c[2]), math.FMA(r, c[1], c[0]))
+		b1 := math.FMA(r2, math.FMA(r, c[7], c[6]), math.FMA(r, c[5], c[4]))
+		b2 := math.FMA(r2, math.FMA(r, c[11], c[10]), math.FMA(r, c[9], c[8]))
+		q := math.FMA(r8, b2, math.FMA(r4, b1, b0))
+		e := (1 + math.FMA(r2, q, r)) * scale // exp(−|z|) = 2^k(1 + r + r²Q(r))
+		u, w := 1+e, 2+e
+		q0 := 1 / (u * w)
+		rr := w * q0 // 1/u
+		er := e * rr
 		s := rr
 		if math.Signbit(v) {
-			s = e * rr
+			s = er
 		}
 		if h != nil {
-			q := e / (2 + e)
-			zz := q * q
-			ser := spSeries[15]
-			for k := 14; k >= 0; k-- {
-				ser = math.FMA(zz, ser, spSeries[k])
-			}
-			ser = math.FMA(zz, ser, 1)
-			l := (q + q) * ser
+			qq := (e * u) * q0 // e/(2 + e)
+			zz := qq * qq
+			z2 := zz * zz
+			z4 := z2 * z2
+			z8 := z4 * z4
+			k := &spSeries
+			p0 := math.FMA(z2, math.FMA(zz, k[3], k[2]), math.FMA(zz, k[1], k[0]))
+			p1 := math.FMA(z2, math.FMA(zz, k[7], k[6]), math.FMA(zz, k[5], k[4]))
+			p2 := math.FMA(z2, math.FMA(zz, k[11], k[10]), math.FMA(zz, k[9], k[8]))
+			p3 := math.FMA(z2, math.FMA(zz, k[15], k[14]), math.FMA(zz, k[13], k[12]))
+			rs := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
+			l := math.FMA(zz, rs, 1) * (qq + qq)
 			pos := 0.0
 			if v > 0 {
 				pos = v
@@ -143,14 +167,12 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 		if d1 != nil {
 			d1[i] = s
 		}
-		if d2 != nil || d3 != nil {
-			a2 := (e * rr) * rr // s(1 − s) = e/u² without the cancellation of 1 − s
-			if d2 != nil {
-				d2[i] = a2
-			}
-			if d3 != nil {
-				d3[i] = a2 * (1 - (s + s))
-			}
+		a2 := er * rr // s(1 − s) = e/u² without the cancellation of 1 − s
+		if d2 != nil {
+			d2[i] = a2
+		}
+		if d3 != nil {
+			d3[i] = a2 * (1 - (s + s))
 		}
 	}
 }

@@ -34,15 +34,29 @@ C4(864, $0x3fa2f684bda12f68) // 1/27
 C4(896, $0x3fa1a7b9611a7b96) // 1/29
 C4(928, $0x3fa0842108421084) // 1/31
 C4(960, $0x3f9f07c1f07c1f08) // 1/33
-GLOBL softplusConsts<>(SB), RODATA|NOPTR, $992
+C4(992, $0x3fe0000000000000) // 1/2!
+C4(1024, $0x3fc5555555555555) // 1/3!
+C4(1056, $0x3fa5555555555555) // 1/4!
+C4(1088, $0x3f81111111111111) // 1/5!
+C4(1120, $0x3f56c16c16c16c17) // 1/6!
+C4(1152, $0x3f2a01a01a01a01a) // 1/7!
+C4(1184, $0x3efa01a01a01a01a) // 1/8!
+C4(1216, $0x3ec71de3a556c734) // 1/9!
+C4(1248, $0x3e927e4fb7789f5c) // 1/10!
+C4(1280, $0x3e5ae64567f544e4) // 1/11!
+C4(1312, $0x3e21eed8eff8d898) // 1/12!
+C4(1344, $0x3de6124613a86d09) // 1/13!
+GLOBL softplusConsts<>(SB), RODATA|NOPTR, $1376
 
 #define K(off) softplusConsts<>+off(SB)
 
 // func softplusKernel(n int, z, h, d1, d2, d3 *float64, flags int)
 //
 // For i < n (a multiple of 4): h[i] = softplus(z[i]) if flags&1, d1[i] = sigmoid(z[i]) if
-// flags&2, d2[i] = s(1−s) = e/u² if flags&4, d3[i] = s(1−s)(1−2s) if flags&8, with the arithmetic
-// of softplusGeneric (softplus.go), operation for operation.
+// flags&2, d2[i] = s(1−s) = e/u² if flags&4, d3[i] = s(1−s)(1−2s) if flags&8, with the
+// arithmetic of softplusGeneric (softplus.go), operation for operation. The polynomials are
+// evaluated by Estrin's scheme and the three quotients share one division, so that the
+// dependency chain of a block of four is short enough for consecutive blocks to overlap.
 TEXT ·softplusKernel(SB), NOSPLIT, $0-56
 	MOVQ n+0(FP), CX
 	MOVQ z+8(FP), SI
@@ -71,67 +85,85 @@ loop:
 	VFNMADD231PD K(160), Y4, Y5 // hi = x − kd·ln2hi
 	VMULPD  K(192), Y4, Y6      // lo = kd·ln2lo
 	VSUBPD  Y6, Y5, Y7          // r = hi − lo
-	VMULPD  Y7, Y7, Y8          // tt = r²
-	VMOVUPD K(352), Y9
-	VFMADD213PD K(320), Y8, Y9  // p = tt·P5 + P4
-	VFMADD213PD K(288), Y8, Y9
-	VFMADD213PD K(256), Y8, Y9
-	VFMADD213PD K(224), Y8, Y9
-	VMOVAPD Y7, Y10
-	VFNMADD231PD Y9, Y8, Y10    // c = r − tt·p
-	VMOVUPD K(416), Y11
-	VSUBPD  Y10, Y11, Y11       // 2 − c
-	VMULPD  Y10, Y7, Y12        // r·c
-	VDIVPD  Y11, Y12, Y12       // r·c/(2 − c)
-	VSUBPD  Y12, Y6, Y12        // lo − ·
-	VSUBPD  Y5, Y12, Y12        // · − hi
-	VSUBPD  Y12, Y13, Y12       // y = 1 − ·
 	VPADDQ  K(448), Y3, Y3
 	VPSLLQ  $52, Y3, Y3         // 2^k
-	VMULPD  Y3, Y12, Y1         // e = y·2^k
-	VADDPD  Y13, Y1, Y2         // u = 1 + e
-	VDIVPD  Y2, Y13, Y4         // rr = 1/u
-	VMULPD  Y4, Y1, Y5          // e·rr
-	VBLENDVPD Y0, Y5, Y4, Y6    // s = z < 0 (sign bit) ? e·rr : rr
+	VMULPD  Y7, Y7, Y8          // r2
+	VMULPD  Y8, Y8, Y9          // r4
+	VMULPD  Y9, Y9, Y10         // r8
+	VMOVUPD K(1024), Y11
+	VFMADD213PD K(992), Y7, Y11  // a0 = r·c3 + c2
+	VMOVUPD K(1088), Y12
+	VFMADD213PD K(1056), Y7, Y12 // a1 = r·c5 + c4
+	VFMADD231PD Y12, Y8, Y11     // b0 = r2·a1 + a0
+	VMOVUPD K(1152), Y5
+	VFMADD213PD K(1120), Y7, Y5  // a2 = r·c7 + c6
+	VMOVUPD K(1216), Y6
+	VFMADD213PD K(1184), Y7, Y6  // a3 = r·c9 + c8
+	VFMADD231PD Y6, Y8, Y5       // b1 = r2·a3 + a2
+	VMOVUPD K(1280), Y4
+	VFMADD213PD K(1248), Y7, Y4  // a4 = r·c11 + c10
+	VMOVUPD K(1344), Y2
+	VFMADD213PD K(1312), Y7, Y2  // a5 = r·c13 + c12
+	VFMADD231PD Y2, Y8, Y4       // b2 = r2·a5 + a4
+	VFMADD231PD Y5, Y9, Y11      // d0 = r4·b1 + b0
+	VFMADD231PD Y4, Y10, Y11     // Q = r8·b2 + d0
+	VFMADD231PD Y11, Y8, Y7      // r + r2·Q
+	VADDPD  Y13, Y7, Y7          // 1 + ·
+	VMULPD  Y3, Y7, Y1           // e = exp(−|z|)
+	VADDPD  Y13, Y1, Y2          // u = 1 + e
+	VADDPD  K(416), Y1, Y4       // v = 2 + e
+	VMULPD  Y4, Y2, Y5           // u·v
+	VDIVPD  Y5, Y13, Y5          // q0 = 1/(u·v)
+	VMULPD  Y5, Y4, Y6           // rr = v·q0 = 1/u
+	VMULPD  Y6, Y1, Y7           // e·rr
+	VBLENDVPD Y0, Y7, Y6, Y8     // s = z < 0 (sign bit) ? e·rr : rr
+	VMULPD  Y6, Y7, Y7           // s(1 − s) = (e·rr)·rr
 
 	TESTQ $1, DX
 	JEQ   noh
-	VADDPD  K(416), Y1, Y7      // 2 + e
-	VDIVPD  Y7, Y1, Y8          // q = e/(2 + e)
-	VMULPD  Y8, Y8, Y9          // zz = q²
-	VMOVUPD K(960), Y10
-	VFMADD213PD K(928), Y9, Y10
-	VFMADD213PD K(896), Y9, Y10
-	VFMADD213PD K(864), Y9, Y10
-	VFMADD213PD K(832), Y9, Y10
-	VFMADD213PD K(800), Y9, Y10
-	VFMADD213PD K(768), Y9, Y10
-	VFMADD213PD K(736), Y9, Y10
-	VFMADD213PD K(704), Y9, Y10
-	VFMADD213PD K(672), Y9, Y10
-	VFMADD213PD K(640), Y9, Y10
-	VFMADD213PD K(608), Y9, Y10
-	VFMADD213PD K(576), Y9, Y10
-	VFMADD213PD K(544), Y9, Y10
-	VFMADD213PD K(512), Y9, Y10
-	VFMADD213PD K(480), Y9, Y10
-	VFMADD213PD Y13, Y9, Y10    // 1 + zz·(…)
-	VADDPD  Y8, Y8, Y8          // 2q
-	VMULPD  Y10, Y8, Y10        // log1p(e)
-	VXORPD  Y11, Y11, Y11
-	VMAXPD  Y11, Y0, Y11        // z > 0 ? z : 0
-	VADDPD  Y10, Y11, Y11
-	VMOVUPD Y11, (R8)(AX*1)
+	VMULPD  Y2, Y1, Y9           // e·u
+	VMULPD  Y5, Y9, Y9           // q = e·u·q0 = e/(2 + e)
+	VMULPD  Y9, Y9, Y10          // z = q²
+	VMULPD  Y10, Y10, Y11        // z2
+	VMULPD  Y11, Y11, Y12        // z4
+	VMULPD  Y12, Y12, Y3         // z8
+	VMOVUPD K(512), Y1
+	VFMADD213PD K(480), Y10, Y1  // 1/3 + z/5
+	VMOVUPD K(576), Y2
+	VFMADD213PD K(544), Y10, Y2  // 1/7 + z/9
+	VFMADD231PD Y2, Y11, Y1
+	VMOVUPD K(640), Y2
+	VFMADD213PD K(608), Y10, Y2  // 1/11 + z/13
+	VMOVUPD K(704), Y4
+	VFMADD213PD K(672), Y10, Y4  // 1/15 + z/17
+	VFMADD231PD Y4, Y11, Y2
+	VFMADD231PD Y2, Y12, Y1      // d0
+	VMOVUPD K(768), Y2
+	VFMADD213PD K(736), Y10, Y2  // 1/19 + z/21
+	VMOVUPD K(832), Y4
+	VFMADD213PD K(800), Y10, Y4  // 1/23 + z/25
+	VFMADD231PD Y4, Y11, Y2
+	VMOVUPD K(896), Y4
+	VFMADD213PD K(864), Y10, Y4  // 1/27 + z/29
+	VMOVUPD K(960), Y5
+	VFMADD213PD K(928), Y10, Y5  // 1/31 + z/33
+	VFMADD231PD Y5, Y11, Y4
+	VFMADD231PD Y4, Y12, Y2      // d1
+	VFMADD231PD Y2, Y3, Y1       // R = z8·d1 + d0
+	VFMADD213PD Y13, Y10, Y1     // P = z·R + 1
+	VADDPD  Y9, Y9, Y9           // 2q
+	VMULPD  Y9, Y1, Y1           // log1p(e) = P·2q
+	VXORPD  Y2, Y2, Y2
+	VMAXPD  Y2, Y0, Y2           // z > 0 ? z : 0
+	VADDPD  Y1, Y2, Y2
+	VMOVUPD Y2, (R8)(AX*1)
 
 noh:
 	TESTQ $2, DX
 	JEQ   nod1
-	VMOVUPD Y6, (R9)(AX*1)
+	VMOVUPD Y8, (R9)(AX*1)
 
 nod1:
-	TESTQ $12, DX
-	JEQ   next
-	VMULPD  Y4, Y5, Y7          // s(1 − s) = (e·rr)·rr
 	TESTQ $4, DX
 	JEQ   nod2
 	VMOVUPD Y7, (R10)(AX*1)
@@ -139,7 +171,7 @@ nod1:
 nod2:
 	TESTQ $8, DX
 	JEQ   next
-	VADDPD  Y6, Y6, Y9          // 2s
+	VADDPD  Y8, Y8, Y9          // 2s
 	VSUBPD  Y9, Y13, Y9         // 1 − 2s
 	VMULPD  Y9, Y7, Y9
 	VMOVUPD Y9, (R11)(AX*1)

@@ -13,3 +13,6 @@ func kdot4(k int, a *float64, lda int, b *float64, s *float64)
 
 //go:noescape
 func transpose4(blocks int, src *float64, lds int, dst *float64, ldd int)
+
+//go:noescape
+func kern6x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)

@@ -200,3 +200,121 @@ tloop:
 tdone:
 	VZEROUPPER
 	RET
+
+// func kern6x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)
+//
+// kern4x8 for 6 rows of A and C: 12 accumulators, so that the two FMA pipes stay busy through
+// the 4-cycle latency of each accumulation. Same arithmetic per element as kern4x8.
+TEXT ·kern6x8(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ ars+16(FP), R8
+	MOVQ acs+24(FP), R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R11
+	SHLQ $3, R8
+	SHLQ $3, R9
+	SHLQ $3, R10
+	SHLQ $3, R11
+
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+	MOVQ SI, AX                // row 0; rows 1, 2 at AX + ars, AX + 2ars
+	LEAQ (SI)(R8*2), R13
+	ADDQ R8, R13               // row 3; rows 4, 5 at R13 + ars, R13 + 2ars
+
+	TESTQ CX, CX
+	JEQ   store6
+
+loop6:
+	VMOVUPD      (DI), Y12
+	VMOVUPD      32(DI), Y13
+	VBROADCASTSD (AX), Y14
+	VFMADD231PD  Y12, Y14, Y0
+	VFMADD231PD  Y13, Y14, Y1
+	VBROADCASTSD (AX)(R8*1), Y15
+	VFMADD231PD  Y12, Y15, Y2
+	VFMADD231PD  Y13, Y15, Y3
+	VBROADCASTSD (AX)(R8*2), Y14
+	VFMADD231PD  Y12, Y14, Y4
+	VFMADD231PD  Y13, Y14, Y5
+	VBROADCASTSD (R13), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	VBROADCASTSD (R13)(R8*1), Y14
+	VFMADD231PD  Y12, Y14, Y8
+	VFMADD231PD  Y13, Y14, Y9
+	VBROADCASTSD (R13)(R8*2), Y15
+	VFMADD231PD  Y12, Y15, Y10
+	VFMADD231PD  Y13, Y15, Y11
+	ADDQ         R9, AX
+	ADDQ         R9, R13
+	ADDQ         R10, DI
+	DECQ         CX
+	JNE          loop6
+
+store6:
+	VBROADCASTSD alpha+64(FP), Y14
+
+	VMULPD  Y14, Y0, Y0
+	VMULPD  Y14, Y1, Y1
+	VADDPD  (DX), Y0, Y0
+	VADDPD  32(DX), Y1, Y1
+	VMOVUPD Y0, (DX)
+	VMOVUPD Y1, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y2, Y2
+	VMULPD  Y14, Y3, Y3
+	VADDPD  (DX), Y2, Y2
+	VADDPD  32(DX), Y3, Y3
+	VMOVUPD Y2, (DX)
+	VMOVUPD Y3, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y4, Y4
+	VMULPD  Y14, Y5, Y5
+	VADDPD  (DX), Y4, Y4
+	VADDPD  32(DX), Y5, Y5
+	VMOVUPD Y4, (DX)
+	VMOVUPD Y5, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y6, Y6
+	VMULPD  Y14, Y7, Y7
+	VADDPD  (DX), Y6, Y6
+	VADDPD  32(DX), Y7, Y7
+	VMOVUPD Y6, (DX)
+	VMOVUPD Y7, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y8, Y8
+	VMULPD  Y14, Y9, Y9
+	VADDPD  (DX), Y8, Y8
+	VADDPD  32(DX), Y9, Y9
+	VMOVUPD Y8, (DX)
+	VMOVUPD Y9, 32(DX)
+	ADDQ    R11, DX
+
+	VMULPD  Y14, Y10, Y10
+	VMULPD  Y14, Y11, Y11
+	VADDPD  (DX), Y10, Y10
+	VADDPD  32(DX), Y11, Y11
+	VMOVUPD Y10, (DX)
+	VMOVUPD Y11, 32(DX)
+
+	VZEROUPPER
+	RET

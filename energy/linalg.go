@@ -255,9 +255,10 @@ func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c 
 // scratch holds the packed copies of gemm's operands, reused between calls.
 var scratch = sync.Pool{New: func() any { return new([]float64) }}
 
-// gemmFMA is gemm by 4×8 tiles of the assembly kernel kern4x8: every element is Σₗ A(i,l)B(l,j)
+// gemmFMA is gemm by 6×8 and 4×8 tiles of the assembly kernels kern6x8 and kern4x8: every
+// element is Σₗ A(i,l)B(l,j)
 // accumulated from zero with fused multiply-adds in l order, times alpha, added to beta·C. The
-// tiles that C's shape leaves over (its last m mod 4 rows, its last n mod 8 columns) go
+// tiles that C's shape leaves over (its last rows, its last n mod 8 columns) go
 // through the same kernel on zero-padded copies of their rows of A and columns of B, so every
 // element is computed the same way: a row's result is independent of the other rows and of
 // whether it falls in a whole tile. A transposed B is first copied row-major (transpose4),
@@ -269,15 +270,20 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 		return
 	}
 	m4, n8 := m&^3, n&^7
+	np := (n + 7) / 8
+	// op(B) is copied into panels of 8 columns (k×8, contiguous) when it is transposed or
+	// when enough rows of C reuse them: the kernels then stream through B in order. Only
+	// the last n − n8 columns are copied otherwise (zero-padded to 8).
+	packed := tb || m >= 16
 	size := 0
-	if tb {
-		size += k * n
-	}
-	if n8 < n {
+	switch {
+	case packed:
+		size += np * 8 * k
+	case n8 < n:
 		size += 8 * k
 	}
-	if m4 < m {
-		size += 4 * k
+	if (n8 > 0 && (m%6)%4 != 0) || (n8 < n && m4 < m) {
+		size += 4 * k // pack's rows
 	}
 	var buf []float64
 	if size > 0 {
@@ -291,21 +297,28 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 		buf = buf[n:]
 		return s
 	}
-	bd, ldb := b.Data, b.Stride
-	if tb {
-		t := take(k * n)
-		transpose(t, n, b, n, k)
-		bd, ldb = t, n
-	}
-	// bp: the last n − n8 columns of op(B), zero-padded to 8.
-	var bp []float64
-	if n8 < n {
+	// panel returns the address and row stride of columns j…j+7 of op(B) for the kernels.
+	var pan []float64
+	var bp []float64 // the last n − n8 columns, zero-padded to 8
+	if packed {
+		pan = take(np * 8 * k)
+		packPanels(pan, b, tb, n, k)
+		if n8 < n {
+			bp = pan[(np-1)*8*k:]
+		}
+	} else if n8 < n {
 		bp = take(8 * k)
 		for l := 0; l < k; l++ {
 			row := bp[l*8 : l*8+8]
 			clear(row[n-n8:])
-			copy(row, bd[l*ldb+n8:l*ldb+n])
+			copy(row, b.Data[l*b.Stride+n8:l*b.Stride+n])
 		}
+	}
+	panel := func(j int) (*float64, int) {
+		if packed {
+			return &pan[(j/8)*8*k], 8
+		}
+		return &b.Data[j], b.Stride
 	}
 	ars, acs := a.Stride, 1
 	if ta {
@@ -324,50 +337,90 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 			copy(c.Data[(i0+r)*c.Stride+j0:(i0+r)*c.Stride+j0+nr], tile[r*8:r*8+nr])
 		}
 	}
-	for i := 0; i < m4; i += 4 {
-		for j := 0; j < n8; j += 8 {
-			kern4x8(k, &a.Data[i*ars], ars, acs, &bd[j], ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+	// pack copies rows i0…m−1 of op(A) (at most 3) into ap, row-major, zero-padded to 4.
+	var ap []float64
+	pack := func(i0 int) {
+		if ap == nil {
+			ap = take(4 * k)
 		}
-		if n8 < n {
-			edge(&a.Data[i*ars], ars, acs, &bp[0], 8, i, 4, n8, n-n8)
-		}
-	}
-	if m4 < m {
-		// ap: the last m − m4 rows of op(A), row-major, zero-padded to 4.
-		ap := take(4 * k)
-		clear(ap[(m-m4)*k:])
-		for r := 0; r < m-m4; r++ {
+		clear(ap[(m-i0)*k:])
+		for r := 0; r < m-i0; r++ {
 			row := ap[r*k : (r+1)*k]
 			for l := range row {
-				row[l] = a.Data[(m4+r)*ars+l*acs]
+				row[l] = a.Data[(i0+r)*ars+l*acs]
 			}
 		}
-		for j := 0; j < n8; j += 8 {
-			edge(&ap[0], k, 1, &bd[j], ldb, m4, m-m4, j, 8)
+	}
+	// Whole 8-column tiles: six rows at a time, then four, then the last rows padded.
+	i := 0
+	if n8 > 0 {
+		for ; i+6 <= m; i += 6 {
+			for j := 0; j < n8; j += 8 {
+				bj, ldb := panel(j)
+				kern6x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+			}
 		}
-		if n8 < n {
-			edge(&ap[0], k, 1, &bp[0], 8, m4, m-m4, n8, n-n8)
+		for ; i+4 <= m; i += 4 {
+			for j := 0; j < n8; j += 8 {
+				bj, ldb := panel(j)
+				kern4x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+			}
+		}
+		if i < m {
+			pack(i)
+			for j := 0; j < n8; j += 8 {
+				bj, ldb := panel(j)
+				edge(&ap[0], k, 1, bj, ldb, i, m-i, j, 8)
+			}
+		}
+	}
+	// The last n − n8 columns: four rows at a time, then the last rows padded.
+	if n8 < n {
+		for i = 0; i+4 <= m; i += 4 {
+			edge(&a.Data[i*ars], ars, acs, &bp[0], 8, i, 4, n8, n-n8)
+		}
+		if i < m {
+			pack(i)
+			edge(&ap[0], k, 1, &bp[0], 8, i, m-i, n8, n-n8)
 		}
 	}
 }
 
-// transpose writes the transpose of the rows×cols matrix b into dst (cols×rows, row stride
-// ldd): 4×4 blocks with transpose4, the edges in Go.
-func transpose(dst []float64, ldd int, b blas64.General, rows, cols int) {
-	r4, c4 := rows&^3, cols&^3
-	for i := 0; i < r4; i += 4 {
-		if c4 > 0 {
-			transpose4(c4/4, &b.Data[i*b.Stride], b.Stride, &dst[i], ldd)
-		}
-		for r := i; r < i+4; r++ {
-			for j := c4; j < cols; j++ {
-				dst[j*ldd+r] = b.Data[r*b.Stride+j]
+// packPanels copies op(B) (k×n; B is n×k when tb) into ⌈n/8⌉ panels of 8 columns: panel p
+// holds columns 8p…8p+7 as a k×8 row-major block at pan[8pk:], zero-padded past column n.
+// A transposed B goes through transpose4, four rows of B at a time.
+func packPanels(pan []float64, b blas64.General, tb bool, n, k int) {
+	np := (n + 7) / 8
+	k4 := k &^ 3
+	for p := 0; p < np; p++ {
+		dst := pan[p*8*k : (p+1)*8*k]
+		w := min(8, n-8*p) // columns in this panel
+		if !tb {
+			for l := 0; l < k; l++ {
+				row := dst[l*8 : l*8+8]
+				copy(row, b.Data[l*b.Stride+8*p:l*b.Stride+8*p+w])
+				clear(row[w:])
 			}
+			continue
 		}
-	}
-	for r := r4; r < rows; r++ {
-		for j, v := range b.Data[r*b.Stride : r*b.Stride+cols] {
-			dst[j*ldd+r] = v
+		for j0 := 0; j0 < 8; j0 += 4 {
+			rows := min(4, w-j0)
+			if rows == 4 && k4 > 0 {
+				transpose4(k4/4, &b.Data[(8*p+j0)*b.Stride], b.Stride, &dst[j0], 8)
+			}
+			for jj := j0; jj < j0+4; jj++ {
+				lo := k4
+				if rows < 4 || k4 == 0 {
+					lo = 0
+				}
+				for l := lo; l < k; l++ {
+					v := 0.0
+					if jj < w {
+						v = b.Data[(8*p+jj)*b.Stride+l]
+					}
+					dst[l*8+jj] = v
+				}
+			}
 		}
 	}
 }

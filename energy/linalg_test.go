@@ -2,6 +2,7 @@ package energy
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -124,24 +125,43 @@ func testGemmRowIndependent(t *testing.T) {
 	}
 }
 
-// TestTranspose checks transpose against the definition on shapes with and without 4×4 edges.
-func TestTranspose(t *testing.T) {
+// TestPackPanels checks the panels of op(B) against the definition, B transposed or not, on
+// shapes with and without partial panels and 4×4 edges.
+func TestPackPanels(t *testing.T) {
 	if !haveFMA {
 		t.Skip("transpose4 needs amd64")
 	}
 	rng := rand.New(rand.NewPCG(3, 3))
-	for _, sh := range [][2]int{{1, 1}, {4, 4}, {5, 9}, {64, 64}, {7, 3}, {12, 65}} {
-		r, c := sh[0], sh[1]
-		b := general(r, c+1, make([]float64, r*(c+1)))
-		b.Cols = c
-		for i := range b.Data {
-			b.Data[i] = rng.NormFloat64()
-		}
-		dst := make([]float64, c*(r+2))
-		transpose(dst, r+2, b, r, c)
-		for i := 0; i < r; i++ {
-			for j := 0; j < c; j++ {
-				assert.Equal(t, b.Data[i*b.Stride+j], dst[j*(r+2)+i], "%dx%d at (%d, %d)", r, c, i, j)
+	for _, sh := range [][2]int{{1, 1}, {8, 4}, {5, 9}, {64, 64}, {7, 3}, {12, 65}, {17, 2}} {
+		n, k := sh[0], sh[1]
+		for _, tb := range []bool{false, true} {
+			r, c := k, n
+			if tb {
+				r, c = n, k
+			}
+			b := general(r, c+1, make([]float64, r*(c+1)))
+			b.Cols = c
+			for i := range b.Data {
+				b.Data[i] = rng.NormFloat64()
+			}
+			np := (n + 7) / 8
+			pan := make([]float64, np*8*k)
+			for i := range pan {
+				pan[i] = math.NaN()
+			}
+			packPanels(pan, b, tb, n, k)
+			for l := 0; l < k; l++ {
+				for j := 0; j < np*8; j++ {
+					want := 0.0
+					if j < n {
+						if tb {
+							want = b.Data[j*b.Stride+l]
+						} else {
+							want = b.Data[l*b.Stride+j]
+						}
+					}
+					assert.Equal(t, want, pan[(j/8)*8*k+l*8+j%8], "n=%d k=%d tb=%v at (%d, %d)", n, k, tb, l, j)
+				}
 			}
 		}
 	}

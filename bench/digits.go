@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/goebm/goebm/framework/config"
 	"github.com/goebm/goebm/framework/eval"
 )
 
@@ -60,7 +61,10 @@ func digitsWorkloads() []Workload {
 }
 
 func runDigits(ctx context.Context, env *Env) (*Sample, error) {
-	epochs := env.steps(20)
+	epochs := 20
+	if env.Epochs > 0 {
+		epochs = env.Epochs
+	}
 	b, err := env.config("bench-digits.toml", fmt.Sprintf(digitsConfig, epochs))
 	if err != nil {
 		return nil, err
@@ -86,10 +90,13 @@ func runDigits(ctx context.Context, env *Env) (*Sample, error) {
 	s.Mean = s.PerStep
 	s.Extra["sec_per_step_median"] = median(s.all)
 	s.Extra["epoch_sec_median"] = median(s.Seconds)
+	s.Accuracy, err = pseudoLogLik(b)
+	return s, err
+}
+
+// pseudoLogLik returns the full pseudo-log-likelihood Σᵢ log p(vᵢ | v₋ᵢ) averaged over the
+// training rows, at the run's θ.
+func pseudoLogLik(b *config.Built) (float64, error) {
 	pnll, err := eval.PseudoNLL(b.Run.Eval, b.Run.Theta[:b.Spec.NumParams()], b.Train.X)
-	if err != nil {
-		return nil, err
-	}
-	s.Accuracy = -pnll
-	return s, nil
+	return -pnll, err
 }

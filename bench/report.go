@@ -49,7 +49,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Machine: %s, nproc %d (GOMAXPROCS %d), %s %s, gemm kernel: %s. Load average before %s, after %s. %d rounds%s, %s, %.0f s.\n",
 		m.Model, m.CPUs, m.GOMAXPROCS, m.Go, m.OS, m.Kernel, strings.Join(m.LoadBefore, " "), strings.Join(m.LoadAfter, " "),
-		r.Repeats, map[bool]string{true: " (seeds 0, 1, …)", false: ""}[r.VarySeed], r.Date, r.WallSeconds)
+		r.Repeats, map[bool]string{true: " (round r with seed s + r on both sides)", false: ""}[r.VarySeed], r.Date, r.WallSeconds)
 	for _, c := range r.PeerCommands {
 		fmt.Fprintf(w, "Peer: `%s`\n", c)
 	}

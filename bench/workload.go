@@ -31,9 +31,11 @@ type Env struct {
 	Seed uint64
 	// Workers and Chunk set the Evaluator as [compute] workers and chunk do (0: defaults).
 	Workers, Chunk int
-	// Steps, when positive, replaces the workload's number of steps (epochs for digits,
-	// sampler steps for Langevin): for tests and quick looks.
+	// Steps, when positive, replaces the number of steps of the training workloads and of
+	// sampler steps of Langevin: for tests and quick looks.
 	Steps int
+	// Epochs, when positive, replaces digits' 20 epochs (its peer has no such option).
+	Epochs int
 	// LogEvery, when positive, sets [train] log_every (the metrics interval, which is also
 	// how often the divergence guard snapshots the state); 0 keeps the run file's.
 	LogEvery int

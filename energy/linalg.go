@@ -445,7 +445,7 @@ func weightOf(w []float64, i int) float64 {
 // GemmKernel names the matrix-product kernel that the built-in energies use on this machine.
 func GemmKernel() string {
 	if haveFMA {
-		return "goebm AVX2/FMA assembly (4×8 tiles, 4-row dot products)"
+		return "goebm AVX2/FMA assembly (6×8 and 4×8 tiles, 4-row dot products)"
 	}
 	return "gonum native blas64, tiled"
 }

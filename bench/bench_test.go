@@ -158,9 +158,9 @@ func TestLangevinAcceptance(t *testing.T) {
 func fakePeers(t *testing.T) string {
 	dir := t.TempDir()
 	scripts := map[string]string{
-		"torch_gauss_sm.py": `{"args": "%s", "exact_sm": {"sec_per_step_median": 0.002, "rel_fro_err": 0.07, "contention": {"other_procs_cpu_frac_of_machine": 0.1}}, "dsm": {"sec_per_step_median": 0.0004, "rel_fro_err": 0.15}, "ssm": {"sec_per_step_median": 0.0005, "rel_fro_err": 0.12}}`,
-		"torch_mlp2d.py":    `{"args": "%s", "dsm": {"sec_per_step_median": 0.0013, "test_nll": 2.6}, "pcd_ula": {"sec_per_step_median": 0.011, "test_nll": 2.7}}`,
-		"torch_langevin.py": `{"args": "%s", "ula_hand": {"sec_per_step_median": 0.002, "chain_steps_per_sec": 2e6, "final": {"mean_err_l2": 0.03}}, "ula_autograd": {"sec_per_step_median": 0.001, "chain_steps_per_sec": 4e6, "final": {"mean_err_l2": 0.05}}, "mala_hand": {"sec_per_step_median": 0.002, "acceptance_rate": 0.977, "final": {"mean_err_l2": 0.02}}, "mala_autograd": {"sec_per_step_median": 0.003, "acceptance_rate": 0.976, "final": {"mean_err_l2": 0.02}}}`,
+		"torch_gauss_sm.py":     `{"args": "%s", "exact_sm": {"sec_per_step_median": 0.002, "rel_fro_err": 0.07, "contention": {"other_procs_cpu_frac_of_machine": 0.1}}, "dsm": {"sec_per_step_median": 0.0004, "rel_fro_err": 0.15}, "ssm": {"sec_per_step_median": 0.0005, "rel_fro_err": 0.12}}`,
+		"torch_mlp2d.py":        `{"args": "%s", "dsm": {"sec_per_step_median": 0.0013, "test_nll": 2.6}, "pcd_ula": {"sec_per_step_median": 0.011, "test_nll": 2.7}}`,
+		"torch_langevin.py":     `{"args": "%s", "ula_hand": {"sec_per_step_median": 0.002, "chain_steps_per_sec": 2e6, "final": {"mean_err_l2": 0.03}}, "ula_autograd": {"sec_per_step_median": 0.001, "chain_steps_per_sec": 4e6, "final": {"mean_err_l2": 0.05}}, "mala_hand": {"sec_per_step_median": 0.002, "acceptance_rate": 0.977, "final": {"mean_err_l2": 0.02}}, "mala_autograd": {"sec_per_step_median": 0.003, "acceptance_rate": 0.976, "final": {"mean_err_l2": 0.02}}}`,
 		"sklearn_rbm_digits.py": `{"args": "%s", "rbm64": {"sec_per_epoch": 0.0117, "fit_sec": 0.234, "full_pseudo_loglik_mean": -15.87}}`,
 	}
 	for name, js := range scripts {

@@ -1,11 +1,12 @@
 #include "textflag.h"
 
-// func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)
+// func kern4x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64, over int)
 //
 // C[0:4, 0:8] += alpha · Σ_{l<k} A(i,l)·B(l, 0:8), with A(i,l) = a[i*ars + l*acs],
 // B(l,j) = b[l*ldb + j], C(i,j) = c[i*ldc + j]. Each product is accumulated in l order with
-// fused multiply-adds from zero; the sum is multiplied by alpha and then added to C.
-TEXT ·kern4x8(SB), NOSPLIT, $0-72
+// fused multiply-adds from zero; the sum is multiplied by alpha and then added to C, or
+// written over C when over ≠ 0.
+TEXT ·kern4x8(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ ars+16(FP), R8
@@ -61,35 +62,39 @@ loop:
 
 store:
 	VBROADCASTSD alpha+64(FP), Y14
+	VMULPD       Y14, Y0, Y0
+	VMULPD       Y14, Y1, Y1
+	VMULPD       Y14, Y2, Y2
+	VMULPD       Y14, Y3, Y3
+	VMULPD       Y14, Y4, Y4
+	VMULPD       Y14, Y5, Y5
+	VMULPD       Y14, Y6, Y6
+	VMULPD       Y14, Y7, Y7
+	MOVQ         DX, AX
+	CMPQ         over+72(FP), $0
+	JNE          put4
+	VADDPD       (AX), Y0, Y0
+	VADDPD       32(AX), Y1, Y1
+	ADDQ         R11, AX
+	VADDPD       (AX), Y2, Y2
+	VADDPD       32(AX), Y3, Y3
+	ADDQ         R11, AX
+	VADDPD       (AX), Y4, Y4
+	VADDPD       32(AX), Y5, Y5
+	ADDQ         R11, AX
+	VADDPD       (AX), Y6, Y6
+	VADDPD       32(AX), Y7, Y7
 
-	VMULPD  Y14, Y0, Y0
-	VMULPD  Y14, Y1, Y1
-	VADDPD  (DX), Y0, Y0
-	VADDPD  32(DX), Y1, Y1
+put4:
 	VMOVUPD Y0, (DX)
 	VMOVUPD Y1, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y2, Y2
-	VMULPD  Y14, Y3, Y3
-	VADDPD  (DX), Y2, Y2
-	VADDPD  32(DX), Y3, Y3
 	VMOVUPD Y2, (DX)
 	VMOVUPD Y3, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y4, Y4
-	VMULPD  Y14, Y5, Y5
-	VADDPD  (DX), Y4, Y4
-	VADDPD  32(DX), Y5, Y5
 	VMOVUPD Y4, (DX)
 	VMOVUPD Y5, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y6, Y6
-	VMULPD  Y14, Y7, Y7
-	VADDPD  (DX), Y6, Y6
-	VADDPD  32(DX), Y7, Y7
 	VMOVUPD Y6, (DX)
 	VMOVUPD Y7, 32(DX)
 
@@ -201,11 +206,11 @@ tdone:
 	VZEROUPPER
 	RET
 
-// func kern6x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64)
+// func kern6x8(k int, a *float64, ars, acs int, b *float64, ldb int, c *float64, ldc int, alpha float64, over int)
 //
 // kern4x8 for 6 rows of A and C: 12 accumulators, so that the two FMA pipes stay busy through
 // the 4-cycle latency of each accumulation. Same arithmetic per element as kern4x8.
-TEXT ·kern6x8(SB), NOSPLIT, $0-72
+TEXT ·kern6x8(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ ars+16(FP), R8
@@ -268,51 +273,55 @@ loop6:
 
 store6:
 	VBROADCASTSD alpha+64(FP), Y14
+	VMULPD       Y14, Y0, Y0
+	VMULPD       Y14, Y1, Y1
+	VMULPD       Y14, Y2, Y2
+	VMULPD       Y14, Y3, Y3
+	VMULPD       Y14, Y4, Y4
+	VMULPD       Y14, Y5, Y5
+	VMULPD       Y14, Y6, Y6
+	VMULPD       Y14, Y7, Y7
+	VMULPD       Y14, Y8, Y8
+	VMULPD       Y14, Y9, Y9
+	VMULPD       Y14, Y10, Y10
+	VMULPD       Y14, Y11, Y11
+	MOVQ         DX, AX
+	CMPQ         over+72(FP), $0
+	JNE          put6
+	VADDPD       (AX), Y0, Y0
+	VADDPD       32(AX), Y1, Y1
+	ADDQ         R11, AX
+	VADDPD       (AX), Y2, Y2
+	VADDPD       32(AX), Y3, Y3
+	ADDQ         R11, AX
+	VADDPD       (AX), Y4, Y4
+	VADDPD       32(AX), Y5, Y5
+	ADDQ         R11, AX
+	VADDPD       (AX), Y6, Y6
+	VADDPD       32(AX), Y7, Y7
+	ADDQ         R11, AX
+	VADDPD       (AX), Y8, Y8
+	VADDPD       32(AX), Y9, Y9
+	ADDQ         R11, AX
+	VADDPD       (AX), Y10, Y10
+	VADDPD       32(AX), Y11, Y11
 
-	VMULPD  Y14, Y0, Y0
-	VMULPD  Y14, Y1, Y1
-	VADDPD  (DX), Y0, Y0
-	VADDPD  32(DX), Y1, Y1
+put6:
 	VMOVUPD Y0, (DX)
 	VMOVUPD Y1, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y2, Y2
-	VMULPD  Y14, Y3, Y3
-	VADDPD  (DX), Y2, Y2
-	VADDPD  32(DX), Y3, Y3
 	VMOVUPD Y2, (DX)
 	VMOVUPD Y3, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y4, Y4
-	VMULPD  Y14, Y5, Y5
-	VADDPD  (DX), Y4, Y4
-	VADDPD  32(DX), Y5, Y5
 	VMOVUPD Y4, (DX)
 	VMOVUPD Y5, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y6, Y6
-	VMULPD  Y14, Y7, Y7
-	VADDPD  (DX), Y6, Y6
-	VADDPD  32(DX), Y7, Y7
 	VMOVUPD Y6, (DX)
 	VMOVUPD Y7, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y8, Y8
-	VMULPD  Y14, Y9, Y9
-	VADDPD  (DX), Y8, Y8
-	VADDPD  32(DX), Y9, Y9
 	VMOVUPD Y8, (DX)
 	VMOVUPD Y9, 32(DX)
 	ADDQ    R11, DX
-
-	VMULPD  Y14, Y10, Y10
-	VMULPD  Y14, Y11, Y11
-	VADDPD  (DX), Y10, Y10
-	VADDPD  32(DX), Y11, Y11
 	VMOVUPD Y10, (DX)
 	VMOVUPD Y11, 32(DX)
 

@@ -123,9 +123,13 @@ func scaleC(beta float64, c blas64.General) {
 // last rows in Go with the same arithmetic. Each element is alpha·s rounded, added to beta·C.
 func gemmDot(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
 	m, n := c.Rows, c.Cols
-	scaleC(beta, c)
 	if k == 0 || alpha == 0 {
+		scaleC(beta, c)
 		return
+	}
+	over := beta == 0 // write alpha·s over C rather than clear it and add
+	if !over {
+		scaleC(beta, c)
 	}
 	// Column j of op(B), contiguous: row j of B when transposed, else a copy.
 	bt, ldt := b.Data, b.Stride
@@ -162,7 +166,11 @@ func gemmDot(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64
 				for l := k4; l < k; l++ {
 					acc = math.FMA(row[l], col[l], acc)
 				}
-				c.Data[(i+r)*c.Stride+j] += float64(alpha * acc) // rounded before the sum, as kern4x8
+				if over {
+					c.Data[(i+r)*c.Stride+j] = alpha * acc
+				} else {
+					c.Data[(i+r)*c.Stride+j] += float64(alpha * acc) // rounded before the sum, as kern4x8
+				}
 			}
 		}
 	}
@@ -187,9 +195,12 @@ func dotLanes(x, y []float64) float64 {
 // Each element is the same fused sum in inner-dimension order as gemmFMA's.
 func gemmFMATransposed(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
 	m, n := c.Rows, c.Cols
-	scaleC(beta, c)
 	if k == 0 || alpha == 0 {
+		scaleC(beta, c)
 		return
+	}
+	if beta != 0 {
+		scaleC(beta, c)
 	}
 	n4 := (n + 3) &^ 3
 	sp := scratch.Get().(*[]float64)
@@ -212,7 +223,11 @@ func gemmFMATransposed(tb bool, alpha float64, a, b blas64.General, beta float64
 	for i := 0; i < m; i++ {
 		crow := c.Data[i*c.Stride : i*c.Stride+n]
 		for j := range crow {
-			crow[j] += ct[j*m+i]
+			if beta == 0 {
+				crow[j] = ct[j*m+i]
+			} else {
+				crow[j] += ct[j*m+i]
+			}
 		}
 	}
 }
@@ -265,16 +280,24 @@ var scratch = sync.Pool{New: func() any { return new([]float64) }}
 // since the kernel reads 8 consecutive entries of a row of B.
 func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
 	m, n := c.Rows, c.Cols
-	scaleC(beta, c)
 	if k == 0 || alpha == 0 {
+		scaleC(beta, c)
 		return
+	}
+	// With beta = 0 the kernels write alpha·Σ over C (as 0 + alpha·Σ, but for the sign of a
+	// zero) instead of clearing C and adding to it.
+	over := 0
+	if beta == 0 {
+		over = 1
+	} else {
+		scaleC(beta, c)
 	}
 	m4, n8 := m&^3, n&^7
 	np := (n + 7) / 8
 	// op(B) is copied into panels of 8 columns (k×8, contiguous) when it is transposed or
 	// when enough rows of C reuse them: the kernels then stream through B in order. Only
 	// the last n − n8 columns are copied otherwise (zero-padded to 8).
-	packed := tb || m >= 16
+	packed := tb || (m >= 16 && !ta)
 	size := 0
 	switch {
 	case packed:
@@ -328,11 +351,13 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 	// edge runs kern4x8 on a 4×8 tile of C held in tile: rows i0…i0+mr−1 and columns
 	// j0…j0+nr−1 of C are copied in (the rest zero), updated and copied back.
 	edge := func(ap *float64, ars, acs int, bp *float64, ldb, i0, mr, j0, nr int) {
-		tile = [32]float64{}
-		for r := 0; r < mr; r++ {
-			copy(tile[r*8:r*8+nr], c.Data[(i0+r)*c.Stride+j0:])
+		if over == 0 {
+			tile = [32]float64{}
+			for r := 0; r < mr; r++ {
+				copy(tile[r*8:r*8+nr], c.Data[(i0+r)*c.Stride+j0:])
+			}
 		}
-		kern4x8(k, ap, ars, acs, bp, ldb, &tile[0], 8, alpha)
+		kern4x8(k, ap, ars, acs, bp, ldb, &tile[0], 8, alpha, over)
 		for r := 0; r < mr; r++ {
 			copy(c.Data[(i0+r)*c.Stride+j0:(i0+r)*c.Stride+j0+nr], tile[r*8:r*8+nr])
 		}
@@ -357,13 +382,13 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 		for ; i+6 <= m; i += 6 {
 			for j := 0; j < n8; j += 8 {
 				bj, ldb := panel(j)
-				kern6x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+				kern6x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha, over)
 			}
 		}
 		for ; i+4 <= m; i += 4 {
 			for j := 0; j < n8; j += 8 {
 				bj, ldb := panel(j)
-				kern4x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha)
+				kern4x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha, over)
 			}
 		}
 		if i < m {

@@ -79,6 +79,9 @@ func TestRegister(t *testing.T) {
 // A training step allocates nothing once its buffers are sized (with one evaluator worker:
 // the Evaluator's own goroutines are not the trainers' business).
 func TestStepNoAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
 	const d = 3
 	x := correlatedRows(40, 51)
 	newDSM := func(o DSMOptions) framework.Trainer { tr, _ := NewDenoisingScoreMatching(o); return tr }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package samplers
+
+const raceEnabled = false

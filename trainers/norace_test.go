@@ -1,0 +1,5 @@
+//go:build !race
+
+package trainers
+
+const raceEnabled = false

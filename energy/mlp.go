@@ -287,8 +287,9 @@ func (m *MLP) backward(ws *mlpWork, n int) {
 			up := &ws.layers[l+1]
 			gemm(blas.NoTrans, blas.NoTrans, 1, general(n, up.out, up.g), up.W, 0, general(n, ly.out, ly.gh))
 		}
-		for i, v := range ly.gh {
-			ly.g[i] = v * ly.d1[i]
+		gh, g, d1 := ly.gh[:k], ly.g[:k], ly.d1[:k] // locals: no reloads, no bounds checks
+		for i, v := range gh {
+			g[i] = v * d1[i]
 		}
 	}
 }

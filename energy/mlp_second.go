@@ -27,8 +27,9 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 		ly.zt = grow(ly.zt, k)
 		ly.ht = grow(ly.ht, k)
 		gemm(blas.NoTrans, blas.Trans, 1, prev, ly.W, 0, general(n, ly.out, ly.zt))
-		for i, v := range ly.zt {
-			ly.ht[i] = ly.d1[i] * v
+		zt, ht, d1 := ly.zt[:k], ly.ht[:k], ly.d1[:k] // locals: no reloads, no bounds checks
+		for i, v := range zt {
+			ht[i] = d1[i] * v
 		}
 		prev = general(n, ly.out, ly.ht)
 	}
@@ -36,17 +37,19 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 		ly := &ws.layers[l]
 		k := n * ly.out
 		ly.zbar = grow(ly.zbar, k)
+		zt, zbar, gh, d1, d2 := ly.zt[:k], ly.zbar[:k], ly.gh[:k], ly.d1[:k], ly.d2[:k]
 		if l == L-1 {
-			for i, v := range ly.zt {
-				ly.zbar[i] = ly.gh[i] * ly.d2[i] * v
+			for i, v := range zt {
+				zbar[i] = gh[i] * d2[i] * v
 			}
 			continue
 		}
 		up := &ws.layers[l+1]
 		ly.hbar = grow(ly.hbar, k)
 		gemm(blas.NoTrans, blas.NoTrans, 1, general(n, up.out, up.zbar), up.W, 0, general(n, ly.out, ly.hbar))
-		for i, v := range ly.zt {
-			ly.zbar[i] = ly.gh[i]*ly.d2[i]*v + ly.d1[i]*ly.hbar[i]
+		hbar := ly.hbar[:k]
+		for i, v := range zt {
+			zbar[i] = gh[i]*d2[i]*v + d1[i]*hbar[i]
 		}
 	}
 }
@@ -210,18 +213,28 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 		if l > 1 {
 			ly.sbar = grow(ly.sbar, n*s)
 		}
+		W := ly.W
 		for i := 0; i < n; i++ {
 			lhb := ly.lhbar[i*s : (i+1)*s]
 			d1, d2, d3 := ly.d1[i*s:(i+1)*s], ly.d2[i*s:(i+1)*s], ly.d3[i*s:(i+1)*s]
 			zb := ly.zbar[i*s : (i+1)*s]
+			var q, sl, hb []float64 // rows of q_l, S_l and h̄_l
+			if l == 1 {
+				q = ly.q[:s]
+			} else {
+				q, sl = ly.q[i*s:(i+1)*s], ly.s[i*s:(i+1)*s]
+			}
+			if !first {
+				hb = ly.hbar[i*s : (i+1)*s]
+			}
 			for a := range zb {
 				if l == 1 {
-					zb[a] = lhb[a] * d3[a] * ly.q[a]
+					zb[a] = lhb[a] * d3[a] * q[a]
 				} else {
-					zb[a] = lhb[a] * (d3[a]*ly.q[i*s+a] + d2[a]*ly.s[i*s+a])
+					zb[a] = lhb[a] * (d3[a]*q[a] + d2[a]*sl[a])
 				}
 				if !first {
-					zb[a] += d1[a] * ly.hbar[i*s+a]
+					zb[a] += d1[a] * hb[a]
 				}
 			}
 			if l > 1 {
@@ -233,18 +246,24 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 			for kk := 0; kk < d; kk++ {
 				r := (i*d + kk) * s
 				jb := ly.jbar[r : r+s]
+				var jr, jhb []float64 // rows of J_l and Jh̄_l
+				if l > 1 {
+					jr = ly.j[r : r+s]
+				}
+				if !first {
+					jhb = ly.jhbar[r : r+s]
+				}
 				for a := range jb {
 					var j float64
 					if l == 1 {
-						j = ly.W.Data[a*ly.W.Stride+kk]
+						j = W.Data[a*W.Stride+kk]
 					} else {
-						j = ly.j[r+a]
+						j = jr[a]
 					}
 					jb[a] = 2 * lhb[a] * d2[a] * j
 					if !first {
-						jhb := ly.jhbar[r+a]
-						jb[a] += d1[a] * jhb
-						zb[a] += d2[a] * jhb * j
+						jb[a] += d1[a] * jhb[a]
+						zb[a] += d2[a] * jhb[a] * j
 					}
 				}
 			}

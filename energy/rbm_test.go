@@ -247,3 +247,26 @@ func TestRBMInit(t *testing.T) {
 	_, err = NewRBM(0, 3)
 	assert.Error(t, err)
 }
+
+// bernoulli: p = 0 never and p = 1 always gives 1; otherwise the frequency of ones is p to
+// within 4.5 binomial standard errors, for even and odd lengths.
+func TestBernoulli(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	p := []float64{0, 1, 0.5, 0.01, 0.99, 1e-6, 0.3}
+	const draws = 200000
+	for _, n := range []int{len(p), len(p) - 1} {
+		ones := make([]float64, n)
+		dst := make([]float64, n)
+		for range draws {
+			bernoulli(dst, p[:n], rng)
+			for j, v := range dst {
+				require.True(t, v == 0 || v == 1)
+				ones[j] += v
+			}
+		}
+		for j := 0; j < n; j++ {
+			se := math.Sqrt(p[j] * (1 - p[j]) / draws)
+			assert.InDelta(t, p[j], ones[j]/draws, 4.5*se+1e-12, "p = %v", p[j])
+		}
+	}
+}

@@ -20,7 +20,9 @@ import "math"
 // softplusKernel, the AVX2/FMA version, does the same arithmetic as softplusGeneric
 // operation for operation (every fused multiply-add of one is a math.FMA of the other), so
 // the two agree bit for bit and an element's result does not depend on where it falls in
-// the slice.
+// the slice. softplusEval runs it as two passes over blocks of spBlock elements
+// (spExpKernel, spFinishKernel), which overlap better in the out-of-order core: one division
+// per block of four (u·(2+e)) limits the second pass on Zen 3, about 11 cycles.
 
 // Constants of the kernel, in the order of softplusConsts in softplus_amd64.s.
 const (
@@ -87,8 +89,13 @@ func softplusEval(z, h, d1, d2, d3 []float64) {
 		return
 	}
 	n4 := n &^ 3
-	if n4 > 0 {
-		softplusKernel(n4, &z[0], ptr(h), ptr(d1), ptr(d2), ptr(d3), flags)
+	// Two passes per block of spBlock elements (spExpKernel, then spFinishKernel), the
+	// intermediate e = exp(−|z|) on the stack.
+	var eb [spBlock]float64
+	for off := 0; off < n4; off += spBlock {
+		m := min(spBlock, n4-off)
+		spExpKernel(m, &z[off], &eb[0])
+		spFinishKernel(m, &z[off], &eb[0], ptrAt(h, off), ptrAt(d1, off), ptrAt(d2, off), ptrAt(d3, off), flags)
 	}
 	if n4 == n {
 		return
@@ -105,12 +112,15 @@ func softplusEval(z, h, d1, d2, d3 []float64) {
 	}
 }
 
-// ptr returns &s[0], or nil for an empty slice.
-func ptr(s []float64) *float64 {
-	if len(s) == 0 {
+// spBlock is the number of elements per pair of passes of softplusEval.
+const spBlock = 256
+
+// ptrAt returns &s[i], or nil for a nil slice.
+func ptrAt(s []float64, i int) *float64 {
+	if s == nil {
 		return nil
 	}
-	return &s[0]
+	return &s[i]
 }
 
 // softplusGeneric is softplusEval in Go, operation for operation as the kernel.

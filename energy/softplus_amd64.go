@@ -15,3 +15,13 @@ func expKernel(n int, x, y *float64)
 //
 //go:noescape
 func gmmPlaneKernel(n int, x *float64, k int, par, lbuf, gx, mx, t *float64)
+
+// spExpKernel and spFinishKernel are softplusKernel in two passes over the same elements,
+// exp(−|z|) first: each pass has a shorter chain of dependent operations per block of four,
+// so that more blocks are in flight at once.
+//
+//go:noescape
+func spExpKernel(n int, z, e *float64)
+
+//go:noescape
+func spFinishKernel(n int, z, e, h, d1, d2, d3 *float64, flags int)

@@ -13,3 +13,9 @@ func expKernel(n int, x, y *float64) {
 func gmmPlaneKernel(n int, x *float64, k int, par, lbuf, gx, mx, t *float64) {
 	panic("energy: gmmPlaneKernel without amd64")
 }
+
+func spExpKernel(n int, z, e *float64) { panic("energy: spExpKernel without amd64") }
+
+func spFinishKernel(n int, z, e, h, d1, d2, d3 *float64, flags int) {
+	panic("energy: spFinishKernel without amd64")
+}

@@ -33,6 +33,7 @@ type gaussianWork struct {
 	w  []float64 // W, d×d
 	y  []float64 // X·W, n×d
 	xw []float64 // diag(weights)·X, or the mixed directions uᵢ, n×d
+	m  []float64 // ½UᵀX, d×d
 }
 
 // NewGaussian returns the Gaussian energy on ℝ^d, full or diagonal.
@@ -152,8 +153,19 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 		mixedDirections(ws.xw, req, ws.y, d)
 		U := general(n, d, ws.xw)
 		ma, mb := res.Mixed[:d*d], res.Mixed[d*d:]
-		gemm(blas.Trans, blas.NoTrans, 0.5, U, X, 1, general(d, d, ma))
-		gemm(blas.Trans, blas.NoTrans, 0.5, X, U, 1, general(d, d, ma))
+		// ½(UᵀX + XᵀU) from one product M = ½UᵀX: (½XᵀU)ₖₗ = Mₗₖ, the same sum in the same order.
+		ws.m = grow(ws.m, d*d)
+		gemm(blas.Trans, blas.NoTrans, 0.5, U, X, 0, general(d, d, ws.m))
+		for k := 0; k < d; k++ {
+			for l := 0; l < d; l++ {
+				ma[k*d+l] += ws.m[k*d+l]
+			}
+		}
+		for k := 0; k < d; k++ {
+			for l := 0; l < d; l++ {
+				ma[k*d+l] += ws.m[l*d+k]
+			}
+		}
 		for i := 0; i < n; i++ {
 			for k, v := range ws.xw[i*d : (i+1)*d] {
 				mb[k] -= v

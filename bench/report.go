@@ -43,8 +43,8 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	if q := r.Request; q != nil {
-		fmt.Fprintf(w, "MLP request (%s) at batch %d: %s per request, %.3g GFLOP/s of matrix products = %.2f of the machine's dgemm rate %.3g GFLOP/s (energy.Gemm 256×64×64 on %d cores at once: %.3g; gonum Dgemm 1024³: %.3g).\n\n",
-			q.Outputs, q.Batch, FormatSeconds(q.Seconds), q.GFlops, q.Fraction, q.DgemmRate, r.Machine.GOMAXPROCS, q.KernelRate, q.GonumRate)
+		fmt.Fprintf(w, "MLP request (%s) at batch %d: %s per request, %.3g GFLOP/s of matrix products = %.2f of the machine's dgemm rate %.3g GFLOP/s (energy.Gemm on %d cores at once: %.3g at 256×64×64, %.3g at 1024³; gonum Dgemm 1024³: %.3g).\n\n",
+			q.Outputs, q.Batch, FormatSeconds(q.Seconds), q.GFlops, q.Fraction, q.DgemmRate, r.Machine.GOMAXPROCS, q.KernelRate, q.Kernel1024, q.GonumRate)
 	}
 	m := r.Machine
 	fmt.Fprintf(w, "Machine: %s, nproc %d (GOMAXPROCS %d), %s %s, gemm kernel: %s. Load average before %s, after %s. %d rounds%s, %s, %.0f s.\n",

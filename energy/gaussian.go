@@ -7,6 +7,7 @@ import (
 
 	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -110,8 +111,13 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 		ws.y = grow(ws.y, n*d)
 		Y := general(n, d, ws.y)
 		gemm(blas.NoTrans, blas.NoTrans, 1, X, W, 0, Y)
+		var gx blas64.General
+		if o.Has(framework.OutGradX) {
+			gx = rawOf(res.GradX)
+		}
+		b := b[:d]
 		for i := 0; i < n; i++ {
-			x, y := req.X.RawRowView(i), ws.y[i*d:(i+1)*d]
+			x, y := X.Data[i*X.Stride:i*X.Stride+d], ws.y[i*d:(i+1)*d]
 			if o.Has(framework.OutEnergy) {
 				e := 0.0
 				for k, xk := range x {
@@ -122,8 +128,8 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 			for k := range y {
 				y[k] -= b[k] // y is now ∇ₓE
 			}
-			if o.Has(framework.OutGradX) {
-				copy(res.GradX.RawRowView(i), y)
+			if gx.Data != nil {
+				copy(gx.Data[i*gx.Stride:i*gx.Stride+d], y)
 			}
 		}
 	}
@@ -201,10 +207,14 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 func mixedDirections(dst []float64, req *framework.Request, g []float64, d int) {
 	n := req.Rows()
 	c := req.MixedSelf
+	var U blas64.General
+	if req.U != nil {
+		U = rawOf(req.U)
+	}
 	for i := 0; i < n; i++ {
 		u := dst[i*d : (i+1)*d]
-		if req.U != nil {
-			copy(u, req.U.RawRowView(i))
+		if U.Data != nil {
+			copy(u, U.Data[i*U.Stride:i*U.Stride+d])
 		} else {
 			clear(u)
 		}

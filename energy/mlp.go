@@ -187,7 +187,7 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 		copy(res.Energy, ws.layers[L].z[:n])
 	}
 	if nd.back {
-		m.backward(ws, n)
+		m.backward(ws, n, nd.d2)
 	}
 	var gx blas64.General
 	if o.Has(framework.OutGradX) || (o.Has(framework.OutMixed) && req.MixedSelf != 0) {
@@ -270,8 +270,9 @@ func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 }
 
 // backward computes g_l = ∂E/∂z_l and gh_l = ∂E/∂h_l for the hidden layers:
-// gh_{L−1} = W_L, g_l = gh_l ∘ σ′(z_l), gh_{l−1} = g_l W_l.
-func (m *MLP) backward(ws *mlpWork, n int) {
+// gh_{L−1} = W_L, g_l = gh_l ∘ σ′(z_l), gh_{l−1} = g_l W_l. The rows of gh_{L−1}, all equal to
+// W_L, are written out only when the second-order outputs (withGH) need them.
+func (m *MLP) backward(ws *mlpWork, n int, withGH bool) {
 	L := len(m.sizes) - 1
 	top := &ws.layers[L]
 	for l := L - 1; l >= 1; l-- {
@@ -279,6 +280,16 @@ func (m *MLP) backward(ws *mlpWork, n int) {
 		k := n * ly.out
 		ly.gh = grow(ly.gh, k)
 		ly.g = grow(ly.g, k)
+		if l == L-1 && !withGH {
+			wl, s := top.W.Data[:ly.out], ly.out
+			for i := 0; i < n; i++ {
+				g, d1 := ly.g[i*s:(i+1)*s], ly.d1[i*s:(i+1)*s]
+				for a, v := range wl {
+					g[a] = v * d1[a]
+				}
+			}
+			continue
+		}
 		if l == L-1 {
 			for i := 0; i < n; i++ {
 				copy(ly.gh[i*ly.out:(i+1)*ly.out], top.W.Data[:ly.out])

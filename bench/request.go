@@ -21,7 +21,7 @@ type RequestResult struct {
 	Outputs    string  `json:"outputs"`
 	Seconds    float64 `json:"sec_per_request_median"`
 	GEMMFlops  float64 `json:"gemm_flops_per_request"`
-	GFlops     float64 `json:"gflops"`        // GEMMFlops / Seconds
+	GFlops     float64 `json:"gflops"`             // GEMMFlops / Seconds
 	KernelRate float64 `json:"kernel_gflops"`      // energy.Gemm at 256×64×64 on every core at once
 	Kernel1024 float64 `json:"kernel_1024_gflops"` // energy.Gemm at 1024³ on every core at once
 	GonumRate  float64 `json:"gonum_dgemm_1024_gflops"`

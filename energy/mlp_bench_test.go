@@ -13,8 +13,8 @@ import (
 //
 //	go test -run '^$' -bench MLP -benchtime 200x ./energy/
 //
-// The energy allocates nothing per call once its sync.Pool holds a workspace per P; at
-// batch 4096 the Evaluator's worker goroutines account for the remaining allocations.
+// The energy allocates nothing per call once its sync.Pool holds a workspace per P, and the
+// Evaluator nothing per request, at either batch.
 
 // benchMLP returns the ring8 workload: the 2→64→64→1 softplus MLP at torch's initial
 // weights and n standard normal points scaled to the ring's spread.

@@ -132,12 +132,13 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	}
 	softplusEval(ws.a[:k], sp, ws.s[:k], s1, s2)
 	if o.Has(framework.OutEnergy) {
+		b := b[:D]
 		for i := 0; i < n; i++ {
 			en := 0.0
 			for _, v := range sp[i*H : (i+1)*H] {
 				en -= v
 			}
-			for kk, v := range req.X.RawRowView(i) {
+			for kk, v := range X.Data[i*X.Stride : i*X.Stride+D] {
 				en -= b[kk] * v
 			}
 			res.Energy[i] = en
@@ -165,18 +166,20 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		sw := S
 		if req.Weights != nil {
 			ws.p = grow(ws.p, k)
-			for i := 0; i < n; i++ {
-				for j, v := range ws.s[i*H : (i+1)*H] {
-					ws.p[i*H+j] = req.Weights[i] * v
+			for i, wi := range req.Weights[:n] {
+				src, dst := ws.s[i*H:(i+1)*H], ws.p[i*H:(i+1)*H]
+				for j, v := range src {
+					dst[j] = wi * v
 				}
 			}
 			sw = general(n, H, ws.p)
 		}
 		gemm(blas.Trans, blas.NoTrans, -1, sw, X, 1, general(H, D, pw))
 		colSumSub(pc, sw.Data, n)
+		pb = pb[:D]
 		for i := 0; i < n; i++ {
 			wi := weightOf(req.Weights, i)
-			for kk, v := range req.X.RawRowView(i) {
+			for kk, v := range X.Data[i*X.Stride : i*X.Stride+D] {
 				pb[kk] -= wi * v
 			}
 		}

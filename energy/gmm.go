@@ -345,8 +345,9 @@ func (g *GMM) evalPlane(ws *gmmWork, req *framework.Request, res *framework.Resu
 		}
 	}
 	if req.Outputs.Has(framework.OutEnergy) {
+		logEval(ws.t[:n], ws.t[:n]) // log Σ e, vectorised
 		for i := range res.Energy[:n] {
-			res.Energy[i] = -(ws.mx[i] + math.Log(ws.t[i]))
+			res.Energy[i] = -(ws.mx[i] + ws.t[i])
 		}
 	}
 }

@@ -25,3 +25,8 @@ func spExpKernel(n int, z, e *float64)
 
 //go:noescape
 func spFinishKernel(n int, z, e, h, d1, d2, d3 *float64, flags int)
+
+// logKernel is logGeneric on n elements (a multiple of 4) with AVX2 and FMA.
+//
+//go:noescape
+func logKernel(n int, x, y *float64)

@@ -46,7 +46,12 @@ C4(1248, $0x3e927e4fb7789f5c) // 1/10!
 C4(1280, $0x3e5ae64567f544e4) // 1/11!
 C4(1312, $0x3e21eed8eff8d898) // 1/12!
 C4(1344, $0x3de6124613a86d09) // 1/13!
-GLOBL softplusConsts<>(SB), RODATA|NOPTR, $1376
+C4(1376, $0x000fffffffffffff) // mantissa mask
+C4(1408, $0x3ff6a09e667f3bcd) // √2
+C4(1440, $0x3fe0000000000000) // ½
+C4(1472, $0x4330000000000000) // 2^52
+C4(1504, $0x408ff80000000000) // 1023
+GLOBL softplusConsts<>(SB), RODATA|NOPTR, $1536
 
 #define K(off) softplusConsts<>+off(SB)
 
@@ -533,3 +538,77 @@ gdone:
 
 DATA gmmNegInf<>+0(SB)/8, $0xfff0000000000000
 GLOBL gmmNegInf<>(SB), RODATA|NOPTR, $8
+
+// func logKernel(n int, x, y *float64)
+//
+// y[i] = log(x[i]) for i < n (a multiple of 4) and positive normal x[i] (NaN stays NaN), with
+// the arithmetic of logGeneric (exp.go): x = 2^k·m with m in (√2/2, √2], f = m − 1 (exact),
+// q = f/(2 + f), log m = 2q·P(q²) with the series of softplus, log x = k·ln2hi + (k·ln2lo +
+// log m).
+TEXT ·logKernel(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	XORQ AX, AX
+	SHRQ $2, CX
+	JEQ  ldone
+	VMOVUPD K(384), Y13 // 1
+
+lloop:
+	VMOVUPD (SI)(AX*1), Y0
+	VPSRLQ  $52, Y0, Y1          // biased exponent (x > 0)
+	VANDPD  K(1376), Y0, Y2
+	VORPD   K(384), Y2, Y2       // m in [1, 2)
+	VMOVUPD K(1408), Y4
+	VCMPPD  $0x1e, Y4, Y2, Y3    // m > √2
+	VMULPD  K(1440), Y2, Y4      // m/2
+	VBLENDVPD Y3, Y4, Y2, Y2     // m in (√2/2, √2]
+	VPSUBQ  Y3, Y1, Y1           // exponent + 1 where halved
+	VPOR    K(1472), Y1, Y1
+	VSUBPD  K(1472), Y1, Y1      // exponent as a double
+	VSUBPD  K(1504), Y1, Y1      // k
+	VSUBPD  Y13, Y2, Y5          // f = m − 1
+	VADDPD  K(416), Y5, Y6       // 2 + f
+	VDIVPD  Y6, Y5, Y9           // q
+	VMULPD  Y9, Y9, Y10          // z = q²
+	VMULPD  Y10, Y10, Y11        // z2
+	VMULPD  Y11, Y11, Y12        // z4
+	VMULPD  Y12, Y12, Y3         // z8
+	VMOVUPD K(512), Y4
+	VFMADD213PD K(480), Y10, Y4
+	VMOVUPD K(576), Y2
+	VFMADD213PD K(544), Y10, Y2
+	VFMADD231PD Y2, Y11, Y4
+	VMOVUPD K(640), Y2
+	VFMADD213PD K(608), Y10, Y2
+	VMOVUPD K(704), Y5
+	VFMADD213PD K(672), Y10, Y5
+	VFMADD231PD Y5, Y11, Y2
+	VFMADD231PD Y2, Y12, Y4      // d0
+	VMOVUPD K(768), Y2
+	VFMADD213PD K(736), Y10, Y2
+	VMOVUPD K(832), Y5
+	VFMADD213PD K(800), Y10, Y5
+	VFMADD231PD Y5, Y11, Y2
+	VMOVUPD K(896), Y5
+	VFMADD213PD K(864), Y10, Y5
+	VMOVUPD K(960), Y6
+	VFMADD213PD K(928), Y10, Y6
+	VFMADD231PD Y6, Y11, Y5
+	VFMADD231PD Y5, Y12, Y2      // d1
+	VFMADD231PD Y2, Y3, Y4       // R
+	VFMADD213PD Y13, Y10, Y4     // P = z·R + 1
+	VADDPD  Y9, Y9, Y9           // 2q
+	VMULPD  Y9, Y4, Y4           // log m
+	VFMADD231PD K(192), Y1, Y4   // + k·ln2lo
+	VFMADD231PD K(160), Y1, Y4   // + k·ln2hi
+	VCMPPD  $3, Y0, Y0, Y3       // x is NaN
+	VBLENDVPD Y3, Y0, Y4, Y4
+	VMOVUPD Y4, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNE  lloop
+
+ldone:
+	VZEROUPPER
+	RET

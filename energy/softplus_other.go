@@ -19,3 +19,5 @@ func spExpKernel(n int, z, e *float64) { panic("energy: spExpKernel without amd6
 func spFinishKernel(n int, z, e, h, d1, d2, d3 *float64, flags int) {
 	panic("energy: spFinishKernel without amd64")
 }
+
+func logKernel(n int, x, y *float64) { panic("energy: logKernel without amd64") }

@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small
+.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ demo: build ## train the built-in examples: gauss20 (score matching) and ring8 (
 
 bench: ## micro-benchmarks of the hot paths (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./energy/ ./trainers/ ./samplers/ ./framework/
+
+bench-peers: build ## goebm side by side with the PyTorch and scikit-learn peers (apt: python3-torch python3-sklearn python3-scipy); see docs/benchmarks.md
+	@mkdir -p runs
+	$(BIN)/ebm bench --peers --repeats 3 --vary-seed --json runs/bench-peers.json
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$' || true); \

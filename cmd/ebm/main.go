@@ -43,6 +43,7 @@ func commands() []command {
 		{"study", "ebm study STUDY.toml [--out DIR] [--workers N] [--quiet]", "train and evaluate a grid of runs over estimators and seeds, in parallel; resumable", runStudy},
 		{"sample", "ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...]", "draw samples with the [sampler]; writes samples and diagnostics", runSample},
 		{"plugin", "ebm plugin check|info [--config JSON|FILE] [--dim D] -- ARGV...", "conformance check of a plugin, or what it declares", runPlugin},
+		{"bench", "ebm bench [--peers] [--repeats N] [--only w1,w2] [--json FILE]", "time the peer workloads, side by side with PyTorch and scikit-learn (--peers)", runBench},
 		{"validate", "ebm validate CONFIG.toml [--set key=value ...]", "check a run file (and its data) without training", runValidate},
 		{"list", "ebm list [energies|trainers|optimizers|samplers]", "list the built-in components with their TOML keys", runList},
 		{"version", "ebm version", "print the version", runVersion},

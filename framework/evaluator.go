@@ -404,6 +404,22 @@ func (ev *Evaluator) checkFinite(o Output, res *Result) error {
 
 // FiniteVec returns a *NonFiniteError for the first NaN or Inf in s, naming quantity and source.
 func FiniteVec(quantity, source string, s []float64) error {
+	// Fast path: v − v is 0 for every finite v and NaN for NaN and ±Inf, so one sum without
+	// branches clears the common all-finite case; only a bad sum pays for the search.
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += s[i] - s[i]
+		a1 += s[i+1] - s[i+1]
+		a2 += s[i+2] - s[i+2]
+		a3 += s[i+3] - s[i+3]
+	}
+	for ; i < len(s); i++ {
+		a0 += s[i] - s[i]
+	}
+	if a0+a1+a2+a3 == 0 {
+		return nil
+	}
 	for i, v := range s {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return &NonFiniteError{Quantity: quantity, Source: source, Index: i, Value: v, Step: -1}

@@ -165,3 +165,24 @@ func TestStreamsIndependentAndReproducible(t *testing.T) {
 	assert.NotEqual(t, a, s.Rand("y", 0).Uint64())
 	assert.NotEqual(t, a, Streams{Seed: 43}.Rand("x", 0).Uint64())
 }
+
+// FiniteVec finds a bad value wherever it is (in the 4-wide body or the tail of its fast
+// path) and passes any all-finite vector, including huge finite values.
+func TestFiniteVecEveryPosition(t *testing.T) {
+	for n := 1; n <= 9; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+				s := make([]float64, n)
+				for i := range s {
+					s[i] = math.MaxFloat64 * float64(1-2*(i%2))
+				}
+				require.NoError(t, FiniteVec("q", "t", s))
+				s[pos] = bad
+				err := FiniteVec("q", "t", s)
+				var nf *NonFiniteError
+				require.True(t, errors.As(err, &nf), "n=%d pos=%d", n, pos)
+				assert.Equal(t, pos, nf.Index)
+			}
+		}
+	}
+}

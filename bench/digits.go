@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/eval"
 )
 
 // digits is sklearn_rbm_digits.py: BernoulliRBM(n_components=64, learning_rate=0.05,
@@ -96,7 +96,7 @@ func runDigits(ctx context.Context, env *Env) (*Sample, error) {
 
 // pseudoLogLik returns the full pseudo-log-likelihood Σᵢ log p(vᵢ | v₋ᵢ) averaged over the
 // training rows, at the run's θ.
-func pseudoLogLik(b *config.Built) (float64, error) {
+func pseudoLogLik(b *run.Built) (float64, error) {
 	pnll, err := eval.PseudoNLL(b.Run.Eval, b.Run.Theta[:b.Spec.NumParams()], b.Train.X)
 	return -pnll, err
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework/config"
+	"github.com/goebm/goebm/run"
 )
 
 // gauss20 is torch_gauss_sm.py: the quadratic energy E(x) = ½xᵀWx − bᵀx, W = (A+Aᵀ)/2 from
@@ -68,7 +68,7 @@ func runGauss20(ctx context.Context, env *Env, trainer string) (*Sample, error) 
 }
 
 // precisionError returns ‖W − K‖_F/‖K‖_F with W = (A + Aᵀ)/2 from the block "W" of θ.
-func precisionError(b *config.Built, k []float64) (float64, error) {
+func precisionError(b *run.Built, k []float64) (float64, error) {
 	off, size, ok := b.Spec.BlockOffset("W")
 	if !ok || size != len(k) {
 		return 0, fmt.Errorf("bench: energy %s has no %d-entry block W", b.Spec.Name, len(k))

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/eval"
 )
 
 // ring8 is torch_mlp2d.py: the 2→64→64→1 softplus MLP from torch's initial weights after
@@ -99,7 +99,7 @@ func runRing8(ctx context.Context, env *Env, trainer string) (*Sample, error) {
 // testNLL returns mean E(test) + log Z, log Z by the peer's quadrature. A grid whose boundary
 // holds more mass than the default tolerance is reported through the mass, not refused: the
 // peer does not check it either.
-func testNLL(b *config.Built) (nll, logZ, mass float64, err error) {
+func testNLL(b *run.Built) (nll, logZ, mass float64, err error) {
 	if b.Test == nil {
 		return 0, 0, 0, fmt.Errorf("bench: %s has no test data", filepath.Base(b.Config.Source.File))
 	}

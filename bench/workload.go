@@ -12,7 +12,7 @@ import (
 
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
+	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/samplers"
 	"github.com/goebm/goebm/trainers"
 	"gonum.org/v1/gonum/mat"
@@ -156,7 +156,7 @@ func (env *Env) steps(def int) int {
 
 // config decodes and builds the run file text (relative paths resolve in DataDir) with the
 // environment's overrides, exactly as `ebm train` does with --set.
-func (env *Env) config(name, text string, sets ...string) (*config.Built, error) {
+func (env *Env) config(name, text string, sets ...string) (*run.Built, error) {
 	sets = append([]string{fmt.Sprintf("seed=%d", env.Seed)}, sets...)
 	if env.Workers > 0 {
 		sets = append(sets, fmt.Sprintf("compute.workers=%d", env.Workers))
@@ -167,20 +167,20 @@ func (env *Env) config(name, text string, sets ...string) (*config.Built, error)
 	if env.LogEvery > 0 {
 		sets = append(sets, fmt.Sprintf("train.log_every=%d", env.LogEvery))
 	}
-	src, err := config.Parse(filepath.Join(env.DataDir, name), []byte(text), sets)
+	src, err := run.Parse(filepath.Join(env.DataDir, name), []byte(text), sets)
 	if err != nil {
 		return nil, err
 	}
 	reg := env.registry()
-	r, err := config.Decode(src, reg)
+	r, err := run.Decode(src, reg)
 	if err != nil {
 		return nil, err
 	}
-	return config.Build(r, reg)
+	return run.Build(r, reg)
 }
 
 // train runs b's training with framework.Train and times every step.
-func (env *Env) train(ctx context.Context, b *config.Built) (*Sample, *framework.Outcome, error) {
+func (env *Env) train(ctx context.Context, b *run.Built) (*Sample, *framework.Outcome, error) {
 	r := b.Run
 	total := r.Schedule.TotalSteps(r.Train.RawMatrix().Rows)
 	times := make([]float64, 0, total)

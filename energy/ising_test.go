@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/check"
+	"github.com/goebm/goebm/check"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"

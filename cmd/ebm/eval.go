@@ -9,9 +9,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/eval"
-	"github.com/goebm/goebm/framework/study"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/study"
 )
 
 // runEval evaluates a finished run folder and prints the metrics as JSON:
@@ -35,21 +35,21 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("want one RUN_DIR (usage: ebm eval RUN_DIR [--data FILE] [--metric a,b,...] [--eval FILE.toml] [--set eval.key=value ...])")
 	}
-	var src *config.Source
+	var src *run.Source
 	if *evalFile != "" {
-		src, err = config.Load(*evalFile, sets)
+		src, err = run.Load(*evalFile, sets)
 	} else {
-		src, err = config.Parse("(command line)", nil, sets)
+		src, err = run.Parse("(command line)", nil, sets)
 	}
 	if err != nil {
 		return usageError{err}
 	}
 	reg := registry()
-	run, err := study.OpenRun(pos[0], reg)
+	sr, err := study.OpenRun(pos[0], reg)
 	if err != nil {
 		return err
 	}
-	defer run.Close()
+	defer sr.Close()
 	var metrics []string
 	if *metric != "" {
 		metrics = strings.Split(*metric, ",")
@@ -57,11 +57,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 	} else {
-		metrics = defaultMetrics(run)
+		metrics = defaultMetrics(sr)
 	}
-	rep, err := run.Evaluate(context.Background(), study.EvalRequest{Source: src, Metrics: metrics, Data: *data}, reg)
+	rep, err := sr.Evaluate(context.Background(), study.EvalRequest{Source: src, Metrics: metrics, Data: *data}, reg)
 	if err != nil {
-		var ce *config.Error
+		var ce *run.Error
 		if errors.As(err, &ce) {
 			return usageError{err}
 		}
@@ -72,7 +72,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		Energy string `json:"energy"`
 		Seed   uint64 `json:"seed"`
 		*eval.Report
-	}{pos[0], run.Built.Spec.Name, run.Config.Seed, rep}
+	}{pos[0], sr.Built.Spec.Name, sr.Config.Seed, rep}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err

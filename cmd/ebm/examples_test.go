@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 )
 
 // Every example run file trains with a small step budget (and every sampling file samples),
@@ -36,7 +36,7 @@ func TestExamplesRun(t *testing.T) {
 			}
 			code, _, errs = ebm(t, "train", f, "--out", out, "--quiet", "--set", "train.steps=3", "--set", "train.batch=64")
 			require.Equal(t, 0, code, errs)
-			s, err := rundir.ReadSummary(out)
+			s, err := run.ReadSummary(out)
 			require.NoError(t, err)
 			assert.Equal(t, 3, s.Steps)
 		})

@@ -15,20 +15,20 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 )
 
 // ebm runs the command in-process and returns its exit status and output.
 func ebm(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := main1(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
 func readParams(t *testing.T, dir string) map[string]framework.ParamBlock {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, rundir.ParamsFile))
+	b, err := os.ReadFile(filepath.Join(dir, run.ParamsFile))
 	require.NoError(t, err)
 	var pf framework.ParamsFile
 	require.NoError(t, json.Unmarshal(b, &pf))
@@ -87,11 +87,11 @@ func TestTrainGauss20GradientStepsReachMLE(t *testing.T) {
 	assert.Less(t, relFrob(w, gauss20MLE(t)), 1e-3)
 
 	// The run folder holds what the issue lists.
-	for _, f := range []string{rundir.ConfigFile, rundir.MetricsFile, rundir.ParamsFile, rundir.SummaryFile} {
+	for _, f := range []string{run.ConfigFile, run.MetricsFile, run.ParamsFile, run.SummaryFile} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
-	assert.NoFileExists(t, filepath.Join(dir, rundir.CheckpointFile), "a finished run keeps no checkpoint")
-	s, err := rundir.ReadSummary(dir)
+	assert.NoFileExists(t, filepath.Join(dir, run.CheckpointFile), "a finished run keeps no checkpoint")
+	s, err := run.ReadSummary(dir)
 	require.NoError(t, err)
 	assert.Equal(t, "sm", s.Estimator)
 	assert.Equal(t, 300, s.Steps)
@@ -107,12 +107,12 @@ func TestTrainRing8Small(t *testing.T) {
 	code, out, errs := ebm(t, "train", "../../examples/ring8-sm.toml", "--out", dir, "--set", "train.steps=30")
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "test loss")
-	s, err := rundir.ReadSummary(dir)
+	s, err := run.ReadSummary(dir)
 	require.NoError(t, err)
 	assert.Equal(t, 30, s.Steps)
 	assert.Equal(t, "exact", s.Paths["laplacian_vjp"])
 	assert.Positive(t, s.Counts.SecondOrderRows)
-	b, err := os.ReadFile(filepath.Join(dir, rundir.MetricsFile))
+	b, err := os.ReadFile(filepath.Join(dir, run.MetricsFile))
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count(string(b), "\n"), "log_every = 50 > 30 steps: only the last step")
 }
@@ -199,14 +199,14 @@ func TestDivergingRunRollsBackAndConverges(t *testing.T) {
 		"--set", "train.max_rollbacks=4", "--set", "train.max_loss=1e4", "--set", "train.log_every=5")
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "rollback")
-	s, err := rundir.ReadSummary(dir)
+	s, err := run.ReadSummary(dir)
 	require.NoError(t, err)
 	require.NotEmpty(t, s.Rollbacks)
 	assert.Equal(t, "loss", s.Rollbacks[0].Quantity)
 	assert.Less(t, s.Rollbacks[len(s.Rollbacks)-1].LR, 1.6)
 	w := symW(readParams(t, dir)["W"])
 	assert.Less(t, relFrob(w, gauss20MLE(t)), 1e-3)
-	b, err := os.ReadFile(filepath.Join(dir, rundir.MetricsFile))
+	b, err := os.ReadFile(filepath.Join(dir, run.MetricsFile))
 	require.NoError(t, err)
 	assert.Equal(t, len(s.Rollbacks), strings.Count(string(b), `"rollback"`), "every rollback is in metrics.jsonl")
 }

@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 )
 
 // buildPlugin compiles an example plugin into a temporary folder.
@@ -173,7 +173,7 @@ func TestPluginSideSampling(t *testing.T) {
 		out := filepath.Join(dir, fmt.Sprint(len(trips)))
 		code, _, errs := ebm(t, "train", cfg, "--out", out, "--quiet")
 		require.Equal(t, 0, code, errs)
-		s, err := rundir.ReadSummary(out)
+		s, err := run.ReadSummary(out)
 		require.NoError(t, err)
 		trips[energy] = s.Counts.RoundTrips
 		got := paramValues(t, out)

@@ -11,8 +11,7 @@ import (
 	"strings"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/samplers"
 )
 
@@ -37,10 +36,10 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	file, params := pos[0], ""
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		// A run folder: its resolved config, and its trained parameters unless --set says otherwise.
-		file = filepath.Join(pos[0], rundir.ConfigFile)
-		params = filepath.Join(pos[0], rundir.ParamsFile)
+		file = filepath.Join(pos[0], run.ConfigFile)
+		params = filepath.Join(pos[0], run.ParamsFile)
 		if _, err := os.Stat(params); err != nil {
-			return usagef("%s has no %s: is the run finished? (ebm train --resume %s)", pos[0], rundir.ParamsFile, pos[0])
+			return usagef("%s has no %s: is the run finished? (ebm train --resume %s)", pos[0], run.ParamsFile, pos[0])
 		}
 		if !hasSet(sets, "energy.params") {
 			sets = append([]string{"energy.params=" + params}, sets...)
@@ -51,13 +50,13 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if cfg.Sampler == nil {
-		return usageError{cfg.Source.Locate(&config.Error{Key: "sampler", Msg: "missing: add a [sampler] table with method = one of " +
+		return usageError{cfg.Source.Locate(&run.Error{Key: "sampler", Msg: "missing: add a [sampler] table with method = one of " +
 			strings.Join(framework.Names(reg.Samplers), ", ") + " (or --set sampler.method=NAME)"})}
 	}
 	if cfg.Energy.Params == "" {
 		fmt.Fprintf(stderr, "note: no [energy] params: sampling the energy at its initial parameters (its initialiser or preset)\n")
 	}
-	built, err := config.Build(cfg, reg)
+	built, err := run.Build(cfg, reg)
 	if err != nil {
 		return err
 	}

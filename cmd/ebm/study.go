@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/study"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/study"
 )
 
 // runStudy runs a study file:
@@ -38,7 +38,7 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 	reg := registry()
 	s, err := study.Load(pos[0], reg)
 	if err != nil {
-		var ce *config.Error
+		var ce *run.Error
 		if errors.As(err, &ce) {
 			return usageError{err}
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/goebm/goebm/framework/study"
+	"github.com/goebm/goebm/study"
 )
 
 // Every example study file, with its base run file, is valid against this build's registry.

@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 )
 
 // interrupted is a run stopped by a signal after writing a checkpoint: exit status 3.
@@ -25,12 +24,12 @@ func (i interrupted) Error() string { return i.err.Error() }
 func (i interrupted) Unwrap() error { return i.err }
 
 // loadConfig reads, overrides and validates a run file; errors are usage errors.
-func loadConfig(path string, sets []string, reg *framework.Registry) (*config.Run, error) {
-	src, err := config.Load(path, sets)
+func loadConfig(path string, sets []string, reg *framework.Registry) (*run.Config, error) {
+	src, err := run.Load(path, sets)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	cfg, err := config.Decode(src, reg)
+	cfg, err := run.Decode(src, reg)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -50,11 +49,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	reg := registry()
 	prog := newProgress(stderr, *quiet)
-	opts := rundir.Options{OnStep: prog.step, Log: stderr}
+	opts := run.Options{OnStep: prog.step, Log: stderr}
 	ctx, stop := interruptible(stderr)
 	defer stop()
 
-	var sum *rundir.Summary
+	var sum *run.Summary
 	var dir string
 	if *resume != "" {
 		if len(pos) != 0 || *out != "" {
@@ -64,7 +63,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if len(sets) > 0 {
 			fmt.Fprintf(stderr, "warning: --set on a resumed run changes its configuration; the result will differ from an uninterrupted run\n")
 		}
-		sum, err = rundir.Resume(ctx, dir, sets, reg, opts)
+		sum, err = run.Resume(ctx, dir, sets, reg, opts)
 	} else {
 		if len(pos) != 1 {
 			return usagef("want one CONFIG.toml, got %d arguments (usage: ebm train CONFIG.toml [--out DIR] [--set key=value ...])", len(pos))
@@ -75,7 +74,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		dir = runDir(cfg, pos[0], *out)
 		opts.Overwrite = cfg.Output.Overwrite
-		sum, err = rundir.Train(ctx, cfg, reg, dir, opts)
+		sum, err = run.Train(ctx, cfg, reg, dir, opts)
 		var pe *os.PathError
 		if errors.As(err, &pe) && strings.HasPrefix(err.Error(), "run folder") {
 			return usageError{err}
@@ -85,10 +84,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case errors.Is(err, framework.ErrInterrupted):
 		return interrupted{err}
-	case errors.Is(err, rundir.ErrFinished), errors.Is(err, rundir.ErrNotResumable):
+	case errors.Is(err, run.ErrFinished), errors.Is(err, run.ErrNotResumable):
 		return usageError{err}
 	case err != nil:
-		var ce *config.Error
+		var ce *run.Error
 		if errors.As(err, &ce) {
 			return usageError{err}
 		}
@@ -127,7 +126,7 @@ func interruptible(stderr io.Writer) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); close(done); cancel() }
 }
 
-func printSummary(w io.Writer, dir string, s *rundir.Summary) {
+func printSummary(w io.Writer, dir string, s *run.Summary) {
 	fmt.Fprintf(w, "run folder   %s\n", dir)
 	if s.ClosedForm {
 		fmt.Fprintf(w, "estimator    %s (closed form) on %s\n", s.Estimator, s.Energy)
@@ -155,7 +154,7 @@ func printSummary(w io.Writer, dir string, s *rundir.Summary) {
 
 // runDir chooses the run folder: --out, else [output] dir (relative to the file), else
 // runs/<config name> in the working directory.
-func runDir(cfg *config.Run, file, out string) string {
+func runDir(cfg *run.Config, file, out string) string {
 	if out != "" {
 		return out
 	}
@@ -182,7 +181,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	built, err := config.Build(cfg, reg)
+	built, err := run.Build(cfg, reg)
 	if err != nil {
 		return usageError{err}
 	}

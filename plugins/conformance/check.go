@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/check"
+	"github.com/goebm/goebm/check"
 	"github.com/goebm/goebm/plugins/host"
 	"github.com/goebm/goebm/plugins/internal/wire"
 	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"

@@ -7,7 +7,7 @@
 // refused with diagnostics naming the key; the spec; that malformed requests are errors and
 // not crashes (wrong shapes, unknown outputs, a θ version the plugin never saw); InitParams
 // (finite, deterministic); then, through the host as a run would use it, the energy
-// contract of framework/check (shapes, finiteness, determinism, batch consistency,
+// contract of check/ (shapes, finiteness, determinism, batch consistency,
 // concurrency, every output against finite differences); a request over gRPC's default
 // 4 MiB; plugin-side sampling if offered; and a graceful shutdown. It writes a report a
 // person can read and returns an error when any step failed.

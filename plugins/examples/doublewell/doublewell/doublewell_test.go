@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/check"
+	"github.com/goebm/goebm/check"
 )
 
 func TestDerivativesAgainstFiniteDifferences(t *testing.T) {

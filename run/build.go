@@ -1,4 +1,4 @@
-package config
+package run
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // Built is a run ready to train: data loaded, energy started, components constructed and θ
 // initialised. Close releases the energy (a plugin's processes).
 type Built struct {
-	Config  *Run
+	Config  *Config
 	Energy  framework.Energy
 	Spec    framework.Spec
 	Blocks  []framework.Block // the energy's blocks followed by the trainer's own
@@ -43,11 +43,11 @@ func (b *Built) Close() error {
 }
 
 // Path returns the resolved path of a path-valued key.
-func (r *Run) Path(key, value string) string { return r.Source.Path(key, value) }
+func (r *Config) Path(key, value string) string { return r.Source.Path(key, value) }
 
 // Build loads the data, constructs the energy, trainer, optimizer and sampler, and
 // initialises θ (from [energy] params when given). On error everything started is closed.
-func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
+func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
 	defer func() {
 		if err != nil {
@@ -197,7 +197,7 @@ func Build(r *Run, reg *framework.Registry) (_ *Built, err error) {
 
 // pluginError points the plugin's refusals of its configuration at their keys in the file.
 // Their keys are relative to [energy] (config.sigma, sha256, instances).
-func (r *Run) pluginError(err error) error {
+func (r *Config) pluginError(err error) error {
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
@@ -224,7 +224,7 @@ func (r *Run) pluginError(err error) error {
 
 // Resolved returns the run file with every default filled in and every path made absolute,
 // as TOML: what a run folder keeps as config.toml, and what `ebm train` on it would redo.
-func (r *Run) Resolved() ([]byte, error) {
+func (r *Config) Resolved() ([]byte, error) {
 	abs := func(key, v string) string {
 		if v == "" {
 			return ""

@@ -1,4 +1,4 @@
-package config
+package run
 
 import (
 	"fmt"

@@ -12,14 +12,14 @@ import (
 	"strings"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/run"
 )
 
 // row is one finished cell as results.csv and summary.md see it.
 type row struct {
 	cell    *Cell
-	summary *rundir.Summary // nil when training failed
+	summary *run.Summary // nil when training failed
 	metrics *cellMetrics
 	status  string // "ok", or "failed"
 	err     string // the cell's error, or the errors of its metrics
@@ -59,7 +59,7 @@ func (s *Study) rows(out string) ([]*row, error) {
 		if m.Error != "" {
 			r.status = "failed"
 		}
-		if sum, err := rundir.ReadSummary(dir); err == nil {
+		if sum, err := run.ReadSummary(dir); err == nil {
 			r.summary = sum
 		}
 		var msgs []string

@@ -1,4 +1,4 @@
-package config
+package run
 
 import (
 	"errors"
@@ -66,7 +66,7 @@ type OutputSection struct {
 }
 
 // RequireTrainer returns an error naming the [trainer] table when the file has none.
-func (r *Run) RequireTrainer(reg *framework.Registry) error {
+func (r *Config) RequireTrainer(reg *framework.Registry) error {
 	if r.Trainer.Method != "" {
 		return nil
 	}
@@ -80,8 +80,8 @@ type Component struct {
 	Shared  any // the registry's shared sampler options, for [sampler]
 }
 
-// Run is a decoded and validated run file. Nothing has been loaded or started yet.
-type Run struct {
+// Config is a decoded and validated run file. Nothing has been loaded or started yet.
+type Config struct {
 	Source        *Source
 	Seed          uint64
 	Data          DataSection
@@ -93,7 +93,7 @@ type Run struct {
 	Train         TrainSection
 	Compute       ComputeSection
 	Output        OutputSection
-	// Eval is the [eval] table as written; framework/eval decodes and checks it.
+	// Eval is the [eval] table as written; eval decodes and checks it.
 	Eval map[string]any
 }
 
@@ -122,7 +122,7 @@ func defaults() top {
 
 // Decode validates the whole file against the registry: every section, every key, every
 // component's options. Errors carry the file and line (or --set) of the offending key.
-func Decode(src *Source, reg *framework.Registry) (*Run, error) {
+func Decode(src *Source, reg *framework.Registry) (*Config, error) {
 	r, err := decode(src, reg)
 	if err != nil {
 		return nil, src.Locate(err)
@@ -130,7 +130,7 @@ func Decode(src *Source, reg *framework.Registry) (*Run, error) {
 	return r, nil
 }
 
-func decode(src *Source, reg *framework.Registry) (*Run, error) {
+func decode(src *Source, reg *framework.Registry) (*Config, error) {
 	t := defaults()
 	if err := decodeTable("", src.Tree, nil, &t); err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func decode(src *Source, reg *framework.Registry) (*Run, error) {
 	if _, ok := lookup(src.Tree, "train.steps"); !ok && t.Train.Epochs > 0 {
 		t.Train.Steps = 0
 	}
-	r := &Run{Source: src, Seed: t.Seed, Data: t.Data, Energy: t.Energy, Train: t.Train,
+	r := &Config{Source: src, Seed: t.Seed, Data: t.Data, Energy: t.Energy, Train: t.Train,
 		Compute: t.Compute, Output: t.Output, Eval: t.Eval}
 	if err := r.checkSections(); err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func decode(src *Source, reg *framework.Registry) (*Run, error) {
 	return r, nil
 }
 
-func (r *Run) checkSections() error {
+func (r *Config) checkSections() error {
 	type rule struct {
 		bad      bool
 		key, msg string

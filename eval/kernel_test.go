@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/eval"
 )
 
 func normalSample(n, d int, mu []float64, seed uint64) *mat.Dense {

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/eval"
 )
 
 // Over 100 seeds, the AIS interval log Ẑ ± z·SE covers the exact log Z of rbm12 at about the

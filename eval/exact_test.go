@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/eval"
 )
 
 const dataDir = "../../examples/data/"

@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
 )
 
 // File names inside a cell's run folder, beside rundir's.
@@ -61,7 +61,7 @@ const (
 func (s *Study) checkCell(dir string, c *Cell) error {
 	b, err := os.ReadFile(filepath.Join(dir, CellFile))
 	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(filepath.Join(dir, rundir.ConfigFile)); serr == nil {
+		if _, serr := os.Stat(filepath.Join(dir, run.ConfigFile)); serr == nil {
 			return fmt.Errorf("%s holds a run that is not a cell of this study (no %s): use another --out, or remove it", dir, CellFile)
 		}
 		return nil
@@ -109,23 +109,23 @@ func (s *Study) runCell(ctx context.Context, c *Cell, dir string, logw io.Writer
 	if err := framework.WriteJSONAtomic(filepath.Join(dir, CellFile), s.cellInfo(c)); err != nil {
 		return cellFailed, err
 	}
-	ropts := rundir.Options{}
+	ropts := run.Options{}
 	if onStep != nil {
 		ropts.OnStep = func(step, _ int, _ float64) { onStep(c, step) }
 	}
-	if !rundir.Finished(dir) {
+	if !run.Finished(dir) {
 		var err error
 		resumed := false
-		if _, statErr := os.Stat(filepath.Join(dir, rundir.CheckpointFile)); statErr == nil {
-			_, err = rundir.Resume(ctx, dir, nil, s.reg, ropts)
+		if _, statErr := os.Stat(filepath.Join(dir, run.CheckpointFile)); statErr == nil {
+			_, err = run.Resume(ctx, dir, nil, s.reg, ropts)
 			resumed = err == nil || ctx.Err() != nil
 			if !resumed {
 				fmt.Fprintf(logw, "cell %d: cannot resume (%v); starting it again\n", c.Index, err)
 			}
 		}
 		if !resumed {
-			if err = rundir.Prepare(dir, true); err == nil {
-				_, err = rundir.Train(ctx, c.cfg, s.reg, dir, ropts)
+			if err = run.Prepare(dir, true); err == nil {
+				_, err = run.Train(ctx, c.cfg, s.reg, dir, ropts)
 			}
 		}
 		if err != nil {

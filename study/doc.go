@@ -1,7 +1,7 @@
 // Package study implements comparative studies of estimators: one TOML file names a base run
 // file, a grid of key paths with lists of values, the seeds and the metrics; every combination
-// of grid values and seeds is a cell, trained into its own run folder (framework/rundir) and
-// evaluated (framework/eval), several cells at a time in parallel workers.
+// of grid values and seeds is a cell, trained into its own run folder (package run) and
+// evaluated (package eval), several cells at a time in parallel workers.
 //
 // A study resumes where it stopped. A cell is finished when its folder holds summary.json and
 // metrics.json, both written atomically, the second after the first; a finished cell is never

@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/eval"
 )
 
 // gaussSpec is the layout of the gaussian energy: W (d×d) and b (d).

@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/eval"
 )
 
 // Between N(μ₁, I) and N(μ₂, I) the scores differ by the constant μ₂ − μ₁, so the Fisher

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/check"
+	"github.com/goebm/goebm/check"
 	"gonum.org/v1/gonum/mat"
 )
 

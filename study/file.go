@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/eval"
 )
 
 // keys are the top-level keys of a study file.
@@ -48,8 +48,8 @@ type Cell struct {
 	Dir    string // folder name under cells/
 	Point  int    // index of the grid point (the cell without its seed)
 
-	source    *config.Source
-	cfg       *config.Run
+	source    *run.Source
+	cfg       *run.Config
 	evalOpts  *eval.Options
 	trainHash string // of the resolved run file: what training depends on
 	evalHash  string // of the [eval] table and the metrics: what evaluation depends on
@@ -69,7 +69,7 @@ type Study struct {
 	// Points are the labels of each grid point, in order (cells i·len(Seeds)…).
 	Points [][]string
 
-	src      *config.Source
+	src      *run.Source
 	baseText []byte
 	set      []assignment
 	eval     []assignment
@@ -93,7 +93,7 @@ type position struct {
 // applied) against the registry, with the [eval] options, metrics, sampler and target. Errors
 // give the file and line of the key at fault, and the cell.
 func Load(path string, reg *framework.Registry) (*Study, error) {
-	src, err := config.Load(path, nil)
+	src, err := run.Load(path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func Load(path string, reg *framework.Registry) (*Study, error) {
 	}
 	s := &Study{Path: path, src: src, reg: reg, Workers: k.Workers, Metrics: k.Metrics, Seeds: k.Seeds,
 		origins: map[string]position{}}
-	fail := func(key, msg string) error { return src.Locate(&config.Error{Key: key, Msg: msg}) }
+	fail := func(key, msg string) error { return src.Locate(&run.Error{Key: key, Msg: msg}) }
 	s.Name = k.Name
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
@@ -190,8 +190,8 @@ func sortedKeys(m map[string]any) []string {
 // origin returns the SetValue origin of a study-file key: "FILE:LINE", remembered so that
 // errors can be put back in that form.
 func (s *Study) origin(key string) string {
-	err := s.src.Locate(&config.Error{Key: key})
-	var ce *config.Error
+	err := s.src.Locate(&run.Error{Key: key})
+	var ce *run.Error
 	errors.As(err, &ce)
 	o := ce.File
 	if ce.Line > 0 {
@@ -220,7 +220,7 @@ func (s *Study) gridOrigin(i int) string {
 // relocate turns an error located at "--set ORIGIN" by a value the study set back into an
 // error at the study file's line.
 func (s *Study) relocate(err error) error {
-	var ce *config.Error
+	var ce *run.Error
 	if errors.As(err, &ce) && ce.Set != "" {
 		if p, ok := s.origins[ce.Set]; ok {
 			ce.Set, ce.File, ce.Line = "", p.file, p.line
@@ -232,7 +232,7 @@ func (s *Study) relocate(err error) error {
 // axis decodes [[grid]] entry i.
 func (s *Study) axis(i int, g map[string]any, dir string) (Axis, error) {
 	fail := func(msg string) error {
-		return s.relocate(&config.Error{Set: s.gridOrigin(i), Key: "grid", Msg: fmt.Sprintf("[[grid]] %d: %s", i+1, msg)})
+		return s.relocate(&run.Error{Set: s.gridOrigin(i), Key: "grid", Msg: fmt.Sprintf("[[grid]] %d: %s", i+1, msg)})
 	}
 	for k := range g {
 		switch k {
@@ -420,7 +420,7 @@ func (s *Study) describe(c *Cell) string {
 // tables, then the grid values, then the seed, with compute.workers = 1 so that parallel
 // cells do not compete for cores.
 func (s *Study) prepare(c *Cell) error {
-	src, err := config.Parse(s.Base, s.baseText, nil)
+	src, err := run.Parse(s.Base, s.baseText, nil)
 	if err != nil {
 		return err
 	}
@@ -437,7 +437,7 @@ func (s *Study) prepare(c *Cell) error {
 			return s.relocate(err)
 		}
 	}
-	cfg, err := config.Decode(src, s.reg)
+	cfg, err := run.Decode(src, s.reg)
 	if err != nil {
 		return s.relocate(err)
 	}

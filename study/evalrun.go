@@ -7,39 +7,38 @@ import (
 	"strings"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
-	"github.com/goebm/goebm/framework/eval"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/eval"
 )
 
 // Run is a finished run folder opened for evaluation: its config.toml built (data loaded,
 // energy started) and θ read from its params.json.
 type Run struct {
 	Dir    string
-	Config *config.Run
-	Built  *config.Built
+	Config *run.Config
+	Built  *run.Built
 	Theta  []float64 // the energy's blocks, then any trainer blocks
 }
 
 // OpenRun opens the finished run in dir. Close it when done.
 func OpenRun(dir string, reg *framework.Registry) (*Run, error) {
-	if !rundir.Finished(dir) {
-		return nil, fmt.Errorf("%s holds no finished run (no %s)", dir, rundir.SummaryFile)
+	if !run.Finished(dir) {
+		return nil, fmt.Errorf("%s holds no finished run (no %s)", dir, run.SummaryFile)
 	}
-	src, err := config.Load(filepath.Join(dir, rundir.ConfigFile), nil)
+	src, err := run.Load(filepath.Join(dir, run.ConfigFile), nil)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Decode(src, reg)
+	cfg, err := run.Decode(src, reg)
 	if err != nil {
 		return nil, err
 	}
-	built, err := config.Build(cfg, reg)
+	built, err := run.Build(cfg, reg)
 	if err != nil {
 		return nil, err
 	}
 	theta := make([]float64, len(built.Run.Theta))
-	if err := framework.ReadParams(filepath.Join(dir, rundir.ParamsFile), built.Blocks, theta); err != nil {
+	if err := framework.ReadParams(filepath.Join(dir, run.ParamsFile), built.Blocks, theta); err != nil {
 		built.Close()
 		return nil, err
 	}
@@ -53,7 +52,7 @@ func (r *Run) Close() error { return r.Built.Close() }
 type EvalRequest struct {
 	// Source holds the [eval] table (a run or study file, or a cell's merged run file); nil
 	// means the defaults of every key.
-	Source  *config.Source
+	Source  *run.Source
 	Metrics []string
 	// Data overrides [eval] data; empty: [eval] data, else the run's data.test, data.valid or
 	// data.train, the first that is set.
@@ -84,7 +83,7 @@ func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Regi
 	src := req.Source
 	if src == nil {
 		var err error
-		if src, err = config.Parse("(defaults)", nil, nil); err != nil {
+		if src, err = run.Parse("(defaults)", nil, nil); err != nil {
 			return nil, err
 		}
 		req.Source = src
@@ -128,7 +127,7 @@ func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Regi
 // when the source has one, else the run's [sampler], else (when spec is known, Dim > 0) mala
 // for continuous energies and gibbs for discrete ones, with block = true where the energy
 // offers block Gibbs. It returns nil when there is none.
-func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, spec framework.Spec) (func() (framework.Sampler, error), error) {
+func evalSampler(src *run.Source, cfg *run.Config, reg *framework.Registry, spec framework.Spec) (func() (framework.Sampler, error), error) {
 	_, explicit := src.Lookup("eval.sampler")
 	switch {
 	case explicit:
@@ -142,7 +141,7 @@ func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, s
 				text += "block = true\n"
 			}
 		}
-		def, err := config.Parse("(default [eval.sampler])", []byte(text), nil)
+		def, err := run.Parse("(default [eval.sampler])", []byte(text), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -154,11 +153,11 @@ func evalSampler(src *config.Source, cfg *config.Run, reg *framework.Registry, s
 	m, _ := v.(map[string]any)
 	name, ok := m["method"].(string)
 	if !ok {
-		return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: "missing: the sampler of AIS and model samples, e.g. method = \"mala\""})
+		return nil, src.Locate(&run.Error{Key: "eval.sampler.method", Msg: "missing: the sampler of AIS and model samples, e.g. method = \"mala\""})
 	}
 	entry, ok := reg.Samplers[name]
 	if !ok {
-		return nil, src.Locate(&config.Error{Key: "eval.sampler.method", Msg: fmt.Sprintf("unknown sampler %q (have: %s)", name, strings.Join(framework.Names(reg.Samplers), ", "))})
+		return nil, src.Locate(&run.Error{Key: "eval.sampler.method", Msg: fmt.Sprintf("unknown sampler %q (have: %s)", name, strings.Join(framework.Names(reg.Samplers), ", "))})
 	}
 	opts := entry.Options()
 	if err := src.DecodeSection("eval.sampler", []string{"method"}, opts); err != nil {
@@ -187,7 +186,7 @@ type targetKeys struct {
 	Config  map[string]any `toml:"config" help:"the target energy's options"`
 }
 
-func targetOptions(src *config.Source, reg *framework.Registry) (*targetKeys, any, error) {
+func targetOptions(src *run.Source, reg *framework.Registry) (*targetKeys, any, error) {
 	if _, ok := src.Lookup("eval.target"); !ok {
 		return nil, nil, nil
 	}
@@ -197,7 +196,7 @@ func targetOptions(src *config.Source, reg *framework.Registry) (*targetKeys, an
 	}
 	entry, ok := reg.Energies[t.Builtin]
 	if !ok {
-		return nil, nil, src.Locate(&config.Error{Key: "eval.target.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", t.Builtin, strings.Join(framework.Names(reg.Energies), ", "))})
+		return nil, nil, src.Locate(&run.Error{Key: "eval.target.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", t.Builtin, strings.Join(framework.Names(reg.Energies), ", "))})
 	}
 	var opts any = &struct{}{}
 	if entry.Options != nil {
@@ -209,20 +208,20 @@ func targetOptions(src *config.Source, reg *framework.Registry) (*targetKeys, an
 	return &t, opts, nil
 }
 
-func checkTarget(src *config.Source, reg *framework.Registry) error {
+func checkTarget(src *run.Source, reg *framework.Registry) error {
 	_, _, err := targetOptions(src, reg)
 	return err
 }
 
 // buildTarget builds the [eval.target] energy at its parameters, or returns nil without one.
-func buildTarget(src *config.Source, reg *framework.Registry, env framework.Env) (*eval.Target, error) {
+func buildTarget(src *run.Source, reg *framework.Registry, env framework.Env) (*eval.Target, error) {
 	t, opts, err := targetOptions(src, reg)
 	if err != nil || t == nil {
 		return nil, err
 	}
 	e, err := reg.Energies[t.Builtin].New(opts, env)
 	if err != nil {
-		return nil, src.Locate(&config.Error{Key: "eval.target", Msg: err.Error()})
+		return nil, src.Locate(&run.Error{Key: "eval.target", Msg: err.Error()})
 	}
 	spec := e.Spec()
 	theta := make([]float64, spec.NumParams())

@@ -1,4 +1,4 @@
-package rundir
+package run
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/config"
 )
 
 // File names inside a run folder.
@@ -81,7 +80,7 @@ func Finished(dir string) bool {
 // bad input fails before any folder is made), prepares dir with Prepare, trains into it and
 // writes its outputs. When ctx is cancelled the run stops between two steps, writes a
 // checkpoint and returns an error wrapping framework.ErrInterrupted.
-func Train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir string, opts Options) (*Summary, error) {
+func Train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string, opts Options) (*Summary, error) {
 	return train(ctx, cfg, reg, dir, nil, opts)
 }
 
@@ -95,11 +94,11 @@ func Resume(ctx context.Context, dir string, sets []string, reg *framework.Regis
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrNotResumable, dir, err)
 	}
-	src, err := config.Load(filepath.Join(dir, ConfigFile), sets)
+	src, err := Load(filepath.Join(dir, ConfigFile), sets)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Decode(src, reg)
+	cfg, err := Decode(src, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +108,7 @@ func Resume(ctx context.Context, dir string, sets []string, reg *framework.Regis
 	return train(ctx, cfg, reg, dir, cp, opts)
 }
 
-func train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir string, cp *framework.Checkpoint, opts Options) (*Summary, error) {
+func train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string, cp *framework.Checkpoint, opts Options) (*Summary, error) {
 	logw := opts.Log
 	if logw == nil {
 		logw = io.Discard
@@ -120,7 +119,7 @@ func train(ctx context.Context, cfg *config.Run, reg *framework.Registry, dir st
 	if cp == nil && Finished(dir) && !opts.Overwrite {
 		return nil, fmt.Errorf("%s: %w: pass --out DIR, set [output] overwrite = true (or --set output.overwrite=true), or remove it", dir, ErrFinished)
 	}
-	built, err := config.Build(cfg, reg)
+	built, err := Build(cfg, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/check"
-	"github.com/goebm/goebm/framework/eval"
+	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/eval"
 )
 
 // rbm12 is the RBM of the AIS tests: 12 hidden units, 16 visible, weights N(0, 0.5²)
@@ -101,7 +101,7 @@ func TestAISSchedule(t *testing.T) {
 	assert.InDeltaSlice(t, []float64{0, 0.25, 0.5, 0.75, 1}, lin, 1e-15)
 }
 
-// The tempered energies compute their derivatives right (framework/check against finite
+// The tempered energies compute their derivatives right (check/ against finite
 // differences) and TemperedRBM computes the free energy of the scaled RBM.
 func TestTemperedDerivatives(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))

@@ -20,8 +20,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/framework/eval"
-	"github.com/goebm/goebm/framework/rundir"
+	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/run"
 )
 
 // writePlots writes, into out/plots: for every metric, its value by grid point (each seed a
@@ -135,7 +135,7 @@ func (s *Study) curvePlot(path, name, out string, group []*row) error {
 	p.Y.Label.Text = "training loss (dashed: validation)"
 	lines := 0
 	for k, r := range group {
-		recs, err := readMetricsLog(filepath.Join(out, "cells", r.cell.Dir, rundir.MetricsFile))
+		recs, err := readMetricsLog(filepath.Join(out, "cells", r.cell.Dir, run.MetricsFile))
 		if err != nil {
 			return err
 		}

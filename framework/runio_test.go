@@ -48,3 +48,4 @@ func TestParseParamsErrors(t *testing.T) {
 		})
 	}
 }
+

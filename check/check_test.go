@@ -33,10 +33,11 @@ func (e *expSum) Spec() framework.Spec {
 		Caps: framework.CapMixed | framework.CapLaplacian | framework.CapHVP}
 }
 
-func (e *expSum) InitParams(dst []float64, rng *rand.Rand) {
+func (e *expSum) InitParams(dst []float64, rng *rand.Rand) error {
 	for i := range dst {
 		dst[i] = rng.NormFloat64() * 0.5
 	}
+	return nil
 }
 
 func (e *expSum) Evaluate(req *framework.Request, res *framework.Result) error {

@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -17,7 +17,7 @@ func (q quartic) Spec() framework.Spec {
 	return framework.Spec{Name: "quartic", Dim: q.d, Blocks: []framework.Block{{Name: "a", Shape: []int{1}}}}
 }
 
-func (q quartic) InitParams(dst []float64, _ *rand.Rand) { dst[0] = 1 }
+func (q quartic) InitParams(dst []float64, _ *rand.Rand) error { dst[0] = 1; return nil }
 
 func (q quartic) Evaluate(req *framework.Request, res *framework.Result) error {
 	if len(req.Theta) != 1 {

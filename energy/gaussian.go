@@ -67,7 +67,7 @@ func (g *Gaussian) numParams() int {
 }
 
 // InitParams writes W = I, b = 0 into dst; rng is not used.
-func (g *Gaussian) InitParams(dst []float64, _ *rand.Rand) {
+func (g *Gaussian) InitParams(dst []float64, _ *rand.Rand) error {
 	clear(dst)
 	d := g.d
 	for k := 0; k < d; k++ {
@@ -77,6 +77,7 @@ func (g *Gaussian) InitParams(dst []float64, _ *rand.Rand) {
 			dst[k*d+k] = 1
 		}
 	}
+	return nil
 }
 
 // Evaluate computes the requested outputs. With g = Wx − b:

@@ -89,15 +89,16 @@ func (g *GMM) Spec() framework.Spec {
 func (g *GMM) numParams() int { return g.k * (g.d + 2) }
 
 // InitParams writes the preset's θ, or logits 0, means from N(0, I) and log-scales 0.
-func (g *GMM) InitParams(dst []float64, rng *rand.Rand) {
+func (g *GMM) InitParams(dst []float64, rng *rand.Rand) error {
 	if g.preset != nil {
 		copy(dst, g.preset)
-		return
+		return nil
 	}
 	clear(dst)
 	for i := g.k; i < g.k+g.k*g.d; i++ {
 		dst[i] = rng.NormFloat64()
 	}
+	return nil
 }
 
 // SetPreset makes InitParams write θ (the parameters of a fixed target).

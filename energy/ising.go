@@ -65,12 +65,13 @@ func (e *Ising) Spec() framework.Spec {
 func (e *Ising) numParams() int { return e.d + e.d*e.d }
 
 // InitParams writes h = 0, J = 0 into dst, or the parameters given to SetInit; rng is not used.
-func (e *Ising) InitParams(dst []float64, _ *rand.Rand) {
+func (e *Ising) InitParams(dst []float64, _ *rand.Rand) error {
 	if e.init != nil {
 		copy(dst, e.init)
-		return
+		return nil
 	}
 	clear(dst)
+	return nil
 }
 
 // SetInit makes InitParams write θ instead of zeros.

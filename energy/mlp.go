@@ -93,10 +93,10 @@ func (m *MLP) Spec() framework.Spec {
 // InitParams writes torch's default nn.Linear initialisation into dst: W_l and b_l uniform
 // on (−1/√in, 1/√in), drawn layer by layer, W before b. If the energy was given initial
 // parameters (SetInit), it writes those instead.
-func (m *MLP) InitParams(dst []float64, rng *rand.Rand) {
+func (m *MLP) InitParams(dst []float64, rng *rand.Rand) error {
 	if m.init != nil {
 		copy(dst, m.init)
-		return
+		return nil
 	}
 	for l := 1; l < len(m.sizes); l++ {
 		bound := 1 / math.Sqrt(float64(m.sizes[l-1]))
@@ -104,6 +104,7 @@ func (m *MLP) InitParams(dst []float64, rng *rand.Rand) {
 			dst[i] = bound * (2*rng.Float64() - 1)
 		}
 	}
+	return nil
 }
 
 // SetInit makes InitParams write θ (length Spec().NumParams()) instead of a random draw.

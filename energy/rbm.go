@@ -63,15 +63,16 @@ func (e *RBM) Spec() framework.Spec {
 func (e *RBM) numParams() int { return e.h*e.d + e.d + e.h }
 
 // InitParams writes W ~ N(0, 0.01²), b = c = 0 into dst, or the parameters given to SetInit.
-func (e *RBM) InitParams(dst []float64, rng *rand.Rand) {
+func (e *RBM) InitParams(dst []float64, rng *rand.Rand) error {
 	if e.init != nil {
 		copy(dst, e.init)
-		return
+		return nil
 	}
 	clear(dst)
 	for i := 0; i < e.h*e.d; i++ {
 		dst[i] = 0.01 * rng.NormFloat64()
 	}
+	return nil
 }
 
 // SetInit makes InitParams write θ instead of a random draw.

@@ -7,6 +7,18 @@ import (
 	"github.com/goebm/goebm/framework"
 )
 
+// Compile-time checks of the contracts each built-in energy satisfies.
+var (
+	_ framework.Energy       = (*Gaussian)(nil)
+	_ framework.LinearEnergy = (*Gaussian)(nil)
+	_ framework.Energy       = (*MLP)(nil)
+	_ framework.Energy       = (*Ising)(nil)
+	_ framework.LinearEnergy = (*Ising)(nil)
+	_ framework.Energy       = (*RBM)(nil)
+	_ framework.BlockGibbser = (*RBM)(nil)
+	_ framework.Energy       = (*GMM)(nil)
+)
+
 // Register adds the built-in energies to r.Energies under their TOML names: gaussian, mlp,
 // ising, rbm and gmm. Each entry's options are the [energy.config] table; the dimension
 // comes from the data (Env.Dim), and file names in options are relative to the TOML file's
@@ -38,7 +50,7 @@ func entry[O any](name, help string, defaults func() O, build func(O, framework.
 			if !ok {
 				return nil, fmt.Errorf("energy %s: options of type %T, want %T", name, opts, o)
 			}
-			if v, ok := any(o).(interface{ Validate() error }); ok {
+			if v, ok := any(o).(framework.Validator); ok {
 				if err := v.Validate(); err != nil {
 					return nil, fmt.Errorf("energy %s: %w", name, err)
 				}

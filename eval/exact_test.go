@@ -13,7 +13,7 @@ import (
 	"github.com/goebm/goebm/eval"
 )
 
-const dataDir = "../../examples/data/"
+const dataDir = "../examples/data/"
 
 // Reference numbers of examples/data/PROVENANCE.md.
 const (

@@ -23,7 +23,7 @@ func (g shiftedNormal) Spec() framework.Spec {
 	return framework.Spec{Name: "test-normal", Dim: g.d, Domain: framework.Continuous,
 		Blocks: []framework.Block{{Name: "mu", Shape: []int{g.d}}}, Caps: framework.CapLaplacian}
 }
-func (g shiftedNormal) InitParams(dst []float64, _ *rand.Rand) { clear(dst) }
+func (g shiftedNormal) InitParams(dst []float64, _ *rand.Rand) error { clear(dst); return nil }
 func (g shiftedNormal) logZ() float64 {
 	return 0.5 * float64(g.d) * math.Log(2*math.Pi*g.sigma*g.sigma)
 }
@@ -68,7 +68,7 @@ const ringSigma = 0.25
 func (ring8) Spec() framework.Spec {
 	return framework.Spec{Name: "test-ring8", Dim: 2, Domain: framework.Continuous}
 }
-func (ring8) InitParams([]float64, *rand.Rand) {}
+func (ring8) InitParams([]float64, *rand.Rand) error { return nil }
 func (ring8) Evaluate(req *framework.Request, res *framework.Result) error {
 	for i := 0; i < req.Rows(); i++ {
 		x := req.X.RawRowView(i)
@@ -107,7 +107,7 @@ func (m ising) Spec() framework.Spec {
 	return framework.Spec{Name: "test-ising", Dim: m.d, Domain: framework.Spin,
 		Blocks: []framework.Block{{Name: "h", Shape: []int{m.d}}, {Name: "J", Shape: []int{m.d, m.d}}}}
 }
-func (m ising) InitParams(dst []float64, _ *rand.Rand) { clear(dst) }
+func (m ising) InitParams(dst []float64, _ *rand.Rand) error { clear(dst); return nil }
 func (m ising) energy(theta, s []float64) float64 {
 	h, J := theta[:m.d], theta[m.d:]
 	e := 0.0
@@ -153,10 +153,11 @@ func (r rbm) Spec() framework.Spec {
 	return framework.Spec{Name: "test-rbm", Dim: r.d, Domain: framework.Binary,
 		Blocks: []framework.Block{{Name: "W", Shape: []int{r.h, r.d}}, {Name: "b", Shape: []int{r.d}}, {Name: "c", Shape: []int{r.h}}}}
 }
-func (r rbm) InitParams(dst []float64, rng *rand.Rand) {
+func (r rbm) InitParams(dst []float64, rng *rand.Rand) error {
 	for i := range dst {
 		dst[i] = rng.NormFloat64()
 	}
+	return nil
 }
 func (r rbm) free(theta, v []float64) float64 {
 	W, b, c := theta[:r.h*r.d], theta[r.h*r.d:r.h*r.d+r.d], theta[r.h*r.d+r.d:]

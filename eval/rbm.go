@@ -260,7 +260,7 @@ func NewTemperedRBM(spec framework.Spec) (*TemperedRBM, error) {
 func (t *TemperedRBM) Spec() framework.Spec { return t.spec }
 
 // InitParams sets θ to zero (the uniform distribution at any β).
-func (t *TemperedRBM) InitParams(dst []float64, _ *rand.Rand) { clear(dst) }
+func (t *TemperedRBM) InitParams(dst []float64, _ *rand.Rand) error { clear(dst); return nil }
 
 // LogZ0 returns (D + H)·log 2.
 func (t *TemperedRBM) LogZ0() float64 { return float64(t.d+t.h) * math.Ln2 }

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 )
 
 // Between N(μ₁, I) and N(μ₂, I) the scores differ by the constant μ₂ − μ₁, so the Fisher
@@ -90,8 +90,8 @@ type scaled struct {
 	a float64
 }
 
-func (s scaled) Spec() framework.Spec                     { sp := s.e.Spec(); sp.Caps = 0; return sp }
-func (s scaled) InitParams(dst []float64, rng *rand.Rand) { s.e.InitParams(dst, rng) }
+func (s scaled) Spec() framework.Spec                           { sp := s.e.Spec(); sp.Caps = 0; return sp }
+func (s scaled) InitParams(dst []float64, rng *rand.Rand) error { return s.e.InitParams(dst, rng) }
 func (s scaled) Evaluate(req *framework.Request, res *framework.Result) error {
 	var x mat.Dense
 	x.Scale(s.a, req.X)

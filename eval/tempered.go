@@ -9,6 +9,13 @@ import (
 	"github.com/goebm/goebm/framework"
 )
 
+// Compile-time checks of the tempered energies AIS runs on.
+var (
+	_ framework.Energy       = (*Tempered)(nil)
+	_ framework.Energy       = (*TemperedRBM)(nil)
+	_ framework.BlockGibbser = (*TemperedRBM)(nil)
+)
+
 // Tempered is the path of annealed importance sampling from a tractable base E₀ to an energy E,
 //
 //	E_β(x) = β·E(x; θ) + (1 − β)·E₀(x),  β ∈ [0, 1],
@@ -54,9 +61,9 @@ func NewTempered(e framework.Energy, scale float64) (*Tempered, error) {
 func (t *Tempered) Spec() framework.Spec { return t.spec }
 
 // InitParams initialises the inner energy's parameters and sets β = 0.
-func (t *Tempered) InitParams(dst []float64, rng *rand.Rand) {
-	t.inner.InitParams(dst[:t.p], rng)
+func (t *Tempered) InitParams(dst []float64, rng *rand.Rand) error {
 	dst[t.p] = 0
+	return t.inner.InitParams(dst[:t.p], rng)
 }
 
 // LogZ0 returns log Z of the base.

@@ -201,6 +201,57 @@ type Request struct {
 	V          *mat.Dense // n×d, for OutHVP
 }
 
+// Validate checks that r is a well-formed request for an energy with the given spec: it has
+// points of the energy's dimension, a θ of the spec's length, asks for known outputs only,
+// and every input an output needs has the right shape. It returns a *ShapeError for a
+// mis-shaped input (see below). The Evaluator, the plugin host and the plugin SDK all check requests
+// with it, so that a request is valid or not in the same way wherever it is served. Every
+// error it returns wraps ErrInvalidRequest, and a *ShapeError where an input has the wrong
+// shape.
+func (r *Request) Validate(spec Spec) error {
+	if r.X == nil {
+		return fmt.Errorf("%w: no points (X is nil)", ErrInvalidRequest)
+	}
+	if bad := r.Outputs &^ allOutputs; bad != 0 || r.Outputs == 0 {
+		return fmt.Errorf("%w: asks for no known output (outputs %#x)", ErrInvalidRequest, uint32(r.Outputs))
+	}
+	n, d := r.X.Dims()
+	if d != spec.Dim {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, &ShapeError{What: "X", Want: fmt.Sprintf("n×%d", spec.Dim), Got: fmt.Sprintf("%d×%d", n, d)})
+	}
+	if len(r.Theta) != spec.NumParams() {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, &ShapeError{What: "θ", Want: fmt.Sprint(spec.NumParams()), Got: fmt.Sprint(len(r.Theta))})
+	}
+	vec := func(name string, s []float64) error {
+		if s != nil && len(s) != n {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, &ShapeError{What: name, Want: fmt.Sprint(n), Got: fmt.Sprint(len(s))})
+		}
+		return nil
+	}
+	matrix := func(name string, m *mat.Dense, required bool) error {
+		if m == nil {
+			if required {
+				return fmt.Errorf("%w: %s needs %s", ErrInvalidRequest, r.Outputs, name)
+			}
+			return nil
+		}
+		if rows, cols := m.Dims(); rows != n || cols != d {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, &ShapeError{What: name, Want: fmt.Sprintf("%d×%d", n, d), Got: fmt.Sprintf("%d×%d", rows, cols)})
+		}
+		return nil
+	}
+	if err := vec("Weights", r.Weights); err != nil {
+		return err
+	}
+	if err := vec("LapWeights", r.LapWeights); err != nil {
+		return err
+	}
+	if err := matrix("U", r.U, false); err != nil {
+		return err
+	}
+	return matrix("V", r.V, r.Outputs.Has(OutHVP))
+}
+
 // Rows returns the number of points in the request.
 func (r *Request) Rows() int {
 	if r.X == nil {
@@ -289,8 +340,23 @@ func resizeDense(m *mat.Dense, n, d int) *mat.Dense {
 type Energy interface {
 	Spec() Spec
 	// InitParams writes an initial θ into dst (length Spec().NumParams()) using rng.
-	InitParams(dst []float64, rng *rand.Rand)
+	InitParams(dst []float64, rng *rand.Rand) error
 	Evaluate(req *Request, res *Result) error
+}
+
+// Closer is implemented by energies that hold resources outside the Go heap (a plugin's
+// processes). Whoever builds such an energy calls Close once, when done with it.
+type Closer interface {
+	Close() error
+}
+
+// SamplingEnergy is implemented by energies that can run a sampler inside their own process
+// (a plugin energy, so that k sampler steps cost one round trip instead of k). Sampler
+// returns a Sampler that runs method with the method's options opts there, in place of the
+// host-side sampler local, which it may fall back to.
+type SamplingEnergy interface {
+	Energy
+	Sampler(method string, opts any, local Sampler) (Sampler, error)
 }
 
 // LinearEnergy is implemented by energies with CapLinear: E(x; θ) = θᵀT(x) + c(x).

@@ -9,6 +9,10 @@ import (
 // energy whose domain it cannot handle, e.g. score matching on binary data.
 var ErrUnsupportedDomain = errors.New("unsupported domain")
 
+// ErrInvalidRequest is wrapped by every error of Request.Validate: a request that no energy
+// could serve as asked (no points, unknown outputs, inputs of the wrong shape).
+var ErrInvalidRequest = errors.New("invalid request")
+
 // NonFiniteError reports a NaN or ±Inf where a finite number was required. Runs stop on it
 // rather than carry on with poisoned parameters.
 type NonFiniteError struct {

@@ -146,7 +146,7 @@ func (ev *Evaluator) workers() int {
 
 // Evaluate computes the outputs of req into res, sizing res's buffers as needed.
 func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
-	if err := ev.check(req); err != nil {
+	if err := req.Validate(ev.spec); err != nil {
 		return fmt.Errorf("energy %s: %w", ev.spec.Name, err)
 	}
 	ev.counts.Requests++
@@ -178,50 +178,6 @@ func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
 		}
 	}
 	return ev.checkFinite(req.Outputs, res)
-}
-
-func (ev *Evaluator) check(req *Request) error {
-	if req.X == nil {
-		return fmt.Errorf("request has no points (X is nil)")
-	}
-	if bad := req.Outputs &^ allOutputs; bad != 0 || req.Outputs == 0 {
-		return fmt.Errorf("request asks for no known output (outputs %#x)", uint32(req.Outputs))
-	}
-	n, d := req.X.Dims()
-	if d != ev.spec.Dim {
-		return &ShapeError{What: "X", Want: fmt.Sprintf("n×%d", ev.spec.Dim), Got: fmt.Sprintf("%d×%d", n, d)}
-	}
-	if len(req.Theta) != ev.spec.NumParams() {
-		return &ShapeError{What: "θ", Want: fmt.Sprint(ev.spec.NumParams()), Got: fmt.Sprint(len(req.Theta))}
-	}
-	vec := func(name string, s []float64) error {
-		if s != nil && len(s) != n {
-			return &ShapeError{What: name, Want: fmt.Sprint(n), Got: fmt.Sprint(len(s))}
-		}
-		return nil
-	}
-	matrix := func(name string, m *mat.Dense, required bool) error {
-		if m == nil {
-			if required {
-				return fmt.Errorf("request for %s has no %s", req.Outputs, name)
-			}
-			return nil
-		}
-		if r, c := m.Dims(); r != n || c != d {
-			return &ShapeError{What: name, Want: fmt.Sprintf("%d×%d", n, d), Got: fmt.Sprintf("%d×%d", r, c)}
-		}
-		return nil
-	}
-	if err := vec("Weights", req.Weights); err != nil {
-		return err
-	}
-	if err := vec("LapWeights", req.LapWeights); err != nil {
-		return err
-	}
-	if err := matrix("U", req.U, false); err != nil {
-		return err
-	}
-	return matrix("V", req.V, req.Outputs.Has(OutHVP))
 }
 
 // run evaluates req on the energy chunk by chunk. Per-row outputs land in res directly;

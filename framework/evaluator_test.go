@@ -122,23 +122,30 @@ func TestEvaluatorShapeErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	e := &quartic{d: 2, caps: allSecond}
 	for _, tc := range []struct {
-		name string
-		mod  func(r *Request)
-		want string
+		name  string
+		mod   func(r *Request)
+		want  string
+		shape bool // a *ShapeError in the chain
 	}{
-		{"wrong dim", func(r *Request) { r.X = randDense(rng, 5, 3) }, "X has shape 5×3, want n×2"},
-		{"wrong theta", func(r *Request) { r.Theta = r.Theta[:2] }, "θ has shape 2, want 6"},
-		{"wrong weights", func(r *Request) { r.Weights = make([]float64, 4) }, "Weights has shape 4, want 5"},
-		{"no V", func(r *Request) { r.V = nil }, "has no V"},
-		{"no X", func(r *Request) { r.X = nil }, "no points"},
+		{"wrong dim", func(r *Request) { r.X = randDense(rng, 5, 3) }, "X has shape 5×3, want n×2", true},
+		{"wrong theta", func(r *Request) { r.Theta = r.Theta[:2] }, "θ has shape 2, want 6", true},
+		{"wrong weights", func(r *Request) { r.Weights = make([]float64, 4) }, "Weights has shape 4, want 5", true},
+		{"wrong U", func(r *Request) { r.U = randDense(rng, 4, 2) }, "U has shape 4×2, want 5×2", true},
+		{"no V", func(r *Request) { r.V = nil }, "needs V", false},
+		{"no X", func(r *Request) { r.X = nil }, "no points", false},
+		{"no outputs", func(r *Request) { r.Outputs = 0 }, "no known output", false},
+		{"unknown output", func(r *Request) { r.Outputs |= 1 << 20 }, "no known output", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := fullRequest(rng, e, 5)
 			tc.mod(req)
 			var r Result
 			err := NewEvaluator(e).Evaluate(req, &r)
-			require.Error(t, err)
+			require.ErrorIs(t, err, ErrInvalidRequest)
 			assert.Contains(t, err.Error(), tc.want)
+			var se *ShapeError
+			assert.Equal(t, tc.shape, errors.As(err, &se))
+			assert.Equal(t, err.Error(), "energy quartic: "+req.Validate(e.Spec()).Error(), "the Evaluator checks with Request.Validate")
 		})
 	}
 }

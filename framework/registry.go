@@ -19,13 +19,18 @@ type Env struct {
 // Options returns a pointer to a fresh options struct holding the defaults. Its exported
 // fields carry `toml:"key"` and `help:"..."` tags; `ebm list` prints them, and the config
 // loader decodes the component's TOML table into it, rejecting unknown keys. If the struct
-// has a method Validate() error, it is called after decoding; return a *KeyError to point
+// implements Validator, Validate is called after decoding; return a *KeyError to point
 // at the offending key.
 type Entry[T any] struct {
 	Name    string
 	Help    string
 	Options func() any
 	New     func(opts any, env Env) (T, error)
+}
+
+// Validator is implemented by options structs that check their values after decoding.
+type Validator interface {
+	Validate() error
 }
 
 // KeyError is an invalid value for an option key. The config loader adds the file and line.

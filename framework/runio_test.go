@@ -48,4 +48,3 @@ func TestParseParamsErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -21,10 +21,11 @@ func (q *quartic) Spec() Spec {
 		Blocks: []Block{{"a", []int{q.d}}, {"b", []int{q.d}}, {"c", []int{q.d}}}}
 }
 
-func (q *quartic) InitParams(dst []float64, rng *rand.Rand) {
+func (q *quartic) InitParams(dst []float64, rng *rand.Rand) error {
 	for i := range dst {
 		dst[i] = 0.5 + rng.Float64()
 	}
+	return nil
 }
 
 func (q *quartic) Evaluate(req *Request, res *Result) error {

@@ -48,6 +48,14 @@ type Extender interface {
 	InitExtra(dst []float64)
 }
 
+// PathReporter is implemented by trainers that derive some quantities by finite differences
+// themselves (outside the Evaluator). Paths returns, for each such quantity, "exact" or
+// "finite-difference"; run folders record it beside the Evaluator's own paths, so that a
+// study never mixes the two silently.
+type PathReporter interface {
+	Paths() map[string]string
+}
+
 // Proximal is implemented by trainers with a non-smooth penalty handled by a proximal step
 // after each optimizer update (an L1 penalty's soft threshold).
 type Proximal interface {

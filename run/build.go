@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"time"
@@ -110,7 +109,7 @@ func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 			StartTimeout: st, CallTimeout: ct, SHA256: r.Energy.SHA256, Config: r.Energy.Config, Dim: d}, env); err != nil {
 			return nil, r.pluginError(err)
 		}
-		if c, ok := b.Energy.(interface{ Close() error }); ok {
+		if c, ok := b.Energy.(framework.Closer); ok {
 			b.closers = append(b.closers, c.Close)
 		}
 	}
@@ -144,9 +143,7 @@ func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 			return nil, r.Source.Locate(&Error{Key: "sampler.method", Msg: err.Error()})
 		}
 		if r.Energy.PluginSampling {
-			ps, ok := b.Energy.(interface {
-				Sampler(method string, opts any, local framework.Sampler) (framework.Sampler, error)
-			})
+			ps, ok := b.Energy.(framework.SamplingEnergy)
 			if !ok {
 				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: "this energy cannot sample inside its process"})
 			}
@@ -173,15 +170,8 @@ func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 		if err := framework.ReadParams(r.Path("energy.params", r.Energy.Params), b.Spec.Blocks, theta[:p]); err != nil {
 			return nil, err
 		}
-	} else if ie, ok := b.Energy.(interface {
-		InitParamsErr([]float64, *rand.Rand) error
-	}); ok {
-		// A plugin's initialiser can fail; say so rather than start from NaN.
-		if err := ie.InitParamsErr(theta[:p], b.Streams.Rand("init", 0)); err != nil {
-			return nil, fmt.Errorf("energy %s: initial parameters: %w", b.Spec.Name, err)
-		}
-	} else {
-		b.Energy.InitParams(theta[:p], b.Streams.Rand("init", 0))
+	} else if err := b.Energy.InitParams(theta[:p], b.Streams.Rand("init", 0)); err != nil {
+		return nil, fmt.Errorf("energy %s: initial parameters: %w", b.Spec.Name, err)
 	}
 	if x, ok := trainer.(framework.Extender); ok {
 		x.InitExtra(theta[p:])

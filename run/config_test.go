@@ -35,7 +35,7 @@ type fakeEnergy struct{ d int }
 func (f fakeEnergy) Spec() framework.Spec {
 	return framework.Spec{Name: "fake", Dim: f.d, Blocks: []framework.Block{{Name: "w", Shape: []int{f.d}}}}
 }
-func (fakeEnergy) InitParams(dst []float64, rng *rand.Rand)                     {}
+func (fakeEnergy) InitParams(dst []float64, rng *rand.Rand) error               { return nil }
 func (fakeEnergy) Evaluate(req *framework.Request, res *framework.Result) error { return nil }
 
 type fakeTrainer struct{}

@@ -295,7 +295,7 @@ func options(key string, table map[string]any, skip []string, newOpts func() any
 }
 
 func validate(key string, opts any) error {
-	v, ok := opts.(interface{ Validate() error })
+	v, ok := opts.(framework.Validator)
 	if !ok {
 		return nil
 	}

@@ -198,7 +198,7 @@ func train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 // finite differences themselves report them through a Paths method).
 func derivativePaths(r *framework.Run) map[string]string {
 	p := r.Eval.Paths()
-	if tp, ok := r.Trainer.(interface{ Paths() map[string]string }); ok {
+	if tp, ok := r.Trainer.(framework.PathReporter); ok {
 		for k, v := range tp.Paths() {
 			p[k] = v
 		}

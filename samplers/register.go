@@ -6,6 +6,17 @@ import (
 	"github.com/goebm/goebm/framework"
 )
 
+// Compile-time checks of the contracts each sampler satisfies.
+var (
+	_ framework.Sampler  = (*ULA)(nil)
+	_ framework.Sampler  = (*MALA)(nil)
+	_ framework.Stateful = (*MALA)(nil)
+	_ framework.Sampler  = (*Annealed)(nil)
+	_ framework.Sampler  = (*HMC)(nil)
+	_ framework.Stateful = (*HMC)(nil)
+	_ framework.Sampler  = (*Gibbs)(nil)
+)
+
 // Register adds the samplers to r.Samplers under their TOML names: ula, mala, annealed,
 // hmc and gibbs. Each entry's options are the method's part of the [sampler] table; the
 // driver's part is DrawOptions.

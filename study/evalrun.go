@@ -230,7 +230,9 @@ func buildTarget(src *run.Source, reg *framework.Registry, env framework.Env) (*
 			return nil, err
 		}
 	} else {
-		e.InitParams(theta, framework.Streams{Seed: 0}.Rand("eval-target", 0))
+		if err := e.InitParams(theta, framework.Streams{Seed: 0}.Rand("eval-target", 0)); err != nil {
+			return nil, fmt.Errorf("eval.target: initial parameters: %w", err)
+		}
 	}
 	ev := framework.NewEvaluator(e)
 	ev.Workers = 1

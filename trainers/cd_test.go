@@ -21,8 +21,8 @@ type cdEnergy struct {
 	row  func(theta, x, gx []float64, w float64, gp []float64) float64
 }
 
-func (e *cdEnergy) Spec() framework.Spec                 { return e.spec }
-func (e *cdEnergy) InitParams(_ []float64, _ *rand.Rand) {}
+func (e *cdEnergy) Spec() framework.Spec                       { return e.spec }
+func (e *cdEnergy) InitParams(_ []float64, _ *rand.Rand) error { return nil }
 
 func (e *cdEnergy) Evaluate(req *framework.Request, res *framework.Result) error {
 	n, _ := req.X.Dims()

@@ -479,8 +479,8 @@ func (c *checker) energy() {
 
 	p := e.Spec().NumParams()
 	theta, again := make([]float64, p), make([]float64, p)
-	err1 := e.InitParamsErr(theta, rand.New(rand.NewPCG(c.opts.Seed, 1)))
-	err2 := e.InitParamsErr(again, rand.New(rand.NewPCG(c.opts.Seed, 1)))
+	err1 := e.InitParams(theta, rand.New(rand.NewPCG(c.opts.Seed, 1)))
+	err2 := e.InitParams(again, rand.New(rand.NewPCG(c.opts.Seed, 1)))
 	switch {
 	case err1 != nil:
 		c.rec.fail("init_params", "%v", err1)

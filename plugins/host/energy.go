@@ -21,6 +21,15 @@ import (
 	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
 )
 
+// Compile-time checks of what a plugin energy offers the host.
+var (
+	_ framework.Energy           = (*Energy)(nil)
+	_ framework.Closer           = (*Energy)(nil)
+	_ framework.SamplingEnergy   = (*Energy)(nil)
+	_ framework.RoundTripCounter = (*Energy)(nil)
+	_ framework.Sampler          = (*remoteSampler)(nil)
+)
+
 // Energy is a framework.Energy served by one or more plugin processes. It is safe for
 // concurrent use: each Evaluate call goes to the least busy live process.
 type Energy struct {
@@ -43,7 +52,6 @@ type Energy struct {
 
 	roundTrips atomic.Int64
 	remote     remoteCounts
-	initErr    atomic.Pointer[error]
 }
 
 type slot struct {
@@ -475,19 +483,8 @@ func params(inst *instance, version uint64, data []byte, resend bool) *pb.Params
 
 // InitParams implements framework.Energy. The plugin draws its randomness from words that
 // the host draws from rng, so θ₀ is the same bit for bit as the in-process energy's (rng
-// advances by at least as many words as the energy uses). On failure dst is filled with NaN
-// and Evaluate reports the failure; InitParamsErr returns it directly.
-func (e *Energy) InitParams(dst []float64, rng *rand.Rand) {
-	if err := e.InitParamsErr(dst, rng); err != nil {
-		e.initErr.Store(&err)
-		for i := range dst {
-			dst[i] = math.NaN()
-		}
-	}
-}
-
-// InitParamsErr is InitParams with an error.
-func (e *Energy) InitParamsErr(dst []float64, rng *rand.Rand) error {
+// advances by at least as many words as the energy uses).
+func (e *Energy) InitParams(dst []float64, rng *rand.Rand) error {
 	p := e.spec.NumParams()
 	if len(dst) != p {
 		return &framework.ShapeError{What: "θ", Want: fmt.Sprint(p), Got: fmt.Sprint(len(dst))}

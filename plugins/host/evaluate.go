@@ -16,20 +16,11 @@ import (
 // Evaluate implements framework.Energy: one fused request per call (or per part, when the
 // batch would not fit in one message), answered by the least busy plugin process.
 func (e *Energy) Evaluate(req *framework.Request, res *framework.Result) error {
-	if p := e.initErr.Load(); p != nil && hasNaN(req.Theta) {
-		return fmt.Errorf("plugin %s: θ is NaN because InitParams failed: %w", e.label, *p)
-	}
-	if req.X == nil {
-		return fmt.Errorf("plugin %s: request has no points", e.label)
+	if err := req.Validate(e.spec); err != nil {
+		return fmt.Errorf("plugin %s: %w", e.label, err)
 	}
 	n, d := req.X.Dims()
 	p := e.spec.NumParams()
-	if d != e.spec.Dim {
-		return &framework.ShapeError{What: "X", Want: fmt.Sprintf("n×%d", e.spec.Dim), Got: fmt.Sprintf("%d×%d", n, d)}
-	}
-	if len(req.Theta) != p {
-		return &framework.ShapeError{What: "θ", Want: fmt.Sprint(p), Got: fmt.Sprint(len(req.Theta))}
-	}
 	version, thetaBytes := e.snapshotTheta(req.Theta)
 	rows := e.rowsPerPart(req.Outputs, n, d, p, len(thetaBytes))
 	if rows < 1 {
@@ -45,15 +36,6 @@ func (e *Energy) Evaluate(req *framework.Request, res *framework.Result) error {
 		}
 	}
 	return nil
-}
-
-func hasNaN(s []float64) bool {
-	for _, v := range s {
-		if v != v {
-			return true
-		}
-	}
-	return false
 }
 
 // rowsPerPart returns how many rows fit in one request and its answer under the limit.

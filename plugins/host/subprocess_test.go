@@ -159,7 +159,7 @@ func TestConfigValidation(t *testing.T) {
 		cfg.Env = framework.Env{Dim: 4}
 		e := open(t, cfg)
 		theta := make([]float64, 8)
-		require.NoError(t, e.InitParamsErr(theta, rand.New(rand.NewPCG(1, 2))))
+		require.NoError(t, e.InitParams(theta, rand.New(rand.NewPCG(1, 2))))
 		assert.Equal(t, []float64{0, 0, 0, 0, 2, 2, 2, 2}, theta, "init_center 2 and no jitter reach the plugin")
 	})
 }

@@ -121,7 +121,7 @@ func DecodeConfig(configJSON string, opts any) []error {
 	if len(errs) > 0 {
 		return errs
 	}
-	if val, ok := opts.(interface{ Validate() error }); ok {
+	if val, ok := opts.(framework.Validator); ok {
 		if err := val.Validate(); err != nil {
 			var ke *framework.KeyError
 			if !errors.As(err, &ke) {

@@ -136,7 +136,9 @@ func (s *server) InitParams(_ context.Context, req *pb.InitParamsRequest) (*pb.I
 	}
 	src := &replay{words: words}
 	theta := make([]float64, spec.NumParams())
-	e.InitParams(theta, rand.New(src))
+	if err := e.InitParams(theta, rand.New(src)); err != nil {
+		return nil, status.Errorf(codes.Internal, "InitParams: %v", err)
+	}
 	return &pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta), WordsUsed: src.used}, nil
 }
 
@@ -185,6 +187,9 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 		if fr.V, err = wire.Matrix("v", req.V, n, d); err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
+	}
+	if err := fr.Validate(spec); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if n == 0 {
 		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),

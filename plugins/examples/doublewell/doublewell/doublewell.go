@@ -21,6 +21,8 @@ import (
 	"github.com/goebm/goebm/framework"
 )
 
+var _ framework.Energy = (*Energy)(nil)
+
 // Options are the keys of the plugin's [energy.config] table.
 type Options struct {
 	Dim          int     `toml:"dim" help:"dimension; 0 takes it from the data"`
@@ -89,11 +91,12 @@ func (e *Energy) Spec() framework.Spec {
 }
 
 // InitParams sets ℓⱼ = init_log_scale and mⱼ = init_center + jitter·N(0, 1).
-func (e *Energy) InitParams(dst []float64, rng *rand.Rand) {
+func (e *Energy) InitParams(dst []float64, rng *rand.Rand) error {
 	for j := 0; j < e.d; j++ {
 		dst[j] = e.opts.InitLogScale
 		dst[e.d+j] = e.opts.InitCenter + e.opts.Jitter*rng.NormFloat64()
 	}
+	return nil
 }
 
 // Evaluate implements framework.Energy.

@@ -41,7 +41,8 @@ type checker struct {
 	w, lw []float64  // random weights of ParamVJP and LaplacianVJP
 	u, v  *mat.Dense // random directions of Mixed and HVP
 	req   framework.Request
-	res   framework.Result // the base result
+	self  framework.SelfScratch // for energies without CapMixedSelf (see framework.EvaluateChunk)
+	res   framework.Result      // the base result
 	rng   *rand.Rand
 
 	report Report
@@ -125,7 +126,7 @@ func (c *checker) run() error {
 	return c.thetaDerivatives()
 }
 
-// eval calls e.Evaluate on req with res sized by Reset, turning a panic into an error.
+// eval calls e.Evaluate (through framework.EvaluateChunk) on req with res sized by Reset, turning a panic into an error.
 func (c *checker) eval(req *framework.Request, res *framework.Result) (err error) {
 	n, _ := req.X.Dims()
 	res.Reset(req.Outputs, n, c.d, c.p)
@@ -134,7 +135,7 @@ func (c *checker) eval(req *framework.Request, res *framework.Result) (err error
 			err = fmt.Errorf("panic in Evaluate: %v", r)
 		}
 	}()
-	return c.e.Evaluate(req, res)
+	return framework.EvaluateChunk(c.e, c.spec.Caps, req, res, &c.self)
 }
 
 // base evaluates the full request once and checks shapes, buffer identity, that every
@@ -166,7 +167,7 @@ func (c *checker) base() error {
 				err = fmt.Errorf("panic in Evaluate: %v", r)
 			}
 		}()
-		return c.e.Evaluate(&c.req, res)
+		return framework.EvaluateChunk(c.e, c.spec.Caps, &c.req, res, &c.self)
 	}()
 	if err != nil {
 		c.add(property("evaluate", "Evaluate on a valid request", err.Error()))

@@ -30,7 +30,7 @@ type expSum struct {
 
 func (e *expSum) Spec() framework.Spec {
 	return framework.Spec{Name: "expsum", Dim: e.d, Blocks: []framework.Block{{Name: "a", Shape: []int{e.d}}, {Name: "c", Shape: []int{1}}},
-		Caps: framework.CapMixed | framework.CapLaplacian | framework.CapHVP}
+		Caps: framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP}
 }
 
 func (e *expSum) InitParams(dst []float64, rng *rand.Rand) error {

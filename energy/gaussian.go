@@ -55,7 +55,7 @@ func (g *Gaussian) Spec() framework.Spec {
 	}
 	return framework.Spec{
 		Name: "gaussian", Dim: g.d, Domain: framework.Continuous, Blocks: blocks,
-		Caps: framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapLinear,
+		Caps: framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapLinear,
 	}
 }
 

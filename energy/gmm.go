@@ -82,7 +82,7 @@ func (g *GMM) Spec() framework.Spec {
 	return framework.Spec{
 		Name: "gmm", Dim: g.d, Domain: framework.Continuous,
 		Blocks: []framework.Block{{Name: "logits", Shape: []int{g.k}}, {Name: "means", Shape: []int{g.k, g.d}}, {Name: "log_scales", Shape: []int{g.k}}},
-		Caps:   framework.CapMixed | framework.CapLaplacian | framework.CapHVP,
+		Caps:   framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP,
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 )

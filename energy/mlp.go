@@ -86,7 +86,7 @@ func (m *MLP) Spec() framework.Spec {
 	}
 	return framework.Spec{
 		Name: "mlp", Dim: m.d, Domain: framework.Continuous, Blocks: blocks,
-		Caps: framework.CapMixed | framework.CapLaplacian | framework.CapHVP,
+		Caps: framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP,
 	}
 }
 

@@ -56,7 +56,7 @@ func (e *RBM) Spec() framework.Spec {
 	return framework.Spec{
 		Name: "rbm", Dim: e.d, Domain: framework.Binary,
 		Blocks: []framework.Block{{Name: "W", Shape: []int{e.h, e.d}}, {Name: "b", Shape: []int{e.d}}, {Name: "c", Shape: []int{e.h}}},
-		Caps:   framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapBlockGibbs,
+		Caps:   framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapBlockGibbs,
 	}
 }
 

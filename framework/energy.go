@@ -68,6 +68,11 @@ const (
 	// CapBlockGibbs: the energy implements BlockGibbser (exact conditional sampling of
 	// all visible units at once, as an RBM does through its hidden units).
 	CapBlockGibbs
+	// CapMixedSelf: the energy forms the mixed product's direction uᵢ = Uᵢ + MixedSelf·∇ₓE(xᵢ)
+	// itself, in the same pass as ∇ₓE (score matching's fusion: one pass instead of two).
+	// Without it an energy is never asked for OutMixed with MixedSelf ≠ 0: EvaluateChunk
+	// asks for ∇ₓE first and then for the mixed product along the formed direction.
+	CapMixedSelf
 )
 
 var capNames = []struct {
@@ -75,7 +80,7 @@ var capNames = []struct {
 	name string
 }{
 	{CapMixed, "mixed"}, {CapLaplacian, "laplacian"}, {CapHVP, "hvp"},
-	{CapLinear, "linear"}, {CapBlockGibbs, "block-gibbs"},
+	{CapLinear, "linear"}, {CapBlockGibbs, "block-gibbs"}, {CapMixedSelf, "mixed-self"},
 }
 
 // Has reports whether every capability in c2 is in c.
@@ -134,7 +139,8 @@ const (
 	// OutParamVJP: Σᵢ wᵢ ∇θE(xᵢ), w = Request.Weights, into Result.ParamVJP (length p).
 	OutParamVJP
 	// OutMixed: ∇θ Σᵢ uᵢᵀ∇ₓE(xᵢ) with uᵢ = Request.U row i + Request.MixedSelf·∇ₓE(xᵢ),
-	// u held fixed (not differentiated), into Result.Mixed (length p).
+	// u held fixed (not differentiated), into Result.Mixed (length p). Energies without
+	// CapMixedSelf are only asked for it with MixedSelf = 0.
 	OutMixed
 	// OutLaplacian: Δₓ E(xᵢ) = tr ∇²ₓE(xᵢ) for each row, into Result.Laplacian (length n).
 	OutLaplacian
@@ -335,7 +341,7 @@ func resizeDense(m *mat.Dense, n, d int) *mat.Dense {
 //
 // Evaluate computes the outputs of req into res (sized with res.Reset by the caller) for
 // every row of req.X. It is asked only for outputs in Spec().Caps.Exact(); the Evaluator
-// derives the others. Evaluate must be safe for concurrent use by several goroutines on
+// derives the others. Unless the energy has CapMixedSelf, req.MixedSelf is zero. Evaluate must be safe for concurrent use by several goroutines on
 // different requests, and deterministic: the same request gives the same bits.
 type Energy interface {
 	Spec() Spec

@@ -84,6 +84,7 @@ type chunk struct {
 	gx, hvp  mat.Dense
 	err      error
 	thetaOut Output
+	self     SelfScratch
 }
 
 // NewEvaluator returns an Evaluator for e with default settings.
@@ -158,12 +159,15 @@ func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
 	direct := req.Outputs & exact
 	derive := req.Outputs &^ exact
 	ev.derived |= derive
-	if derive.Has(OutMixed) && req.MixedSelf != 0 {
-		direct |= OutGradX // the fallback needs ∇ₓE to form uᵢ
+	if req.Outputs.Has(OutMixed) && req.MixedSelf != 0 && (derive.Has(OutMixed) || !ev.spec.Caps.Has(CapMixedSelf)) {
+		direct |= OutGradX // to form uᵢ: the fallback needs ∇ₓE, and so does EvaluateChunk
 	}
 	if direct != 0 {
 		sub := *req
 		sub.Outputs = direct
+		if !direct.Has(OutMixed) {
+			sub.U, sub.MixedSelf = nil, 0 // the mixed product is derived, not asked of the energy
+		}
 		if direct.Has(OutGradX) && !req.Outputs.Has(OutGradX) {
 			res.GradX = resizeDense(res.GradX, n, d)
 		}
@@ -281,9 +285,74 @@ func (ev *Evaluator) work() {
 					ch.err = fmt.Errorf("panic in Evaluate: %v", r)
 				}
 			}()
-			ch.err = ev.energy.Evaluate(&ch.req, &ch.res)
+			ch.err = EvaluateChunk(ev.energy, ev.spec.Caps, &ch.req, &ch.res, &ch.self)
 		}()
 	}
+}
+
+// SelfScratch holds what EvaluateChunk needs to form the mixed product's direction for an
+// energy without CapMixedSelf. Its zero value is ready; reuse it between calls so that they
+// allocate nothing.
+type SelfScratch struct {
+	g, u mat.Dense
+	req  Request
+}
+
+// EvaluateChunk calls e.Evaluate on req (one chunk: no splitting, no fallbacks) and keeps the
+// contract's promise about MixedSelf: when req asks for the mixed product with
+// MixedSelf ≠ 0 and caps lacks CapMixedSelf, it asks e for ∇ₓE with req's other outputs
+// first, forms uᵢ = Uᵢ + MixedSelf·∇ₓE(xᵢ), then asks e for the mixed product along u with
+// MixedSelf = 0. The Evaluator serves every chunk through it, and a plugin SDK serves every
+// request through it, so an energy author never has to handle MixedSelf.
+func EvaluateChunk(e Energy, caps Capability, req *Request, res *Result, s *SelfScratch) error {
+	if req.MixedSelf == 0 || caps.Has(CapMixedSelf) {
+		return e.Evaluate(req, res)
+	}
+	if !req.Outputs.Has(OutMixed) {
+		s.req = *req
+		s.req.U, s.req.MixedSelf = nil, 0
+		return e.Evaluate(&s.req, res)
+	}
+	n, d := req.X.Dims()
+	first := &s.req
+	*first = *req
+	first.Outputs = (req.Outputs &^ OutMixed) | OutGradX
+	first.U, first.MixedSelf = nil, 0
+	g := res.GradX
+	if !req.Outputs.Has(OutGradX) {
+		// ∇ₓE was not asked for: lend e a buffer for it, and give res its own back after.
+		own := res.GradX
+		g = reuseDense(&s.g, n, d)
+		res.GradX = g
+		defer func() { res.GradX = own }()
+	}
+	if err := e.Evaluate(first, res); err != nil {
+		return err
+	}
+	u := reuseDense(&s.u, n, d)
+	for i := 0; i < n; i++ {
+		ui, gi := u.RawRowView(i), g.RawRowView(i)
+		if req.U != nil {
+			copy(ui, req.U.RawRowView(i))
+		} else {
+			clear(ui)
+		}
+		for j, v := range gi {
+			ui[j] += req.MixedSelf * v
+		}
+	}
+	*first = Request{Outputs: OutMixed, X: req.X, Theta: req.Theta, U: u}
+	return e.Evaluate(first, res)
+}
+
+// reuseDense makes m an n×d matrix, reusing its storage when large enough, and returns it.
+func reuseDense(m *mat.Dense, n, d int) *mat.Dense {
+	raw := m.RawMatrix().Data
+	if cap(raw) < n*d {
+		raw = make([]float64, n*d)
+	}
+	m.SetRawMatrix(blas64.General{Rows: n, Cols: d, Stride: d, Data: raw[:n*d]})
+	return m
 }
 
 func addTheta(dst, src *Result, o Output) {

@@ -193,3 +193,39 @@ func TestFiniteVecEveryPosition(t *testing.T) {
 		}
 	}
 }
+
+// An energy without CapMixedSelf is never asked for MixedSelf ≠ 0 (quartic refuses it), and
+// the Evaluator's two-call path gives what the fused energy gives.
+func TestEvaluatorFormsMixedSelf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	fused := &quartic{d: 3, caps: allSecond | CapMixedSelf}
+	plain := &quartic{d: 3, caps: allSecond}
+	for _, o := range []Output{OutMixed, OutMixed | OutGradX, OutMixed | OutEnergy | OutLaplacian, allOutputs} {
+		req := fullRequest(rng, fused, 700) // three chunks
+		req.Outputs = o
+		var want, got Result
+		require.NoError(t, NewEvaluator(fused).Evaluate(req, &want))
+		ev := NewEvaluator(plain)
+		require.NoError(t, ev.Evaluate(req, &got))
+		assert.Less(t, maxRelDiff(got.Mixed, want.Mixed), 1e-13, "%s", o)
+		if o.Has(OutGradX) {
+			assert.Equal(t, want.GradX.RawMatrix().Data, got.GradX.RawMatrix().Data)
+		}
+		assert.Equal(t, "exact", ev.Paths()["mixed"])
+	}
+	// Directly, with no GradX buffer in the result: EvaluateChunk lends one and gives it back.
+	req := fullRequest(rng, fused, 10)
+	req.Outputs = OutMixed
+	var want, got Result
+	want.Reset(OutMixed, 10, 3, 9)
+	got.Reset(OutMixed, 10, 3, 9)
+	require.NoError(t, fused.Evaluate(req, &want))
+	var s SelfScratch
+	require.NoError(t, EvaluateChunk(plain, plain.caps, req, &got, &s))
+	assert.Less(t, maxRelDiff(got.Mixed, want.Mixed), 1e-13)
+	assert.Nil(t, got.GradX, "the lent ∇ₓE buffer is not left in the result")
+	assert.Equal(t, 0.0, testing.AllocsPerRun(10, func() {
+		got.Reset(OutMixed, 10, 3, 9)
+		_ = EvaluateChunk(plain, plain.caps, req, &got, &s)
+	}), "a warm SelfScratch allocates nothing")
+}

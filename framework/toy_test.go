@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 
@@ -29,6 +30,9 @@ func (q *quartic) InitParams(dst []float64, rng *rand.Rand) error {
 }
 
 func (q *quartic) Evaluate(req *Request, res *Result) error {
+	if req.MixedSelf != 0 && !q.caps.Has(CapMixedSelf) {
+		return errors.New("quartic: asked for MixedSelf without CapMixedSelf")
+	}
 	d := q.d
 	a, b, c := req.Theta[:d], req.Theta[d:2*d], req.Theta[2*d:]
 	n, _ := req.X.Dims()

@@ -94,7 +94,7 @@ func TestInfo(t *testing.T) {
 	opts := serve(t, doublewell.Entry())
 	var out bytes.Buffer
 	require.NoError(t, Info(nil, opts, &out))
-	for _, want := range []string{"goebm.v1", "init_center", "float", "1", "doublewell, continuous, capabilities [mixed,laplacian,hvp]", "6 parameters"} {
+	for _, want := range []string{"goebm.v1", "init_center", "float", "1", "doublewell, continuous, capabilities [mixed,laplacian,hvp,mixed-self]", "6 parameters"} {
 		assert.Contains(t, out.String(), want)
 	}
 }

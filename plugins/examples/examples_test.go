@@ -51,7 +51,7 @@ func TestExamplesPassConformance(t *testing.T) {
 		info   []string
 	}{
 		{"doublewell", func(t *testing.T) []string { return []string{build(t, "./doublewell")} },
-			map[string]any{"init_center": 1.5, "jitter": 0.2}, []string{"init_log_scale", "capabilities [mixed,laplacian,hvp]", "samplers:        annealed, gibbs, hmc, mala, ula"}},
+			map[string]any{"init_center": 1.5, "jitter": 0.2}, []string{"init_log_scale", "capabilities [mixed,laplacian,hvp,mixed-self]", "samplers:        annealed, gibbs, hmc, mala, ula"}},
 		{"mlp", func(t *testing.T) []string { return []string{build(t, "./mlp")} },
 			map[string]any{"hidden": []any{int64(8), int64(4)}, "activation": "tanh"}, []string{"hidden", "activation", "mlp, continuous", "block W1"}},
 		{"python", func(t *testing.T) []string { return []string{python(t), "python/plugin.py"} },

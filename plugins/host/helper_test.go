@@ -168,3 +168,10 @@ func runHostMode() {
 	fmt.Println(strings.Trim(fmt.Sprint(e.PIDs()), "[]"))
 	select {}
 }
+
+// viaSDK is the spec a plugin built on the Go SDK declares for an energy with spec s: its own,
+// plus CapMixedSelf, because the SDK forms the mixed product's direction itself.
+func viaSDK(s framework.Spec) framework.Spec {
+	s.Caps |= framework.CapMixedSelf
+	return s
+}

@@ -48,7 +48,7 @@ func TestInProcessMatchesDirect(t *testing.T) {
 	const d, n = 3, 50
 	e := openInProcess(t, doublewell.Entry(), Config{Env: framework.Env{Dim: d}})
 	direct := doublewell.New(d, *doublewell.DefaultOptions())
-	require.Equal(t, direct.Spec(), e.Spec())
+	require.Equal(t, viaSDK(direct.Spec()), e.Spec())
 
 	theta := make([]float64, 2*d)
 	e.InitParams(theta, rand.New(rand.NewPCG(1, 2)))
@@ -68,7 +68,7 @@ func TestInProcessMatchesDirect(t *testing.T) {
 	got.Reset(req.Outputs, n, d, 2*d)
 	exp.Reset(req.Outputs, n, d, 2*d)
 	require.NoError(t, e.Evaluate(req, &got))
-	require.NoError(t, direct.Evaluate(req, &exp))
+	require.NoError(t, framework.EvaluateChunk(direct, direct.Spec().Caps, req, &exp, new(framework.SelfScratch)))
 	require.Equal(t, exp, got)
 	require.Equal(t, int64(2), e.RoundTrips())
 }

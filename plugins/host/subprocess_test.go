@@ -84,7 +84,7 @@ func TestHandshakeAndClose(t *testing.T) {
 	cfg := pluginConfig(t, "ok")
 	cfg.Env = framework.Env{Dim: 3}
 	e := open(t, cfg)
-	assert.Equal(t, doublewell.New(3, doublewell.Options{}).Spec(), e.Spec())
+	assert.Equal(t, viaSDK(doublewell.New(3, doublewell.Options{}).Spec()), e.Spec())
 	assert.Contains(t, e.label, "doublewell")
 	req := energyRequest(rand.New(rand.NewPCG(1, 1)), 10, 3)
 	res, err := eval(e, req)

@@ -36,7 +36,7 @@ type server struct {
 	env    framework.Env
 
 	thetas   thetaCache
-	results  sync.Pool // *framework.Result
+	results  sync.Pool // *evalScratch
 	smpMu    sync.Mutex
 	smpCache map[string]*cachedSampler
 }
@@ -51,7 +51,7 @@ func newServer(e framework.Energy, entry *framework.Entry[framework.Energy], c *
 	if e != nil {
 		s.spec = e.Spec()
 	}
-	s.results.New = func() any { return new(framework.Result) }
+	s.results.New = func() any { return new(evalScratch) }
 	return s
 }
 
@@ -84,7 +84,7 @@ func (s *server) Describe(_ context.Context, _ *pb.DescribeRequest) (*pb.Describ
 		resp.ConfigSchema = schema
 	}
 	if s.entry == nil {
-		resp.Spec = wire.ToSpec(s.spec)
+		resp.Spec = hostSpec(s.spec)
 	}
 	return resp, nil
 }
@@ -106,7 +106,7 @@ func (s *server) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	if s.entry == nil {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
-		return &pb.ConfigureResponse{Spec: wire.ToSpec(s.spec)}, nil
+		return &pb.ConfigureResponse{Spec: hostSpec(s.spec)}, nil
 	}
 	e, err := s.entry.New(opts, env)
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *server) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	s.smpCache = nil
 	s.smpMu.Unlock()
 	s.log.Debug("configured", "spec", wire.SpecString(spec))
-	return &pb.ConfigureResponse{Spec: wire.ToSpec(spec)}, nil
+	return &pb.ConfigureResponse{Spec: hostSpec(spec)}, nil
 }
 
 // InitParams runs the energy's InitParams on the host's random words.
@@ -195,13 +195,28 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),
 			GradX: &mat.Dense{}, HVP: &mat.Dense{}}, 0, d), nil
 	}
-	res := s.results.Get().(*framework.Result)
-	defer s.results.Put(res)
+	sc := s.results.Get().(*evalScratch)
+	defer s.results.Put(sc)
+	res := &sc.res
 	res.Reset(out, n, d, p)
-	if err := e.Evaluate(&fr, res); err != nil {
+	if err := framework.EvaluateChunk(e, spec.Caps, &fr, res, &sc.self); err != nil {
 		return nil, status.Errorf(codes.Unknown, "Evaluate(%s; %d rows): %v", out, n, err)
 	}
 	return encodeResult(out, res, n, d), nil
+}
+
+// evalScratch is what one Evaluate call reuses from the last.
+type evalScratch struct {
+	res  framework.Result
+	self framework.SelfScratch
+}
+
+// hostSpec is the spec the host sees: the energy's own, plus CapMixedSelf, because the SDK
+// forms the mixed product's direction itself (framework.EvaluateChunk) when the energy does
+// not, so a score-matching request still costs one round trip.
+func hostSpec(spec framework.Spec) *pb.Spec {
+	spec.Caps |= framework.CapMixedSelf
+	return wire.ToSpec(spec)
 }
 
 func encodeResult(out framework.Output, res *framework.Result, n, d int) *pb.EvaluateResponse {

@@ -55,7 +55,7 @@ MAX_MESSAGE = 256 << 20
 OUT_ENERGY, OUT_GRAD_X, OUT_PARAM_VJP, OUT_MIXED = 1, 2, 4, 8
 OUT_LAPLACIAN, OUT_LAPLACIAN_VJP, OUT_HVP = 16, 32, 64
 ALL_OUTPUTS = 127
-CAP_MIXED, CAP_LAPLACIAN, CAP_HVP = 1, 2, 4
+CAP_MIXED, CAP_LAPLACIAN, CAP_HVP, CAP_MIXED_SELF = 1, 2, 4, 32
 
 
 def log(level, message, **kv):
@@ -93,7 +93,7 @@ class GaussianDiag:
         d = self.d
         return pb.Spec(name="gaussian-diag-py", dim=d, domain=pb.DOMAIN_CONTINUOUS,
                        blocks=[pb.Block(name="mean", shape=[d]), pb.Block(name="log_precision", shape=[d])],
-                       capabilities=CAP_MIXED | CAP_LAPLACIAN | CAP_HVP)
+                       capabilities=CAP_MIXED | CAP_LAPLACIAN | CAP_HVP | CAP_MIXED_SELF)
 
     def num_params(self):
         return 2 * self.d

@@ -146,9 +146,9 @@ func (e *Energy) Evaluate(req *framework.Request, res *framework.Result) error {
 				res.ParamVJP[d+j] += w * (-c * r * m[j])
 			}
 			if o.Has(framework.OutMixed) {
-				uj := req.MixedSelf * g
+				uj := 0.0 // the direction uᵢ (the SDK adds any MixedSelf·∇ₓE term for us)
 				if u != nil {
-					uj += u[j]
+					uj = u[j]
 				}
 				res.Mixed[j] += uj * g
 				res.Mixed[d+j] += uj * c * (-2 * m[j]) * x[j]

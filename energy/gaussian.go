@@ -5,10 +5,13 @@ import (
 	"math/rand/v2"
 	"sync"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // Gaussian is the quadratic energy E(x) = ½xᵀWx − bᵀx of N(W⁻¹b, W⁻¹), W symmetric.
@@ -99,7 +102,7 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 	d := g.d
 	o := req.Outputs
 	a, b := req.Theta[:d*d], req.Theta[d*d:]
-	ws.w = grow(ws.w, d*d)
+	ws.w = numeric.Resize(ws.w, d*d)
 	for k := 0; k < d; k++ {
 		for l := 0; l < d; l++ {
 			ws.w[k*d+l] = 0.5 * (a[k*d+l] + a[l*d+k])
@@ -109,7 +112,7 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 	X := rawOf(req.X)
 	needY := o&(framework.OutEnergy|framework.OutGradX|framework.OutMixed) != 0
 	if needY {
-		ws.y = grow(ws.y, n*d)
+		ws.y = numeric.Resize(ws.y, n*d)
 		Y := general(n, d, ws.y)
 		gemm(blas.NoTrans, blas.NoTrans, 1, X, W, 0, Y)
 		var gx blas64.General
@@ -138,7 +141,7 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 		pa, pb := res.ParamVJP[:d*d], res.ParamVJP[d*d:]
 		xw := X
 		if req.Weights != nil {
-			ws.xw = grow(ws.xw, n*d)
+			ws.xw = numeric.Resize(ws.xw, n*d)
 			for i := 0; i < n; i++ {
 				x, dst := req.X.RawRowView(i), ws.xw[i*d:(i+1)*d]
 				for k, v := range x {
@@ -156,12 +159,12 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 		}
 	}
 	if o.Has(framework.OutMixed) {
-		ws.xw = grow(ws.xw, n*d)
+		ws.xw = numeric.Resize(ws.xw, n*d)
 		mixedDirections(ws.xw, req, ws.y, d)
 		U := general(n, d, ws.xw)
 		ma, mb := res.Mixed[:d*d], res.Mixed[d*d:]
 		// ½(UᵀX + XᵀU) from one product M = ½UᵀX: (½XᵀU)ₖₗ = Mₗₖ, the same sum in the same order.
-		ws.m = grow(ws.m, d*d)
+		ws.m = numeric.Resize(ws.m, d*d)
 		gemm(blas.Trans, blas.NoTrans, 0.5, U, X, 0, general(d, d, ws.m))
 		for k := 0; k < d; k++ {
 			for l := 0; l < d; l++ {

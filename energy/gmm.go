@@ -7,8 +7,13 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/goebm/goebm/framework"
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // GMM is the negative log-density of a mixture of K isotropic Gaussians,
@@ -169,10 +174,10 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 	}
 	ws := g.pool.Get().(*gmmWork)
 	defer g.pool.Put(ws)
-	ws.logPi, ws.l, ws.inv, ws.cst = grow(ws.logPi, K), grow(ws.l, K), grow(ws.inv, K), grow(ws.cst, K)
-	ws.g, ws.u, ws.gbar = grow(ws.g, K*d), grow(ws.u, d), grow(ws.gbar, d)
+	ws.logPi, ws.l, ws.inv, ws.cst = numeric.Resize(ws.logPi, K), numeric.Resize(ws.l, K), numeric.Resize(ws.inv, K), numeric.Resize(ws.cst, K)
+	ws.g, ws.u, ws.gbar = numeric.Resize(ws.g, K*d), numeric.Resize(ws.u, d), numeric.Resize(ws.gbar, d)
 	logits, means, logScales := g.blocks(req.Theta)
-	lse := logSumExpOf(logits)
+	lse := floats.LogSumExp(logits)
 	o := req.Outputs
 	fd := float64(d)
 	c0 := 0.5 * fd * math.Log(2*math.Pi)
@@ -188,8 +193,8 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 	// ℓₖ for every row and component, then the responsibilities rₖ = exp(ℓₖ − max ℓ)/Σ and
 	// log Σₖ exp ℓₖ, with one vectorised exp over the n×K block.
 	nk := n * K
-	ws.lm, ws.rm, ws.dm, ws.lz = grow(ws.lm, nk), grow(ws.rm, nk), grow(ws.dm, nk), grow(ws.lz, n)
-	ws.gm = grow(ws.gm, nk*d)
+	ws.lm, ws.rm, ws.dm, ws.lz = numeric.Resize(ws.lm, nk), numeric.Resize(ws.rm, nk), numeric.Resize(ws.dm, nk), numeric.Resize(ws.lz, n)
+	ws.gm = numeric.Resize(ws.gm, nk*d)
 	raw := req.X.RawMatrix()
 	for i := 0; i < n; i++ {
 		x := raw.Data[i*raw.Stride : i*raw.Stride+d]
@@ -319,24 +324,24 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 // evalPlane is Evaluate for E and ∇ₓE in the plane, by gmmPlane (gmm_plane.go).
 func (g *GMM) evalPlane(ws *gmmWork, req *framework.Request, res *framework.Result, means []float64, n int) {
 	K := g.k
-	ws.par, ws.lbuf = grow(ws.par, 5*K), grow(ws.lbuf, 4*K)
+	ws.par, ws.lbuf = numeric.Resize(ws.par, 5*K), numeric.Resize(ws.lbuf, 4*K)
 	gmmPlaneParams(ws.par, means, ws.inv, ws.cst)
 	raw := req.X.RawMatrix()
 	x := raw.Data
 	if raw.Stride != 2 {
-		ws.xc = grow(ws.xc, 2*n)
+		ws.xc = numeric.Resize(ws.xc, 2*n)
 		for i := 0; i < n; i++ {
 			copy(ws.xc[2*i:2*i+2], raw.Data[i*raw.Stride:])
 		}
 		x = ws.xc
 	}
-	ws.mx, ws.t = grow(ws.mx, n), grow(ws.t, n)
+	ws.mx, ws.t = numeric.Resize(ws.mx, n), numeric.Resize(ws.t, n)
 	gx := ws.gx
 	direct := req.Outputs.Has(framework.OutGradX) && res.GradX.RawMatrix().Stride == 2
 	if direct {
 		gx = res.GradX.RawMatrix().Data
 	} else {
-		ws.gx = grow(ws.gx, 2*n)
+		ws.gx = numeric.Resize(ws.gx, 2*n)
 		gx = ws.gx
 	}
 	gmmPlane(x, n, K, ws.par, ws.lbuf, gx, ws.mx, ws.t)
@@ -416,20 +421,4 @@ func dot(a, b []float64) float64 {
 		s += v * b[i]
 	}
 	return s
-}
-
-// logSumExpOf returns log Σ exp(sᵢ) without overflow.
-func logSumExpOf(s []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range s {
-		m = math.Max(m, v)
-	}
-	if math.IsInf(m, -1) {
-		return m
-	}
-	t := 0.0
-	for _, v := range s {
-		t += math.Exp(v - m)
-	}
-	return m + math.Log(t)
 }

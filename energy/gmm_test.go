@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/goebm/goebm/check"
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 )
 
 func TestGMMDerivatives(t *testing.T) {
@@ -113,7 +115,7 @@ func TestRing8LogNormaliser(t *testing.T) {
 	for i, e := range res.Energy {
 		neg[i] = -e
 	}
-	logZ := logSumExp(neg) + math.Log(h*h)
+	logZ := floats.LogSumExp(neg) + math.Log(h*h)
 	assert.InDelta(t, g.LogNormaliser(), logZ, 1e-9)
 }
 

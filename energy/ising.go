@@ -6,9 +6,12 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // Ising is the fully visible Boltzmann machine
@@ -123,13 +126,13 @@ func (e *Ising) Evaluate(req *framework.Request, res *framework.Result) error {
 	defer e.pool.Put(ws)
 	o := req.Outputs
 	h, a := req.Theta[:d], req.Theta[d:]
-	ws.j = grow(ws.j, d*d)
+	ws.j = numeric.Resize(ws.j, d*d)
 	e.coupling(ws.j, a)
 	J := general(d, d, ws.j)
 	S := rawOf(req.X)
 	if o&(framework.OutEnergy|framework.OutGradX|framework.OutMixed) != 0 {
 		// y = SJ, then E = −s·(h + ½y) and ∇ₓE = −h − y.
-		ws.y = grow(ws.y, n*d)
+		ws.y = numeric.Resize(ws.y, n*d)
 		gemm(blas.NoTrans, blas.NoTrans, 1, S, J, 0, general(n, d, ws.y))
 		for i := 0; i < n; i++ {
 			s, y := req.X.RawRowView(i), ws.y[i*d:(i+1)*d]
@@ -148,12 +151,12 @@ func (e *Ising) Evaluate(req *framework.Request, res *framework.Result) error {
 			}
 		}
 	}
-	ws.gj = grow(ws.gj, d*d)
+	ws.gj = numeric.Resize(ws.gj, d*d)
 	GJ := general(d, d, ws.gj)
 	if o.Has(framework.OutParamVJP) {
 		sw := S
 		if req.Weights != nil {
-			ws.ws = grow(ws.ws, n*d)
+			ws.ws = numeric.Resize(ws.ws, n*d)
 			for i := 0; i < n; i++ {
 				for k, v := range req.X.RawRowView(i) {
 					ws.ws[i*d+k] = req.Weights[i] * v
@@ -170,7 +173,7 @@ func (e *Ising) Evaluate(req *framework.Request, res *framework.Result) error {
 		}
 	}
 	if o.Has(framework.OutMixed) {
-		ws.ws = grow(ws.ws, n*d)
+		ws.ws = numeric.Resize(ws.ws, n*d)
 		mixedDirections(ws.ws, req, ws.y, d)
 		U := general(n, d, ws.ws)
 		gemm(blas.Trans, blas.NoTrans, -0.5, U, S, 0, GJ)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
@@ -136,7 +138,7 @@ func gemmDot(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64
 	if !tb {
 		sp := scratch.Get().(*[]float64)
 		defer scratch.Put(sp)
-		*sp = grow(*sp, n*k)
+		*sp = numeric.Resize(*sp, n*k)
 		t := *sp
 		for l := 0; l < k; l++ {
 			for j, v := range b.Data[l*b.Stride : l*b.Stride+n] {
@@ -205,7 +207,7 @@ func gemmFMATransposed(tb bool, alpha float64, a, b blas64.General, beta float64
 	n4 := (n + 3) &^ 3
 	sp := scratch.Get().(*[]float64)
 	defer scratch.Put(sp)
-	*sp = grow(*sp, n4*k+n4*m)
+	*sp = numeric.Resize(*sp, n4*k+n4*m)
 	p, ct := (*sp)[:n4*k], (*sp)[n4*k:]
 	clear(p)
 	for j := 0; j < n; j++ {
@@ -312,7 +314,7 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 	if size > 0 {
 		sp := scratch.Get().(*[]float64)
 		defer scratch.Put(sp)
-		*sp = grow(*sp, size)
+		*sp = numeric.Resize(*sp, size)
 		buf = *sp
 	}
 	take := func(n int) []float64 {
@@ -448,15 +450,6 @@ func packPanels(pan []float64, b blas64.General, tb bool, n, k int) {
 			}
 		}
 	}
-}
-
-// grow returns s resized to n, reallocating only when its capacity is too small. The
-// contents are not preserved.
-func grow(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
-	}
-	return s[:n]
 }
 
 // weightOf returns w[i], or 1 when w is nil (the Request convention).

@@ -8,9 +8,12 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // MLP is the energy E(x) = z_L, the scalar output of a multilayer perceptron
@@ -195,7 +198,7 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 		if o.Has(framework.OutGradX) {
 			gx = rawOf(res.GradX)
 		} else {
-			ws.gx = grow(ws.gx, n*m.d)
+			ws.gx = numeric.Resize(ws.gx, n*m.d)
 			gx = general(n, m.d, ws.gx)
 		}
 		ly := &ws.layers[1]
@@ -235,7 +238,7 @@ func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 		if l == L && !top {
 			break
 		}
-		ly.z = grow(ly.z, n*ly.out)
+		ly.z = numeric.Resize(ly.z, n*ly.out)
 		for i := 0; i < n; i++ {
 			copy(ly.z[i*ly.out:(i+1)*ly.out], ly.b)
 		}
@@ -247,20 +250,20 @@ func (m *MLP) forward(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 		k := n * ly.out
 		var h []float64
 		if l < L-1 || top {
-			ly.h = grow(ly.h, k)
+			ly.h = numeric.Resize(ly.h, k)
 			h = ly.h
 		}
 		var d1, d2, d3 []float64
 		if nd.d1 {
-			ly.d1 = grow(ly.d1, k)
+			ly.d1 = numeric.Resize(ly.d1, k)
 			d1 = ly.d1
 		}
 		if nd.d2 {
-			ly.d2 = grow(ly.d2, k)
+			ly.d2 = numeric.Resize(ly.d2, k)
 			d2 = ly.d2
 		}
 		if nd.d3 {
-			ly.d3 = grow(ly.d3, k)
+			ly.d3 = numeric.Resize(ly.d3, k)
 			d3 = ly.d3
 		}
 		m.act.eval(ly.z, h, d1, d2, d3)
@@ -279,8 +282,8 @@ func (m *MLP) backward(ws *mlpWork, n int, withGH bool) {
 	for l := L - 1; l >= 1; l-- {
 		ly := &ws.layers[l]
 		k := n * ly.out
-		ly.gh = grow(ly.gh, k)
-		ly.g = grow(ly.g, k)
+		ly.gh = numeric.Resize(ly.gh, k)
+		ly.g = numeric.Resize(ly.g, k)
 		if l == L-1 && !withGH {
 			wl, s := top.W.Data[:ly.out], ly.out
 			for i := 0; i < n; i++ {
@@ -321,7 +324,7 @@ func (m *MLP) paramVJP(ws *mlpWork, req *framework.Request, n int, dst []float64
 	L := len(m.sizes) - 1
 	w := req.Weights
 	if w == nil {
-		ws.ones = grow(ws.ones, n)
+		ws.ones = numeric.Resize(ws.ones, n)
 		for i := range ws.ones {
 			ws.ones[i] = 1
 		}
@@ -335,7 +338,7 @@ func (m *MLP) paramVJP(ws *mlpWork, req *framework.Request, n int, dst []float64
 		} else if req.Weights == nil {
 			gw = ly.g
 		} else {
-			ly.gw = grow(ly.gw, n*ly.out)
+			ly.gw = numeric.Resize(ly.gw, n*ly.out)
 			for i := 0; i < n; i++ {
 				wi := w[i]
 				src, d := ly.g[i*ly.out:(i+1)*ly.out], ly.gw[i*ly.out:(i+1)*ly.out]

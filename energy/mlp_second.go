@@ -1,9 +1,11 @@
 package energy
 
 import (
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
 )
 
 // This file holds the MLP's second-order outputs. Notation as in mlp.go: z_l, h_l the
@@ -24,8 +26,8 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 	for l := 1; l < L; l++ {
 		ly := &ws.layers[l]
 		k := n * ly.out
-		ly.zt = grow(ly.zt, k)
-		ly.ht = grow(ly.ht, k)
+		ly.zt = numeric.Resize(ly.zt, k)
+		ly.ht = numeric.Resize(ly.ht, k)
 		gemm(blas.NoTrans, blas.Trans, 1, prev, ly.W, 0, general(n, ly.out, ly.zt))
 		zt, ht, d1 := ly.zt[:k], ly.ht[:k], ly.d1[:k] // locals: no reloads, no bounds checks
 		for i, v := range zt {
@@ -36,7 +38,7 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 	for l := L - 1; l >= 1; l-- {
 		ly := &ws.layers[l]
 		k := n * ly.out
-		ly.zbar = grow(ly.zbar, k)
+		ly.zbar = numeric.Resize(ly.zbar, k)
 		zt, zbar, gh, d1, d2 := ly.zt[:k], ly.zbar[:k], ly.gh[:k], ly.d1[:k], ly.d2[:k]
 		if l == L-1 {
 			for i, v := range zt {
@@ -45,7 +47,7 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 			continue
 		}
 		up := &ws.layers[l+1]
-		ly.hbar = grow(ly.hbar, k)
+		ly.hbar = numeric.Resize(ly.hbar, k)
 		gemm(blas.NoTrans, blas.NoTrans, 1, general(n, up.out, up.zbar), up.W, 0, general(n, ly.out, ly.hbar))
 		hbar := ly.hbar[:k]
 		for i, v := range zt {
@@ -62,7 +64,7 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 // with ḣ₀ = u, h₀ = x and ∇b_L = 0.
 func (m *MLP) mixed(ws *mlpWork, req *framework.Request, n int, gx blas64.General, dst []float64) {
 	d := m.d
-	ws.u = grow(ws.u, n*d)
+	ws.u = numeric.Resize(ws.u, n*d)
 	for i := 0; i < n; i++ {
 		u := ws.u[i*d : (i+1)*d]
 		if req.U != nil {
@@ -115,11 +117,11 @@ func (m *MLP) laplacian(ws *mlpWork, n int) {
 		ly := &ws.layers[l]
 		s := ly.out
 		k := n * s
-		ly.jh = grow(ly.jh, n*d*s)
-		ly.lh = grow(ly.lh, k)
+		ly.jh = numeric.Resize(ly.jh, n*d*s)
+		ly.lh = numeric.Resize(ly.lh, k)
 		if l == 1 {
 			// J₁ = W₁ for every row: q₁ is the squared row norms of W₁, one vector.
-			ly.q = grow(ly.q, s)
+			ly.q = numeric.Resize(ly.q, s)
 			for a := 0; a < s; a++ {
 				row := ly.W.Data[a*ly.W.Stride : a*ly.W.Stride+d]
 				sq := 0.0
@@ -144,9 +146,9 @@ func (m *MLP) laplacian(ws *mlpWork, n int) {
 			continue
 		}
 		prev := &ws.layers[l-1]
-		ly.j = grow(ly.j, n*d*s)
-		ly.s = grow(ly.s, k)
-		ly.q = grow(ly.q, k)
+		ly.j = numeric.Resize(ly.j, n*d*s)
+		ly.s = numeric.Resize(ly.s, k)
+		ly.q = numeric.Resize(ly.q, k)
 		gemm(blas.NoTrans, blas.Trans, 1, general(n*d, prev.out, prev.jh), ly.W, 0, general(n*d, s, ly.j))
 		gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.lh), ly.W, 0, general(n, s, ly.s))
 		for i := 0; i < n; i++ {
@@ -169,7 +171,7 @@ func (m *MLP) laplacian(ws *mlpWork, n int) {
 	}
 	top := &ws.layers[L]
 	prev := &ws.layers[L-1]
-	top.s = grow(top.s, n)
+	top.s = numeric.Resize(top.s, n)
 	gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.lh), top.W, 0, general(n, 1, top.s))
 }
 
@@ -188,7 +190,7 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 	d := m.d
 	v := req.LapWeights
 	if v == nil {
-		ws.ones = grow(ws.ones, n)
+		ws.ones = numeric.Resize(ws.ones, n)
 		for i := range ws.ones {
 			ws.ones[i] = 1
 		}
@@ -197,7 +199,7 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 	top := &ws.layers[L]
 	below := &ws.layers[L-1]
 	gemm(blas.Trans, blas.NoTrans, 1, general(n, 1, v), general(n, below.out, below.lh), 1, general(1, top.in, dst[m.offW[L]:]))
-	below.lhbar = grow(below.lhbar, n*below.out)
+	below.lhbar = numeric.Resize(below.lhbar, n*below.out)
 	for i := 0; i < n; i++ {
 		row := below.lhbar[i*below.out : (i+1)*below.out]
 		for a, w := range top.W.Data[:below.out] {
@@ -208,10 +210,10 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 		ly := &ws.layers[l]
 		s := ly.out
 		first := l == L-1 // no Jh̄ or h̄ flows into the top hidden layer
-		ly.jbar = grow(ly.jbar, n*d*s)
-		ly.zbar = grow(ly.zbar, n*s)
+		ly.jbar = numeric.Resize(ly.jbar, n*d*s)
+		ly.zbar = numeric.Resize(ly.zbar, n*s)
 		if l > 1 {
-			ly.sbar = grow(ly.sbar, n*s)
+			ly.sbar = numeric.Resize(ly.sbar, n*s)
 		}
 		W := ly.W
 		for i := 0; i < n; i++ {
@@ -289,9 +291,9 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 		Sb := general(n, s, ly.sbar)
 		gemm(blas.Trans, blas.NoTrans, 1, Jb, general(n*d, prev.out, prev.jh), 1, dW)
 		gemm(blas.Trans, blas.NoTrans, 1, Sb, general(n, prev.out, prev.lh), 1, dW)
-		prev.hbar = grow(prev.hbar, n*prev.out)
-		prev.jhbar = grow(prev.jhbar, n*d*prev.out)
-		prev.lhbar = grow(prev.lhbar, n*prev.out)
+		prev.hbar = numeric.Resize(prev.hbar, n*prev.out)
+		prev.jhbar = numeric.Resize(prev.jhbar, n*d*prev.out)
+		prev.lhbar = numeric.Resize(prev.lhbar, n*prev.out)
 		gemm(blas.NoTrans, blas.NoTrans, 1, Zb, ly.W, 0, general(n, prev.out, prev.hbar))
 		gemm(blas.NoTrans, blas.NoTrans, 1, Jb, ly.W, 0, general(n*d, prev.out, prev.jhbar))
 		gemm(blas.NoTrans, blas.NoTrans, 1, Sb, ly.W, 0, general(n, prev.out, prev.lhbar))

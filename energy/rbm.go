@@ -7,10 +7,13 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // RBM is the binary–binary restricted Boltzmann machine with joint energy
@@ -110,7 +113,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	W := general(H, D, wt)
 	X := rawOf(req.X)
 	k := n * H
-	ws.a, ws.s = grow(ws.a, k), grow(ws.s, k)
+	ws.a, ws.s = numeric.Resize(ws.a, k), numeric.Resize(ws.s, k)
 	for i := 0; i < n; i++ {
 		copy(ws.a[i*H:(i+1)*H], c)
 	}
@@ -120,15 +123,15 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	// softplus(a) and s = σ(a), s′ = s(1−s), s″ = s(1−s)(1−2s): the derivatives of softplus.
 	var sp, s1, s2 []float64
 	if o.Has(framework.OutEnergy) {
-		ws.sp = grow(ws.sp, k)
+		ws.sp = numeric.Resize(ws.sp, k)
 		sp = ws.sp
 	}
 	if second {
-		ws.s1 = grow(ws.s1, k)
+		ws.s1 = numeric.Resize(ws.s1, k)
 		s1 = ws.s1
 	}
 	if o.Has(framework.OutLaplacianVJP) {
-		ws.s2 = grow(ws.s2, k)
+		ws.s2 = numeric.Resize(ws.s2, k)
 		s2 = ws.s2
 	}
 	softplusEval(ws.a[:k], sp, ws.s[:k], s1, s2)
@@ -152,7 +155,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		if o.Has(framework.OutGradX) {
 			G = rawOf(res.GradX)
 		} else {
-			ws.g = grow(ws.g, n*D)
+			ws.g = numeric.Resize(ws.g, n*D)
 			G = general(n, D, ws.g)
 		}
 		gemm(blas.NoTrans, blas.NoTrans, -1, S, W, 0, G)
@@ -166,7 +169,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		pw, pb, pc := e.blocks(res.ParamVJP)
 		sw := S
 		if req.Weights != nil {
-			ws.p = grow(ws.p, k)
+			ws.p = numeric.Resize(ws.p, k)
 			for i, wi := range req.Weights[:n] {
 				src, dst := ws.s[i*H:(i+1)*H], ws.p[i*H:(i+1)*H]
 				for j, v := range src {
@@ -187,7 +190,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	}
 	if o.Has(framework.OutMixed) {
 		// u = U + MixedSelf·∇ₓE
-		ws.m = grow(ws.m, n*D)
+		ws.m = numeric.Resize(ws.m, n*D)
 		for i := 0; i < n; i++ {
 			u := ws.m[i*D : (i+1)*D]
 			if req.U != nil {
@@ -202,7 +205,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 			}
 		}
 		U := general(n, D, ws.m[:n*D])
-		ws.p = grow(ws.p, k)
+		ws.p = numeric.Resize(ws.p, k)
 		P := general(n, H, ws.p)
 		gemm(blas.NoTrans, blas.Trans, 1, U, W, 0, P) // Wu
 		for i := range ws.p[:k] {
@@ -215,7 +218,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		colSumSub(mb, ws.m[:n*D], n)
 	}
 	if o&(framework.OutLaplacian|framework.OutLaplacianVJP) != 0 {
-		ws.r = grow(ws.r, H)
+		ws.r = numeric.Resize(ws.r, H)
 		for j := 0; j < H; j++ {
 			sq := 0.0
 			for _, v := range wt[j*D : (j+1)*D] {
@@ -235,8 +238,8 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	}
 	if o.Has(framework.OutLaplacianVJP) {
 		lw, _, lc := e.blocks(res.LaplacianVJP)
-		ws.p = grow(ws.p, k)
-		ws.col = grow(ws.col, H)
+		ws.p = numeric.Resize(ws.p, k)
+		ws.col = numeric.Resize(ws.col, H)
 		clear(ws.col)
 		for i := 0; i < n; i++ {
 			v := weightOf(req.LapWeights, i)
@@ -254,7 +257,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		colSumSub(lc, ws.p[:k], n)
 	}
 	if o.Has(framework.OutHVP) {
-		ws.p = grow(ws.p, k)
+		ws.p = numeric.Resize(ws.p, k)
 		P := general(n, H, ws.p)
 		gemm(blas.NoTrans, blas.Trans, 1, rawOf(req.V), W, 0, P)
 		for i := range ws.p[:k] {
@@ -313,22 +316,22 @@ func (e *RBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error
 	defer e.pool.Put(ws)
 	wt, b, c := e.blocks(theta)
 	W := general(H, D, wt)
-	ws.a = grow(ws.a, n*H)
+	ws.a = numeric.Resize(ws.a, n*H)
 	for i := 0; i < n; i++ {
 		copy(ws.a[i*H:(i+1)*H], c)
 	}
 	gemm(blas.NoTrans, blas.Trans, 1, rawOf(x), W, 1, general(n, H, ws.a))
-	ws.s = grow(ws.s, n*H)
+	ws.s = numeric.Resize(ws.s, n*H)
 	softplusEval(ws.a[:n*H], nil, ws.s[:n*H], nil, nil) // σ(a)
 	for i := 0; i < n; i++ {
 		bernoulli(ws.a[i*H:(i+1)*H], ws.s[i*H:(i+1)*H], rngs[i])
 	}
-	ws.g = grow(ws.g, n*D)
+	ws.g = numeric.Resize(ws.g, n*D)
 	for i := 0; i < n; i++ {
 		copy(ws.g[i*D:(i+1)*D], b)
 	}
 	gemm(blas.NoTrans, blas.NoTrans, 1, general(n, H, ws.a), W, 1, general(n, D, ws.g))
-	ws.p = grow(ws.p, n*D)
+	ws.p = numeric.Resize(ws.p, n*D)
 	softplusEval(ws.g[:n*D], nil, ws.p[:n*D], nil, nil)
 	for i := 0; i < n; i++ {
 		bernoulli(x.RawRowView(i), ws.p[i*D:(i+1)*D], rngs[i])

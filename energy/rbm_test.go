@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/goebm/goebm/check"
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 )
 
 func TestRBMDerivatives(t *testing.T) {
@@ -52,19 +54,7 @@ func rbmFreeEnergyEnum(theta, v []float64, H int) float64 {
 		}
 		terms[s] = t
 	}
-	return -logSumExp(terms)
-}
-
-func logSumExp(s []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range s {
-		m = math.Max(m, v)
-	}
-	t := 0.0
-	for _, v := range s {
-		t += math.Exp(v - m)
-	}
-	return m + math.Log(t)
+	return -floats.LogSumExp(terms)
 }
 
 func energies(t *testing.T, e framework.Energy, theta []float64, x *mat.Dense) []float64 {
@@ -168,7 +158,7 @@ func TestRBMDigits(t *testing.T) {
 				}
 				terms[s] = t
 			}
-			logZ := logSumExp(terms)
+			logZ := floats.LogSumExp(terms)
 			ll := 0.0
 			for _, f := range F {
 				ll -= f + logZ
@@ -198,7 +188,7 @@ func TestRBMBlockGibbs(t *testing.T) {
 	for i, f := range F {
 		neg[i] = -f
 	}
-	logZ := logSumExp(neg)
+	logZ := floats.LogSumExp(neg)
 
 	x := mat.NewDense(chains, D, nil) // all chains start at v = 0
 	rngs := framework.Streams{Seed: 1}.Rands("gibbs", chains)

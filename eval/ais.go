@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
@@ -53,8 +55,8 @@ func (o AISOptions) Betas() []float64 {
 		t := float64(i) / float64(k)
 		if o.Schedule == "sigmoid" {
 			const delta = 4.0
-			lo, hi := sigmoid(-delta), sigmoid(delta)
-			t = (sigmoid(delta*(2*t-1)) - lo) / (hi - lo)
+			lo, hi := numeric.Sigmoid(-delta), numeric.Sigmoid(delta)
+			t = (numeric.Sigmoid(delta*(2*t-1)) - lo) / (hi - lo)
 		}
 		b[i] = t
 	}

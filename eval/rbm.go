@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
@@ -19,7 +21,7 @@ const MaxHiddenEnumerate = 20
 // "b" (D) and "c" (H). Its joint energy is E(v, h) = −bᵀv − cᵀh − hᵀWv on {0,1}^D × {0,1}^H,
 // and the energy of the visible units alone is the free energy
 //
-//	F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v),  softplus(a) = log(1 + eᵃ).
+//	F(v) = −bᵀv − Σⱼ numeric.Softplus(cⱼ + Wⱼ·v),  numeric.Softplus(a) = log(1 + eᵃ).
 //
 // eval reads these blocks and nothing else of the rbm energy; RBMOf checks that the energy
 // has exactly them, and VerifyRBM that it computes this F.
@@ -75,22 +77,7 @@ func sameInts(a, b []int) bool {
 	return true
 }
 
-func softplus(a float64) float64 {
-	if a > 0 {
-		return a + math.Log1p(math.Exp(-a))
-	}
-	return math.Log1p(math.Exp(a))
-}
-
-func sigmoid(a float64) float64 {
-	if a >= 0 {
-		return 1 / (1 + math.Exp(-a))
-	}
-	e := math.Exp(a)
-	return e / (1 + e)
-}
-
-// FreeEnergyAt returns F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), the free energy of the RBM
+// FreeEnergyAt returns F_β(v) = −β·bᵀv − Σⱼ numeric.Softplus(β(cⱼ + Wⱼ·v)), the free energy of the RBM
 // with every parameter scaled by β (β = 1: F(v)); a, length H, receives cⱼ + Wⱼ·v.
 func (r *RBM) FreeEnergyAt(v []float64, beta float64, a []float64) float64 {
 	r.preact(v, a)
@@ -113,7 +100,7 @@ func (r *RBM) freeFromPreact(v []float64, beta float64, a []float64) float64 {
 		f -= beta * b * v[i]
 	}
 	for _, x := range a {
-		f -= softplus(beta * x)
+		f -= numeric.Softplus(beta * x)
 	}
 	return f
 }
@@ -148,7 +135,7 @@ func VerifyRBM(ev *framework.Evaluator, theta []float64, r *RBM, x *mat.Dense, r
 	for i, v := range rows {
 		f := r.FreeEnergyAt(v, 1, a)
 		if math.Abs(f-res.Energy[i]) > 1e-9*(1+math.Abs(f)) {
-			return fmt.Errorf("energy %s has RBM blocks W, b, c but E = %.12g at a test state where the free energy −bᵀv − Σ softplus(c + Wv) is %.12g",
+			return fmt.Errorf("energy %s has RBM blocks W, b, c but E = %.12g at a test state where the free energy −bᵀv − Σ numeric.Softplus(c + Wv) is %.12g",
 				ev.Spec().Name, res.Energy[i], f)
 		}
 	}
@@ -209,7 +196,7 @@ func (r *RBM) LogZ(workers int) (float64, error) {
 				for k := 0; k < nLow; k++ {
 					s := cHigh + lowC[k]
 					for i, v := range lowW[k*r.D : (k+1)*r.D] {
-						s += softplus(base[i] + v)
+						s += numeric.Softplus(base[i] + v)
 					}
 					acc.add(s)
 				}
@@ -227,7 +214,7 @@ func (r *RBM) LogZ(workers int) (float64, error) {
 
 // TemperedRBM is the AIS path of an RBM from the uniform distribution on {0,1}^(D+H) (β = 0)
 // to the RBM (β = 1) through RBMs with every parameter scaled by β: the joint energy is
-// β·E(v, h), the visible energy F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), and
+// β·E(v, h), the visible energy F_β(v) = −β·bᵀv − Σⱼ numeric.Softplus(β(cⱼ + Wⱼ·v)), and
 // Z₀ = 2^(D+H). Unlike E_β of Tempered its block-Gibbs conditionals are exact,
 //
 //	p(hⱼ = 1 | v) = σ(β(cⱼ + Wⱼ·v)),  p(vᵢ = 1 | h) = σ(β(bᵢ + (Wᵀh)ᵢ)),
@@ -292,7 +279,7 @@ func (t *TemperedRBM) Evaluate(req *framework.Request, res *framework.Result) er
 			res.Energy[i] = f
 		}
 		for j, x := range a {
-			sg[j] = sigmoid(beta * x)
+			sg[j] = numeric.Sigmoid(beta * x)
 		}
 		if req.Outputs.Has(framework.OutGradX) {
 			g := res.GradX.RawRowView(i)
@@ -351,7 +338,7 @@ func (t *TemperedRBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Ran
 		r.preact(v, a)
 		for j, aj := range a {
 			hs[j] = 0
-			if rng.Float64() < sigmoid(beta*aj) {
+			if rng.Float64() < numeric.Sigmoid(beta*aj) {
 				hs[j] = 1
 			}
 		}
@@ -365,7 +352,7 @@ func (t *TemperedRBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Ran
 		}
 		for k, ak := range act {
 			v[k] = 0
-			if rng.Float64() < sigmoid(beta*ak) {
+			if rng.Float64() < numeric.Sigmoid(beta*ak) {
 				v[k] = 1
 			}
 		}

@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
@@ -80,7 +82,7 @@ func FisherDivergence(ev *framework.Evaluator, theta []float64, target *framewor
 // PseudoNLL returns the negative log pseudolikelihood of a binary or spin model on the rows of
 // x, summed over coordinates and averaged over rows:
 //
-//	−mean over x of Σᵢ log p(xᵢ | x₋ᵢ),  log p(xᵢ | x₋ᵢ) = −softplus(E(x) − E(x̄⁽ⁱ⁾)),
+//	−mean over x of Σᵢ log p(xᵢ | x₋ᵢ),  log p(xᵢ | x₋ᵢ) = −numeric.Softplus(E(x) − E(x̄⁽ⁱ⁾)),
 //
 // where x̄⁽ⁱ⁾ is x with coordinate i flipped. The energies of every row and its d flips go to
 // the Evaluator in blocks of rows, (d + 1) rows per data row.
@@ -122,7 +124,7 @@ func PseudoNLL(ev *framework.Evaluator, theta []float64, x *mat.Dense) (float64,
 		for r := 0; r < hi-lo; r++ {
 			e := res.Energy[r*(d+1) : (r+1)*(d+1)]
 			for k := 1; k <= d; k++ {
-				total += softplus(e[0] - e[k])
+				total += numeric.Softplus(e[0] - e[k])
 			}
 		}
 	}

@@ -51,9 +51,12 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/goebm/goebm/internal/numeric"
+
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/samplers"
-	"gonum.org/v1/gonum/mat"
 )
 
 // CDOptions are the [trainer] keys of method "cd".
@@ -293,7 +296,7 @@ func (t *ContrastiveDivergence) Step(ctx *framework.StepContext, batch *mat.Dens
 		}
 		samples = t.buf
 	default:
-		t.buf = resizeDense(t.buf, n, d)
+		t.buf = numeric.ResizeDense(t.buf, n, d)
 		t.buf.Copy(batch)
 		if err := t.run(ctx.Eval, t.buf, theta, t.streamsFor(n)); err != nil {
 			return 0, err
@@ -317,7 +320,7 @@ func (t *ContrastiveDivergence) run(ev *framework.Evaluator, x *mat.Dense, theta
 func (t *ContrastiveDivergence) loss(ev *framework.Evaluator, data, samples *mat.Dense, theta, grad []float64) (float64, error) {
 	n, d := data.Dims()
 	m, _ := samples.Dims()
-	t.stack = resizeDense(t.stack, n+m, d)
+	t.stack = numeric.ResizeDense(t.stack, n+m, d)
 	for i := 0; i < n; i++ {
 		copy(t.stack.RawRowView(i), data.RawRowView(i))
 	}
@@ -325,7 +328,7 @@ func (t *ContrastiveDivergence) loss(ev *framework.Evaluator, data, samples *mat
 		copy(t.stack.RawRowView(n+i), samples.RawRowView(i))
 	}
 	fn, fm := float64(n), float64(m)
-	t.w = resizeVec(t.w, n+m)
+	t.w = numeric.Resize(t.w, n+m)
 	for i := range t.w {
 		if i < n {
 			t.w[i] = 1 / fn

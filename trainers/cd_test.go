@@ -6,12 +6,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/goebm/goebm/energy"
-	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/samplers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/energy"
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/samplers"
 )
 
 // cdEnergy is a test energy given by one function per row: it returns E(x), writes ∇ₓE
@@ -640,7 +641,7 @@ func TestPCDIsingNearerMLEThanCD1(t *testing.T) {
 
 // cdRBMPseudoLikelihood returns the mean over the rows of x of the log pseudo-likelihood
 // Σⱼ log p(vⱼ | v₋ⱼ) = Σⱼ log σ(F(v⁽ʲ⁾) − F(v)) of the RBM with free energy
-// F(v) = −bᵀv − Σₖ softplus(cₖ + Wₖ·v), by exact one-bit flips (v⁽ʲ⁾ is v with bit j flipped).
+// F(v) = −bᵀv − Σₖ numeric.Softplus(cₖ + Wₖ·v), by exact one-bit flips (v⁽ʲ⁾ is v with bit j flipped).
 func cdRBMPseudoLikelihood(th []float64, x *mat.Dense, nh int) float64 {
 	n, dv := x.Dims()
 	W, b, c := th[:nh*dv], th[nh*dv:nh*dv+dv], th[nh*dv+dv:]
@@ -665,7 +666,7 @@ func cdRBMPseudoLikelihood(th []float64, x *mat.Dense, nh int) float64 {
 			for k := range a {
 				ff += cdSoftplus(a[k]) - cdSoftplus(a[k]+W[k*dv+j]*delta)
 			}
-			// log σ(z) = −softplus(−z)
+			// log σ(z) = −numeric.Softplus(−z)
 			total -= cdSoftplus(-(ff - f))
 		}
 	}

@@ -3,8 +3,9 @@ package trainers
 import (
 	"fmt"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // requireContinuous returns an error wrapping framework.ErrUnsupportedDomain unless the
@@ -38,27 +39,6 @@ func checkStep(method string, batch *mat.Dense, d int, theta, grad []float64, p 
 		return fmt.Errorf("%s: %w", method, &framework.ShapeError{What: "gradient", Want: fmt.Sprint(p), Got: fmt.Sprint(len(grad))})
 	}
 	return nil
-}
-
-// resizeVec returns s with length n, reallocating only when its capacity is too small.
-func resizeVec(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
-	}
-	return s[:n]
-}
-
-// resizeDense returns an n×d matrix that reuses m's storage when it is large enough.
-func resizeDense(m *mat.Dense, n, d int) *mat.Dense {
-	if m != nil {
-		if r, c := m.Dims(); r == n && c == d {
-			return m
-		}
-		if raw := m.RawMatrix().Data; cap(raw) >= n*d {
-			return mat.NewDense(n, d, raw[:n*d])
-		}
-	}
-	return mat.NewDense(n, d, nil)
 }
 
 // fill sets every element of s to v and returns s.

@@ -32,8 +32,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // DenoisingScoreMatching is the denoising score-matching trainer (method "dsm").
@@ -140,9 +143,9 @@ func (t *DenoisingScoreMatching) Step(ctx *framework.StepContext, batch *mat.Den
 	}
 	n, _ := batch.Dims()
 	m := n * t.draws
-	t.xt = resizeDense(t.xt, m, d)
-	t.eps = resizeDense(t.eps, m, d)
-	t.u = resizeDense(t.u, m, d)
+	t.xt = numeric.ResizeDense(t.xt, m, d)
+	t.eps = numeric.ResizeDense(t.eps, m, d)
+	t.u = numeric.ResizeDense(t.u, m, d)
 	if grad != nil {
 		fill(grad, 0)
 	}

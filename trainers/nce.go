@@ -10,9 +10,9 @@ package trainers
 // Init (noise.go). With the log-odds G(u) = log p_m(u) − log q(u) − log ν (ν taken as m/n,
 // the ratio actually drawn),
 //
-//	J(θ, c) = (1/n) [ Σᵢ softplus(−G(xᵢ)) + Σⱼ softplus(G(yⱼ)) ],
+//	J(θ, c) = (1/n) [ Σᵢ numeric.Softplus(−G(xᵢ)) + Σⱼ numeric.Softplus(G(yⱼ)) ],
 //
-// the negated objective J_T of Gutmann and Hyvärinen (softplus(a) = log(1 + eᵃ)). Its
+// the negated objective J_T of Gutmann and Hyvärinen (numeric.Softplus(a) = log(1 + eᵃ)). Its
 // minimiser is consistent for the data density, including its normaliser: at the optimum c is
 // the log-partition function of exp(−E).
 //
@@ -39,8 +39,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // NoiseContrastive is the NCE trainer (method "nce").
@@ -139,8 +142,8 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 	n, _ := batch.Dims()
 	m := max(1, int(math.Round(t.opts.Nu*float64(n))))
 	logNu := math.Log(float64(m) / float64(n))
-	t.z = resizeDense(t.z, n+m, d)
-	t.logq = resizeVec(t.logq, n+m)
+	t.z = numeric.ResizeDense(t.z, n+m, d)
+	t.logq = numeric.Resize(t.logq, n+m)
 	for i := 0; i < n; i++ {
 		row := t.z.RawRowView(i)
 		copy(row, batch.RawRowView(i))
@@ -155,16 +158,16 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 		return 0, fmt.Errorf("nce: %w", err)
 	}
 	inv := 1 / float64(n)
-	t.w = resizeVec(t.w, n+m)
+	t.w = numeric.Resize(t.w, n+m)
 	loss, sumW := 0.0, 0.0
 	for r, e := range t.res.Energy[:n+m] {
 		g := -e - logZ - t.logq[r] - logNu
 		if r < n {
-			loss += softplus(-g)
-			t.w[r] = inv * sigmoid(-g)
+			loss += numeric.Softplus(-g)
+			t.w[r] = inv * numeric.Sigmoid(-g)
 		} else {
-			loss += softplus(g)
-			t.w[r] = -inv * sigmoid(g)
+			loss += numeric.Softplus(g)
+			t.w[r] = -inv * numeric.Sigmoid(g)
 		}
 		sumW += t.w[r]
 	}
@@ -179,23 +182,6 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 	copy(grad, t.res.ParamVJP)
 	grad[t.p] = sumW
 	return loss, nil
-}
-
-// softplus returns log(1 + eᵃ) without overflow.
-func softplus(a float64) float64 {
-	if a > 0 {
-		return a + math.Log1p(math.Exp(-a))
-	}
-	return math.Log1p(math.Exp(a))
-}
-
-// sigmoid returns 1/(1 + e⁻ᵃ) without overflow.
-func sigmoid(a float64) float64 {
-	if a >= 0 {
-		return 1 / (1 + math.Exp(-a))
-	}
-	e := math.Exp(a)
-	return e / (1 + e)
 }
 
 func registerNCE(r *framework.Registry) {

@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"gonum.org/v1/gonum/floats"
+
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -123,22 +125,7 @@ func (m *gmmNoise) logProb(x []float64) float64 {
 	for k, c := range m.comps {
 		m.lp[k] = m.logw[k] + c.logProb(x)
 	}
-	return logSumExp(m.lp)
-}
-
-func logSumExp(s []float64) float64 {
-	mx := math.Inf(-1)
-	for _, v := range s {
-		mx = math.Max(mx, v)
-	}
-	if math.IsInf(mx, -1) {
-		return mx
-	}
-	sum := 0.0
-	for _, v := range s {
-		sum += math.Exp(v - mx)
-	}
-	return mx + math.Log(sum)
+	return floats.LogSumExp(m.lp)
 }
 
 // fitGaussNoise returns the maximum-likelihood Gaussian of the rows of x.
@@ -269,7 +256,7 @@ func fitGMMNoise(x *mat.Dense, k, steps int) (*gmmNoise, error) {
 			for c, g := range m.comps {
 				m.lp[c] = m.logw[c] + g.logProb(xi)
 			}
-			lse := logSumExp(m.lp)
+			lse := floats.LogSumExp(m.lp)
 			for c := range m.comps {
 				resp[c][i] = math.Exp(m.lp[c] - lse)
 			}

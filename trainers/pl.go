@@ -9,9 +9,9 @@ package trainers
 // Binary {0,1}^d and spin {−1,+1}^d energies: exact. Let x⁽ⁱ⁾ be x with bit i flipped
 // (1−xᵢ or −xᵢ). Then
 //
-//	log p(xᵢ | x₋ᵢ) = −E(x) − log(exp(−E(x)) + exp(−E(x⁽ⁱ⁾))) = −softplus(E(x) − E(x⁽ⁱ⁾)),
+//	log p(xᵢ | x₋ᵢ) = −E(x) − log(exp(−E(x)) + exp(−E(x⁽ⁱ⁾))) = −numeric.Softplus(E(x) − E(x⁽ⁱ⁾)),
 //
-// so L = (1/n) Σ_r Σᵢ softplus(E(x_r) − E(x_r⁽ⁱ⁾)) and, with qᵢ = σ(E(x) − E(x⁽ⁱ⁾)) the
+// so L = (1/n) Σ_r Σᵢ numeric.Softplus(E(x_r) − E(x_r⁽ⁱ⁾)) and, with qᵢ = σ(E(x) − E(x⁽ⁱ⁾)) the
 // conditional probability of the flipped value,
 //
 //	∇θL = (1/n) Σ_r [ (Σᵢ qᵢ) ∇θE(x_r) − Σᵢ qᵢ ∇θE(x_r⁽ⁱ⁾) ].
@@ -57,6 +57,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/goebm/goebm/internal/numeric"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -249,7 +251,7 @@ func (t *Pseudolikelihood) stepDiscrete(ev *framework.Evaluator, batch *mat.Dens
 	if err != nil {
 		return 0, fmt.Errorf("pl: %w", err)
 	}
-	t.w = resizeVec(t.w, len(e))
+	t.w = numeric.Resize(t.w, len(e))
 	inv := 1 / float64(n)
 	loss := 0.0
 	for r := 0; r < n; r++ {
@@ -258,8 +260,8 @@ func (t *Pseudolikelihood) stepDiscrete(ev *framework.Evaluator, batch *mat.Dens
 		sum := 0.0
 		for i := 1; i <= d; i++ {
 			z := e0 - e[base+i]
-			loss += plSoftplus(z)
-			q := plSigmoid(z)
+			loss += numeric.Softplus(z)
+			q := numeric.Sigmoid(z)
 			sum += q
 			t.w[base+i] = -q * inv
 		}
@@ -285,13 +287,13 @@ func (t *Pseudolikelihood) stepContinuous(ev *framework.Evaluator, batch *mat.De
 		for j := range grad {
 			grad[j] = 0
 		}
-		t.acc = resizeVec(t.acc, len(theta))
+		t.acc = numeric.Resize(t.acc, len(theta))
 	}
 	loss := 0.0
 	for r0 := 0; r0 < n; r0 += group {
 		r1 := min(n, r0+group)
 		rows := (r1 - r0) * per
-		t.stack = resizeDense(t.stack, rows, d)
+		t.stack = numeric.ResizeDense(t.stack, rows, d)
 		for r := r0; r < r1; r++ {
 			x := batch.RawRowView(r)
 			base := (r - r0) * per
@@ -308,7 +310,7 @@ func (t *Pseudolikelihood) stepContinuous(ev *framework.Evaluator, batch *mat.De
 		if err != nil {
 			return 0, fmt.Errorf("pl: %w", err)
 		}
-		t.w = resizeVec(t.w, rows)
+		t.w = numeric.Resize(t.w, rows)
 		for r := 0; r < r1-r0; r++ {
 			base := r * per
 			loss += float64(d) * e[base]
@@ -374,7 +376,7 @@ func plSoftThreshold(v []float64, c float64) {
 // binary, −xᵢ for spins).
 func plFlipStack(dst, x *mat.Dense, dom framework.Domain) *mat.Dense {
 	n, d := x.Dims()
-	dst = resizeDense(dst, n*(d+1), d)
+	dst = numeric.ResizeDense(dst, n*(d+1), d)
 	for r := 0; r < n; r++ {
 		xr := x.RawRowView(r)
 		base := r * (d + 1)
@@ -459,21 +461,4 @@ func plBlockNames(s framework.Spec) string {
 		return "(none)"
 	}
 	return strings.Join(names, ", ")
-}
-
-// softplus returns log(1 + eᶻ) without overflow.
-func plSoftplus(z float64) float64 {
-	if z > 0 {
-		return z + math.Log1p(math.Exp(-z))
-	}
-	return math.Log1p(math.Exp(z))
-}
-
-// sigmoid returns 1/(1 + e⁻ᶻ) without overflow.
-func plSigmoid(z float64) float64 {
-	if z >= 0 {
-		return 1 / (1 + math.Exp(-z))
-	}
-	e := math.Exp(z)
-	return e / (1 + e)
 }

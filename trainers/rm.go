@@ -34,6 +34,8 @@ package trainers
 import (
 	"fmt"
 
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
@@ -116,7 +118,7 @@ func (t *RatioMatching) Step(ctx *framework.StepContext, batch *mat.Dense, theta
 	if err != nil {
 		return 0, fmt.Errorf("rm: %w", err)
 	}
-	t.w = resizeVec(t.w, len(e))
+	t.w = numeric.Resize(t.w, len(e))
 	inv := 1 / float64(n)
 	loss := 0.0
 	for r := 0; r < n; r++ {
@@ -124,7 +126,7 @@ func (t *RatioMatching) Step(ctx *framework.StepContext, batch *mat.Dense, theta
 		e0 := e[base]
 		sum := 0.0
 		for i := 1; i <= d; i++ {
-			q := plSigmoid(e0 - e[base+i])
+			q := numeric.Sigmoid(e0 - e[base+i])
 			loss += q * q
 			c := 2 * q * q * (1 - q) * inv
 			sum += c

@@ -29,8 +29,11 @@ package trainers
 import (
 	"fmt"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // ScoreMatching is the exact score-matching trainer (method "sm").
@@ -78,7 +81,7 @@ func (t *ScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense, theta
 	inv := 1 / float64(n)
 	t.req = framework.Request{Outputs: framework.OutGradX | framework.OutLaplacian, X: batch, Theta: theta}
 	if grad != nil {
-		t.lapW = fill(resizeVec(t.lapW, n), -inv)
+		t.lapW = fill(numeric.Resize(t.lapW, n), -inv)
 		t.req.Outputs |= framework.OutMixed | framework.OutLaplacianVJP
 		t.req.MixedSelf = inv
 		t.req.LapWeights = t.lapW

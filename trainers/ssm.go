@@ -38,8 +38,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/numeric"
+
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // SlicedScoreMatching is the sliced score-matching trainer (method "ssm").
@@ -122,8 +125,8 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 	k := t.projections
 	m := n * k
 	w := 1 / float64(m)
-	t.xr = resizeDense(t.xr, m, d)
-	t.v = resizeDense(t.v, m, d)
+	t.xr = numeric.ResizeDense(t.xr, m, d)
+	t.v = numeric.ResizeDense(t.v, m, d)
 	for r := 0; r < m; r++ {
 		copy(t.xr.RawRowView(r), batch.RawRowView(r/k))
 		v := t.v.RawRowView(r)
@@ -161,8 +164,8 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 	}
 
 	// Mixed products at [x + hv; x − hv] with u = ∓w·v/2h + ½w·(vᵀg)v (SSM-VR: ∓w·v/2h + ½w·g).
-	t.y = resizeDense(t.y, 2*m, d)
-	t.u = resizeDense(t.u, 2*m, d)
+	t.y = numeric.ResizeDense(t.y, 2*m, d)
+	t.u = numeric.ResizeDense(t.u, 2*m, d)
 	h := t.step(ctx.Eval)
 	for r := 0; r < m; r++ {
 		x, v, g := t.xr.RawRowView(r), t.v.RawRowView(r), t.res.GradX.RawRowView(r)

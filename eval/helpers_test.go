@@ -146,7 +146,7 @@ func isingTheta(path string) ([]float64, error) {
 	return theta, nil
 }
 
-// rbm is the free energy F(v) = −bᵀv − Σⱼ numeric.Softplus(cⱼ + Wⱼ·v), blocks W (H×D), b, c.
+// rbm is the free energy F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v), blocks W (H×D), b, c.
 type rbm struct{ h, d int }
 
 func (r rbm) Spec() framework.Spec {

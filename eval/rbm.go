@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/goebm/goebm/energy"
+
 	"github.com/goebm/goebm/internal/numeric"
 
 	"gonum.org/v1/gonum/mat"
@@ -21,7 +23,7 @@ const MaxHiddenEnumerate = 20
 // "b" (D) and "c" (H). Its joint energy is E(v, h) = −bᵀv − cᵀh − hᵀWv on {0,1}^D × {0,1}^H,
 // and the energy of the visible units alone is the free energy
 //
-//	F(v) = −bᵀv − Σⱼ numeric.Softplus(cⱼ + Wⱼ·v),  numeric.Softplus(a) = log(1 + eᵃ).
+//	F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v),  softplus(a) = log(1 + eᵃ).
 //
 // eval reads these blocks and nothing else of the rbm energy; RBMOf checks that the energy
 // has exactly them, and VerifyRBM that it computes this F.
@@ -77,7 +79,7 @@ func sameInts(a, b []int) bool {
 	return true
 }
 
-// FreeEnergyAt returns F_β(v) = −β·bᵀv − Σⱼ numeric.Softplus(β(cⱼ + Wⱼ·v)), the free energy of the RBM
+// FreeEnergyAt returns F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), the free energy of the RBM
 // with every parameter scaled by β (β = 1: F(v)); a, length H, receives cⱼ + Wⱼ·v.
 func (r *RBM) FreeEnergyAt(v []float64, beta float64, a []float64) float64 {
 	r.preact(v, a)
@@ -214,18 +216,29 @@ func (r *RBM) LogZ(workers int) (float64, error) {
 
 // TemperedRBM is the AIS path of an RBM from the uniform distribution on {0,1}^(D+H) (β = 0)
 // to the RBM (β = 1) through RBMs with every parameter scaled by β: the joint energy is
-// β·E(v, h), the visible energy F_β(v) = −β·bᵀv − Σⱼ numeric.Softplus(β(cⱼ + Wⱼ·v)), and
+// β·E(v, h), the visible energy F_β(v) = −β·bᵀv − Σⱼ softplus(β(cⱼ + Wⱼ·v)), and
 // Z₀ = 2^(D+H). Unlike E_β of Tempered its block-Gibbs conditionals are exact,
 //
 //	p(hⱼ = 1 | v) = σ(β(cⱼ + Wⱼ·v)),  p(vᵢ = 1 | h) = σ(β(bᵢ + (Wᵀh)ᵢ)),
 //
 // so a Gibbs sampler with block = true mixes at every temperature (Salakhutdinov and Murray
 // 2008, with a uniform base). θ is the RBM's (W, b, c) followed by β.
+//
+// Since F_β(v; θ) = F(v; βθ), it is the built-in rbm energy at βθ: E, ∇ᵥE and the block-Gibbs
+// sweep are the rbm's at βθ, and the parameter product follows by the chain rule,
+// Σᵢwᵢ∇θF_β = β·g and Σᵢwᵢ∂F_β/∂β = θᵀg with g = Σᵢwᵢ∇θF(xᵢ; βθ).
 type TemperedRBM struct {
 	spec framework.Spec
 	h, d int
 	p    int
-	pool sync.Pool
+	rbm  *energy.RBM
+	pool sync.Pool // *temperedScratch
+}
+
+type temperedScratch struct {
+	theta []float64 // βθ
+	req   framework.Request
+	res   framework.Result
 }
 
 // NewTemperedRBM returns the tempered path of an RBM of the given spec (checked by RBMOf).
@@ -235,12 +248,31 @@ func NewTemperedRBM(spec framework.Spec) (*TemperedRBM, error) {
 	if !ok {
 		return nil, fmt.Errorf("tempered rbm: energy %s does not have the RBM blocks W (H×D), b (D), c (H)", spec.Name)
 	}
-	t := &TemperedRBM{h: r.H, d: r.D, p: spec.NumParams()}
+	inner, err := energy.NewRBM(r.D, r.H)
+	if err != nil {
+		return nil, fmt.Errorf("tempered rbm: %w", err)
+	}
+	if !sameBlocks(inner.Spec().Blocks, spec.Blocks) {
+		return nil, fmt.Errorf("tempered rbm: energy %s lays out W, b and c otherwise than the built-in rbm", spec.Name)
+	}
+	t := &TemperedRBM{h: r.H, d: r.D, p: spec.NumParams(), rbm: inner}
 	t.spec = framework.Spec{Name: "tempered " + spec.Name, Dim: spec.Dim, Domain: framework.Binary,
 		Blocks: append(append([]framework.Block(nil), spec.Blocks...), framework.Block{Name: "beta", Shape: []int{1}}),
 		Caps:   framework.CapBlockGibbs}
-	t.pool.New = func() any { return make([]float64, 2*r.H+r.D) }
+	t.pool.New = func() any { return &temperedScratch{theta: make([]float64, t.p)} }
 	return t, nil
+}
+
+func sameBlocks(a, b []framework.Block) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || !sameInts(a[i].Shape, b[i].Shape) {
+			return false
+		}
+	}
+	return true
 }
 
 // Spec describes the tempered RBM: the RBM's blocks, then "beta".
@@ -252,110 +284,50 @@ func (t *TemperedRBM) InitParams(dst []float64, _ *rand.Rand) error { clear(dst)
 // LogZ0 returns (D + H)·log 2.
 func (t *TemperedRBM) LogZ0() float64 { return float64(t.d+t.h) * math.Ln2 }
 
-func (t *TemperedRBM) rbm(theta []float64) (*RBM, float64) {
-	r, _ := RBMOf(framework.Spec{Domain: framework.Binary, Dim: t.d, Blocks: t.spec.Blocks[:3]}, theta[:t.p])
-	return r, theta[t.p]
+// scaled returns scratch holding βθ.
+func (t *TemperedRBM) scaled(theta []float64) (*temperedScratch, float64) {
+	sc := t.pool.Get().(*temperedScratch)
+	beta := theta[t.p]
+	for i, v := range theta[:t.p] {
+		sc.theta[i] = beta * v
+	}
+	return sc, beta
 }
 
-// Evaluate computes F_β, its gradient in v (of the same formula on ℝ^D) and the parameter
-// product: with aⱼ = cⱼ + Wⱼ·v and σⱼ = σ(β aⱼ), ∂F_β/∂Wⱼᵢ = −βσⱼvᵢ, ∂F_β/∂bᵢ = −βvᵢ,
-// ∂F_β/∂cⱼ = −βσⱼ, ∂F_β/∂β = −bᵀv − Σⱼ σⱼaⱼ, and ∇ᵥF_β = −β(b + Wᵀσ).
+// Evaluate computes F_β, its gradient in v and the parameter product, through the rbm at βθ.
 func (t *TemperedRBM) Evaluate(req *framework.Request, res *framework.Result) error {
 	if err := checkShape(t.spec, req); err != nil {
 		return err
 	}
-	r, beta := t.rbm(req.Theta)
-	buf := t.pool.Get().([]float64)
-	defer t.pool.Put(buf)
-	a, sg := buf[:t.h], buf[t.h:2*t.h]
+	sc, beta := t.scaled(req.Theta)
+	defer t.pool.Put(sc)
+	o := req.Outputs & (framework.OutEnergy | framework.OutGradX | framework.OutParamVJP)
+	sc.req = framework.Request{Outputs: o, X: req.X, Theta: sc.theta, Weights: req.Weights}
 	n := req.Rows()
-	wo, _, _ := t.spec.BlockOffset("W")
-	bo, _, _ := t.spec.BlockOffset("b")
-	co, _, _ := t.spec.BlockOffset("c")
-	for i := 0; i < n; i++ {
-		v := req.X.RawRowView(i)
-		f := r.FreeEnergyAt(v, beta, a)
-		if req.Outputs.Has(framework.OutEnergy) {
-			res.Energy[i] = f
+	sc.res.Energy, sc.res.GradX = res.Energy, res.GradX
+	sc.res.Reset(o&framework.OutParamVJP, n, t.d, t.p)
+	if err := t.rbm.Evaluate(&sc.req, &sc.res); err != nil {
+		return err
+	}
+	if o.Has(framework.OutParamVJP) {
+		g, out := sc.res.ParamVJP, res.ParamVJP
+		db := 0.0
+		for i, v := range g {
+			out[i] += beta * v
+			db += req.Theta[i] * v
 		}
-		for j, x := range a {
-			sg[j] = numeric.Sigmoid(beta * x)
-		}
-		if req.Outputs.Has(framework.OutGradX) {
-			g := res.GradX.RawRowView(i)
-			for k := range g {
-				g[k] = -beta * r.B[k]
-			}
-			for j, s := range sg {
-				for k, w := range r.W[j*t.d : (j+1)*t.d] {
-					g[k] -= beta * s * w
-				}
-			}
-		}
-		if req.Outputs.Has(framework.OutParamVJP) {
-			w := 1.0
-			if req.Weights != nil {
-				w = req.Weights[i]
-			}
-			out := res.ParamVJP
-			for j, s := range sg {
-				row := out[wo+j*t.d : wo+(j+1)*t.d]
-				for k, vk := range v {
-					row[k] -= w * beta * s * vk
-				}
-				out[co+j] -= w * beta * s
-			}
-			db := 0.0
-			for k, vk := range v {
-				out[bo+k] -= w * beta * vk
-				db -= r.B[k] * vk
-			}
-			for j, s := range sg {
-				db -= s * a[j]
-			}
-			out[t.p] += w * db
-		}
+		out[t.p] += db
 	}
 	return nil
 }
 
-// BlockGibbs resamples every row of x by one sweep v → h → v at the temperature in θ.
+// BlockGibbs resamples every row of x by one sweep v → h → v at the temperature in θ: the
+// rbm's sweep at βθ.
 func (t *TemperedRBM) BlockGibbs(theta []float64, x *mat.Dense, rngs []*rand.Rand) error {
 	if err := checkShape(t.spec, &framework.Request{Theta: theta, X: x}); err != nil {
 		return err
 	}
-	if n, _ := x.Dims(); len(rngs) < n {
-		return fmt.Errorf("tempered rbm: %d rows but %d random streams", n, len(rngs))
-	}
-	r, beta := t.rbm(theta)
-	buf := t.pool.Get().([]float64)
-	defer t.pool.Put(buf)
-	a, hs, act := buf[:t.h], buf[t.h:2*t.h], buf[2*t.h:]
-	n, _ := x.Dims()
-	for i := 0; i < n; i++ {
-		v := x.RawRowView(i)
-		rng := rngs[i]
-		r.preact(v, a)
-		for j, aj := range a {
-			hs[j] = 0
-			if rng.Float64() < numeric.Sigmoid(beta*aj) {
-				hs[j] = 1
-			}
-		}
-		copy(act, r.B)
-		for j, hj := range hs {
-			if hj == 1 {
-				for k, w := range r.W[j*t.d : (j+1)*t.d] {
-					act[k] += w
-				}
-			}
-		}
-		for k, ak := range act {
-			v[k] = 0
-			if rng.Float64() < numeric.Sigmoid(beta*ak) {
-				v[k] = 1
-			}
-		}
-	}
-	return nil
+	sc, _ := t.scaled(theta)
+	defer t.pool.Put(sc)
+	return t.rbm.BlockGibbs(sc.theta, x, rngs)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/goebm/goebm/samplers"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
@@ -46,9 +48,10 @@ func (o *SampleOptions) Validate() error {
 	return &framework.KeyError{Key: "init", Msg: fmt.Sprintf("%q: want \"normal\", \"uniform\" or \"data\"", o.Init)}
 }
 
-// Sample draws o.Chains·o.Draws states from the model with the sampler s: every chain starts
-// from o.Init (chain i from its own stream ("eval-samples", i); "data" takes row i mod n of
-// data), runs o.Warmup transitions with Chains.Adapt on, then keeps its state every o.Thin
+// Sample draws o.Chains·o.Draws states from the model with the sampler s, through
+// samplers.Draw: every chain starts from o.Init (its randomness from stream
+// ("eval-samples", i), so that evaluation draws are independent of `ebm sample`'s), runs
+// o.Warmup transitions with step-size adaptation on, then keeps its state every o.Thin
 // transitions. Rows are draw-major: row t·Chains + i is chain i's t-th kept state.
 func Sample(ctx context.Context, ev *framework.Evaluator, theta []float64, s framework.Sampler, o SampleOptions, streams framework.Streams, data *mat.Dense) (*mat.Dense, error) {
 	if err := o.Validate(); err != nil {
@@ -57,55 +60,15 @@ func Sample(ctx context.Context, ev *framework.Evaluator, theta []float64, s fra
 	if s == nil {
 		return nil, fmt.Errorf("samples: no sampler: set [eval.sampler]")
 	}
-	spec := ev.Spec()
-	if err := s.Supports(spec); err != nil {
+	t := samplers.Target{Eval: ev, Theta: theta[:ev.Spec().NumParams()], Streams: streams, Data: data, Stream: "eval-samples"}
+	opts := samplers.DrawOptions{Chains: o.Chains, Warmup: o.Warmup, Steps: o.Draws * o.Thin, Thin: o.Thin,
+		Init: o.Init, InitScale: o.InitScale}
+	if ev.Spec().Domain.Discrete() && o.Init == "normal" {
+		opts.Init = "uniform" // the default start, normal, does not fit bits or spins
+	}
+	dr, err := samplers.Draw(ctx, t, "eval", s, opts)
+	if err != nil {
 		return nil, fmt.Errorf("samples: %w", err)
 	}
-	m, d := o.Chains, spec.Dim
-	rngs := streams.Rands("eval-samples", m)
-	x := mat.NewDense(m, d, nil)
-	if o.Init == "data" && data == nil {
-		return nil, fmt.Errorf("samples: init = \"data\" but there are no data")
-	}
-	for i := 0; i < m; i++ {
-		row := x.RawRowView(i)
-		if o.Init == "data" {
-			n, _ := data.Dims()
-			copy(row, data.RawRowView(i%n))
-			continue
-		}
-		for j := range row {
-			switch {
-			case spec.Domain == framework.Binary:
-				row[j] = float64(rngs[i].IntN(2))
-			case spec.Domain == framework.Spin:
-				row[j] = float64(2*rngs[i].IntN(2) - 1)
-			case o.Init == "normal":
-				row[j] = o.InitScale * rngs[i].NormFloat64()
-			default:
-				row[j] = o.InitScale * (2*rngs[i].Float64() - 1)
-			}
-		}
-	}
-	c := &framework.Chains{X: x, Theta: theta[:spec.NumParams()], Eval: ev, RNG: rngs}
-	if o.Warmup > 0 {
-		c.Adapt = true
-		if err := s.Run(c, o.Warmup); err != nil {
-			return nil, fmt.Errorf("samples: warm-up: %w", err)
-		}
-		c.Adapt = false
-	}
-	out := mat.NewDense(m*o.Draws, d, nil)
-	for t := 0; t < o.Draws; t++ {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("samples: %w", err)
-		}
-		if err := s.Run(c, o.Thin); err != nil {
-			return nil, fmt.Errorf("samples: draw %d: %w", t+1, err)
-		}
-		for i := 0; i < m; i++ {
-			copy(out.RawRowView(t*m+i), x.RawRowView(i))
-		}
-	}
-	return out, nil
+	return dr.Samples, nil
 }

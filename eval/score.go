@@ -82,7 +82,7 @@ func FisherDivergence(ev *framework.Evaluator, theta []float64, target *framewor
 // PseudoNLL returns the negative log pseudolikelihood of a binary or spin model on the rows of
 // x, summed over coordinates and averaged over rows:
 //
-//	−mean over x of Σᵢ log p(xᵢ | x₋ᵢ),  log p(xᵢ | x₋ᵢ) = −numeric.Softplus(E(x) − E(x̄⁽ⁱ⁾)),
+//	−mean over x of Σᵢ log p(xᵢ | x₋ᵢ),  log p(xᵢ | x₋ᵢ) = −softplus(E(x) − E(x̄⁽ⁱ⁾)),
 //
 // where x̄⁽ⁱ⁾ is x with coordinate i flipped. The energies of every row and its d flips go to
 // the Evaluator in blocks of rows, (d + 1) rows per data row.

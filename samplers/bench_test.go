@@ -5,11 +5,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/samplers"
 	"github.com/goebm/goebm/trainers"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Benchmarks of the samplers on the workloads of issue 4. Run with

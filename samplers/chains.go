@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // checkChains validates c for sampler name and returns its number of chains and dimension.

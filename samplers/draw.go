@@ -1,6 +1,7 @@
 package samplers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -8,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // DrawOptions are the keys of the [sampler] table that belong to the driver, not to a
@@ -83,6 +85,10 @@ type Target struct {
 	Streams framework.Streams
 	// Data supplies initial states for init = "data"; it may be nil otherwise.
 	Data *mat.Dense
+	// Stream names the random streams of the chains, (Stream, i) for chain i; empty means
+	// "sample". Draws for different purposes (ebm sample, evaluation) use different names so
+	// that they are independent.
+	Stream string
 	// Progress, when not nil, is called after each kept draw and after warm-up with the
 	// sampler steps done so far per chain and the total (warmup + steps).
 	Progress func(done, total int)
@@ -175,11 +181,13 @@ type StepSizer interface {
 }
 
 // Draw runs opts.Chains chains of s on the target: initial states from opts.Init (chain i
-// draws its start, and then all its randomness, from stream ("sample", i) of t.Streams),
+// draws its start, and then all its randomness, from stream (t.Stream, i) of t.Streams),
 // opts.Warmup steps with Chains.Adapt = true that are discarded, then opts.Steps steps
 // with adaptation off, keeping every opts.Thin-th state. It returns the kept states with
-// their energies and diagnostics. method names s in the diagnostics.
-func Draw(t Target, method string, s framework.Sampler, opts DrawOptions) (*Draws, error) {
+// their energies and diagnostics. method names s in the diagnostics. Draw stops between two
+// pieces of work (a hundredth of the warm-up, or one kept draw) once ctx is done, with an
+// error wrapping ctx.Err().
+func Draw(ctx context.Context, t Target, method string, s framework.Sampler, opts DrawOptions) (*Draws, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
@@ -196,8 +204,12 @@ func Draw(t Target, method string, s framework.Sampler, opts DrawOptions) (*Draw
 	if err := init.Check(); err != nil {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
+	stream := t.Stream
+	if stream == "" {
+		stream = "sample"
+	}
 	c := &framework.Chains{X: mat.NewDense(m, d, nil), Theta: t.Theta, Eval: t.Eval,
-		RNG: t.Streams.Rands("sample", m)}
+		RNG: t.Streams.Rands(stream, m)}
 	init.Fill(c.X, c.RNG)
 	start := t.Eval.Counts()
 	total := opts.Warmup + opts.Steps
@@ -217,6 +229,9 @@ func Draw(t Target, method string, s framework.Sampler, opts DrawOptions) (*Draw
 		piece := max(1, opts.Warmup/100)
 		for done := 0; done < opts.Warmup; {
 			k := min(piece, opts.Warmup-done)
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sample: warm-up stopped after %d of %d steps: %w", done, opts.Warmup, err)
+			}
 			if err := s.Run(c, k); err != nil {
 				return nil, fmt.Errorf("sample: warm-up: %w", err)
 			}
@@ -235,6 +250,9 @@ func Draw(t Target, method string, s framework.Sampler, opts DrawOptions) (*Draw
 	var res framework.Result
 	t1 := time.Now()
 	for k := 0; k < kept; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sample: stopped after %d of %d draws: %w", k, kept, err)
+		}
 		if err := s.Run(c, opts.Thin); err != nil {
 			return nil, fmt.Errorf("sample: draw %d: %w", k+1, err)
 		}

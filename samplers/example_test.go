@@ -2,6 +2,7 @@ package samplers_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 
@@ -15,7 +16,7 @@ func ExampleDraw() {
 	g, _ := energy.NewGaussian(1, true) // E = ½wx² − bx
 	theta := []float64{0.25, 0}         // w = 1/σ², b = 0
 	s, _ := samplers.NewMALA(samplers.DefaultMALAOptions())
-	dr, err := samplers.Draw(samplers.Target{Eval: framework.NewEvaluator(g), Theta: theta, Streams: framework.Streams{Seed: 1}},
+	dr, err := samplers.Draw(context.Background(), samplers.Target{Eval: framework.NewEvaluator(g), Theta: theta, Streams: framework.Streams{Seed: 1}},
 		"mala", s, samplers.DrawOptions{Chains: 8, Warmup: 500, Steps: 2000, Thin: 2, Init: "normal", InitScale: 1})
 	if err != nil {
 		fmt.Println(err)

@@ -1,13 +1,15 @@
 package samplers
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/stretchr/testify/require"
 )
 
 // isingExact returns E[sᵢ] and E[sᵢsⱼ] under p(s) ∝ exp(hᵀs + ½sᵀJs) by enumerating the 2^d
@@ -60,7 +62,7 @@ func TestGibbsIsing10Marginals(t *testing.T) {
 	g, err := NewGibbs(GibbsOptions{})
 	require.NoError(t, err)
 	ev := framework.NewEvaluator(ising)
-	dr, err := Draw(Target{Eval: ev, Theta: theta, Streams: framework.Streams{Seed: 21}}, "gibbs", g,
+	dr, err := Draw(context.Background(), Target{Eval: ev, Theta: theta, Streams: framework.Streams{Seed: 21}}, "gibbs", g,
 		DrawOptions{Chains: 100, Warmup: 50, Steps: 1500, Thin: 1, Init: "uniform"})
 	require.NoError(t, err)
 	// One request of n rows per site, plus one for the initial energies: the energies stay

@@ -1,11 +1,13 @@
 package samplers
 
 import (
+	"context"
 	"math"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // mcEstimate returns the mean of f over the kept draws and its Monte Carlo standard error
@@ -42,7 +44,7 @@ func mcEstimate(dr *Draws, f func(x []float64) float64) (mean, mcse float64) {
 func draw(t testing.TB, e framework.Energy, theta []float64, s framework.Sampler, opts DrawOptions, seed uint64) *Draws {
 	t.Helper()
 	ev := framework.NewEvaluator(e)
-	dr, err := Draw(Target{Eval: ev, Theta: theta, Streams: framework.Streams{Seed: seed}}, "test", s, opts)
+	dr, err := Draw(context.Background(), Target{Eval: ev, Theta: theta, Streams: framework.Streams{Seed: seed}}, "test", s, opts)
 	require.NoError(t, err)
 	return dr
 }

@@ -3,8 +3,9 @@ package samplers
 import (
 	"fmt"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // HMCOptions are the [sampler] keys of method = "hmc".

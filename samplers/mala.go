@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // MALAOptions are the [sampler] keys of method = "mala".

@@ -3,9 +3,10 @@ package samplers
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/stretchr/testify/require"
 )
 
 // checkRingMoments compares the draws with the moments of the ring of 8: mean 0 and

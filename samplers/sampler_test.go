@@ -1,16 +1,18 @@
 package samplers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // samplerCase builds a fresh sampler on a target it supports.
@@ -57,7 +59,7 @@ func TestReproducibleAcrossWorkers(t *testing.T) {
 				require.NoError(t, err)
 				ev := framework.NewEvaluator(tc.energy())
 				ev.Workers, ev.ChunkRows = cfg.workers, cfg.chunk
-				dr, err := Draw(Target{Eval: ev, Theta: tc.theta, Streams: framework.Streams{Seed: 5}}, tc.name, s,
+				dr, err := Draw(context.Background(), Target{Eval: ev, Theta: tc.theta, Streams: framework.Streams{Seed: 5}}, tc.name, s,
 					DrawOptions{Chains: 23, Warmup: 10, Steps: 12, Thin: 2, Init: tc.init, InitScale: 1})
 				require.NoError(t, err)
 				if ref == nil {
@@ -210,7 +212,7 @@ func TestDrawOptionsAndJSON(t *testing.T) {
 	g, _ := NewGibbs(GibbsOptions{})
 	theta := []float64{0, 0, 0, 0, 0} // 2 visible, 1 hidden
 	theta[3] = -40                    // b₂ = −40: v₂ is 0 in every draw
-	dr, err := Draw(Target{Eval: framework.NewEvaluator(rbmEnergy(2, 1)), Theta: theta, Streams: framework.Streams{Seed: 1},
+	dr, err := Draw(context.Background(), Target{Eval: framework.NewEvaluator(rbmEnergy(2, 1)), Theta: theta, Streams: framework.Streams{Seed: 1},
 		Data: mat.NewDense(1, 2, []float64{1, 0})}, "gibbs", g,
 		DrawOptions{Chains: 4, Warmup: 2, Steps: 10, Thin: 1, Init: "data"})
 	require.NoError(t, err)

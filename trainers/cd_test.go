@@ -641,7 +641,7 @@ func TestPCDIsingNearerMLEThanCD1(t *testing.T) {
 
 // cdRBMPseudoLikelihood returns the mean over the rows of x of the log pseudo-likelihood
 // Σⱼ log p(vⱼ | v₋ⱼ) = Σⱼ log σ(F(v⁽ʲ⁾) − F(v)) of the RBM with free energy
-// F(v) = −bᵀv − Σₖ numeric.Softplus(cₖ + Wₖ·v), by exact one-bit flips (v⁽ʲ⁾ is v with bit j flipped).
+// F(v) = −bᵀv − Σₖ softplus(cₖ + Wₖ·v), by exact one-bit flips (v⁽ʲ⁾ is v with bit j flipped).
 func cdRBMPseudoLikelihood(th []float64, x *mat.Dense, nh int) float64 {
 	n, dv := x.Dims()
 	W, b, c := th[:nh*dv], th[nh*dv:nh*dv+dv], th[nh*dv+dv:]
@@ -666,7 +666,7 @@ func cdRBMPseudoLikelihood(th []float64, x *mat.Dense, nh int) float64 {
 			for k := range a {
 				ff += cdSoftplus(a[k]) - cdSoftplus(a[k]+W[k*dv+j]*delta)
 			}
-			// log σ(z) = −numeric.Softplus(−z)
+			// log σ(z) = −softplus(−z)
 			total -= cdSoftplus(-(ff - f))
 		}
 	}

@@ -10,9 +10,9 @@ package trainers
 // Init (noise.go). With the log-odds G(u) = log p_m(u) − log q(u) − log ν (ν taken as m/n,
 // the ratio actually drawn),
 //
-//	J(θ, c) = (1/n) [ Σᵢ numeric.Softplus(−G(xᵢ)) + Σⱼ numeric.Softplus(G(yⱼ)) ],
+//	J(θ, c) = (1/n) [ Σᵢ softplus(−G(xᵢ)) + Σⱼ softplus(G(yⱼ)) ],
 //
-// the negated objective J_T of Gutmann and Hyvärinen (numeric.Softplus(a) = log(1 + eᵃ)). Its
+// the negated objective J_T of Gutmann and Hyvärinen (softplus(a) = log(1 + eᵃ)). Its
 // minimiser is consistent for the data density, including its normaliser: at the optimum c is
 // the log-partition function of exp(−E).
 //

@@ -9,9 +9,9 @@ package trainers
 // Binary {0,1}^d and spin {−1,+1}^d energies: exact. Let x⁽ⁱ⁾ be x with bit i flipped
 // (1−xᵢ or −xᵢ). Then
 //
-//	log p(xᵢ | x₋ᵢ) = −E(x) − log(exp(−E(x)) + exp(−E(x⁽ⁱ⁾))) = −numeric.Softplus(E(x) − E(x⁽ⁱ⁾)),
+//	log p(xᵢ | x₋ᵢ) = −E(x) − log(exp(−E(x)) + exp(−E(x⁽ⁱ⁾))) = −softplus(E(x) − E(x⁽ⁱ⁾)),
 //
-// so L = (1/n) Σ_r Σᵢ numeric.Softplus(E(x_r) − E(x_r⁽ⁱ⁾)) and, with qᵢ = σ(E(x) − E(x⁽ⁱ⁾)) the
+// so L = (1/n) Σ_r Σᵢ softplus(E(x_r) − E(x_r⁽ⁱ⁾)) and, with qᵢ = σ(E(x) − E(x⁽ⁱ⁾)) the
 // conditional probability of the flipped value,
 //
 //	∇θL = (1/n) Σ_r [ (Σᵢ qᵢ) ∇θE(x_r) − Σᵢ qᵢ ∇θE(x_r⁽ⁱ⁾) ].

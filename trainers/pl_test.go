@@ -320,7 +320,7 @@ func isingSite(th, s []float64, i int, idx []int, val []float64) float64 {
 // rows, with ∂ℓ/∂a and ∂²ℓ/∂a².
 type isingObjective func(s, a float64) (f, df, d2f float64)
 
-// isingPL is −log p(s_i|s_−i) = −log σ(2 s a) = numeric.Softplus(−2sa).
+// isingPL is −log p(s_i|s_−i) = −log σ(2 s a) = softplus(−2sa).
 func isingPL(s, a float64) (float64, float64, float64) {
 	z := -2 * s * a
 	f := math.Max(z, 0) + math.Log1p(math.Exp(-math.Abs(z)))

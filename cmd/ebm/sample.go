@@ -68,7 +68,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	target := samplers.Target{Eval: built.Run.Eval, Theta: built.Run.Theta[:built.Spec.NumParams()],
 		Streams: built.Streams, Data: built.Train.X,
 		Progress: func(done, total int) { prog.step(done, total, 0) }}
-	res, err := samplers.Draw(target, cfg.Sampler.Method, built.Run.Sampler, opts)
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	res, err := samplers.Draw(ctx, target, cfg.Sampler.Method, built.Run.Sampler, opts)
 	prog.done()
 	if err != nil {
 		return err

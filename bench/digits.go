@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/run"
 )
 
 // digits is sklearn_rbm_digits.py: BernoulliRBM(n_components=64, learning_rate=0.05,

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/run"
 )
 
 // ring8 is torch_mlp2d.py: the 2→64→64→1 softplus MLP from torch's initial weights after

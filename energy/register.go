@@ -36,31 +36,14 @@ func Register(r *framework.Registry) {
 		DefaultGMMOptions, newGMMFrom)
 }
 
-// entry builds a registry entry from a defaults function and a constructor.
+// entry builds the registry entry of an energy: framework.NewEntry, with the dimension checked.
 func entry[O any](name, help string, defaults func() O, build func(O, framework.Env) (framework.Energy, error)) framework.Entry[framework.Energy] {
-	return framework.Entry[framework.Energy]{
-		Name: name,
-		Help: help,
-		Options: func() any {
-			o := defaults()
-			return &o
-		},
-		New: func(opts any, env framework.Env) (framework.Energy, error) {
-			o, ok := opts.(*O)
-			if !ok {
-				return nil, fmt.Errorf("energy %s: options of type %T, want %T", name, opts, o)
-			}
-			if v, ok := any(o).(framework.Validator); ok {
-				if err := v.Validate(); err != nil {
-					return nil, fmt.Errorf("energy %s: %w", name, err)
-				}
-			}
-			if env.Dim < 1 {
-				return nil, fmt.Errorf("energy %s: dimension %d < 1", name, env.Dim)
-			}
-			return build(*o, env)
-		},
-	}
+	return framework.NewEntry(name, help, defaults, func(o O, env framework.Env) (framework.Energy, error) {
+		if env.Dim < 1 {
+			return nil, fmt.Errorf("energy %s: dimension %d < 1", name, env.Dim)
+		}
+		return build(o, env)
+	})
 }
 
 // resolve returns path relative to dir unless it is absolute or empty.

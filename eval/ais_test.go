@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/check"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 )
 
 // rbm12 is the RBM of the AIS tests: 12 hidden units, 16 visible, weights N(0, 0.5²)

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 )
 
 const dataDir = "../examples/data/"

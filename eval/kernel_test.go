@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 )
 
 func normalSample(n, d int, mu []float64, seed uint64) *mat.Dense {

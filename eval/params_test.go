@@ -10,8 +10,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 )
 
 // gaussSpec is the layout of the gaussian energy: W (d×d) and b (d).

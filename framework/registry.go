@@ -33,6 +33,35 @@ type Validator interface {
 	Validate() error
 }
 
+// NewEntry builds the registry entry of a component from a function that returns its
+// default options and a constructor that takes them by value. Options returns a pointer to
+// a fresh copy of the defaults; New checks that it is given such a pointer, validates the
+// options when they implement Validator, and calls build. Every built-in component is
+// registered through it.
+func NewEntry[T, O any](name, help string, defaults func() O, build func(O, Env) (T, error)) Entry[T] {
+	return Entry[T]{
+		Name: name,
+		Help: help,
+		Options: func() any {
+			o := defaults()
+			return &o
+		},
+		New: func(opts any, env Env) (T, error) {
+			var zero T
+			o, ok := opts.(*O)
+			if !ok {
+				return zero, fmt.Errorf("%s: options of type %T, want %T", name, opts, o)
+			}
+			if v, ok := any(o).(Validator); ok {
+				if err := v.Validate(); err != nil {
+					return zero, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			return build(*o, env)
+		},
+	}
+}
+
 // KeyError is an invalid value for an option key. The config loader adds the file and line.
 type KeyError struct {
 	Key string

@@ -1,8 +1,6 @@
 package samplers
 
 import (
-	"fmt"
-
 	"github.com/goebm/goebm/framework"
 )
 
@@ -33,21 +31,8 @@ func Register(r *framework.Registry) {
 		DefaultGibbsOptions, NewGibbs)
 }
 
-// entry builds a registry entry from a defaults function and a constructor.
+// entry builds the registry entry of a sampler with framework.NewEntry; samplers need
+// nothing from the run's Env.
 func entry[O any, S framework.Sampler](name, help string, defaults func() O, build func(O) (S, error)) framework.Entry[framework.Sampler] {
-	return framework.Entry[framework.Sampler]{
-		Name: name,
-		Help: help,
-		Options: func() any {
-			o := defaults()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Sampler, error) {
-			o, ok := opts.(*O)
-			if !ok {
-				return nil, fmt.Errorf("sampler %s: options of type %T, want %T", name, opts, o)
-			}
-			return build(*o)
-		},
-	}
+	return framework.NewEntry(name, help, defaults, func(o O, _ framework.Env) (framework.Sampler, error) { return build(o) })
 }

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/goebm/goebm/eval"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
-	"github.com/goebm/goebm/eval"
 )
 
 // Run is a finished run folder opened for evaluation: its config.toml built (data loaded,

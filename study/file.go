@@ -12,9 +12,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/goebm/goebm/eval"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
-	"github.com/goebm/goebm/eval"
 )
 
 // keys are the top-level keys of a study file.

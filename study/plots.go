@@ -19,8 +19,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 )
 

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 )
 

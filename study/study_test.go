@@ -15,8 +15,8 @@ import (
 
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/study"
 	"github.com/goebm/goebm/samplers"
+	"github.com/goebm/goebm/study"
 	"github.com/goebm/goebm/trainers"
 )
 

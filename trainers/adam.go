@@ -120,19 +120,6 @@ func (a *Adam) UnmarshalBinary(b []byte) error {
 }
 
 func registerAdam(r *framework.Registry) {
-	r.Optimizers["adam"] = framework.Entry[framework.Optimizer]{
-		Name: "adam",
-		Help: "Adam with PyTorch's update rule (bias-corrected moments)",
-		Options: func() any {
-			o := DefaultAdamOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Optimizer, error) {
-			o, ok := opts.(*AdamOptions)
-			if !ok {
-				return nil, fmt.Errorf("adam: options of type %T, want *AdamOptions", opts)
-			}
-			return NewAdam(*o)
-		},
-	}
+	r.Optimizers["adam"] = framework.NewEntry("adam", "Adam with PyTorch's update rule (bias-corrected moments)", DefaultAdamOptions,
+		func(o AdamOptions, _ framework.Env) (framework.Optimizer, error) { return NewAdam(o) })
 }

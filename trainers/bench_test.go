@@ -4,9 +4,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"gonum.org/v1/gonum/mat"
 )
 
 // benchRing8 returns the ring8 workload of the PyTorch peer: the 2→64→64→1 softplus MLP at

@@ -122,36 +122,10 @@ func (o *PCDOptions) Validate() error {
 }
 
 func registerCD(r *framework.Registry) {
-	r.Trainers["cd"] = framework.Entry[framework.Trainer]{
-		Name: "cd",
-		Help: "contrastive divergence: k steps of the [sampler] from each data row; loss mean E(data) − mean E(samples)",
-		Options: func() any {
-			o := DefaultCDOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*CDOptions)
-			if !ok {
-				return nil, fmt.Errorf("cd: options have type %T, want *CDOptions", opts)
-			}
-			return NewCD(*o)
-		},
-	}
-	r.Trainers["pcd"] = framework.Entry[framework.Trainer]{
-		Name: "pcd",
-		Help: "persistent contrastive divergence: a buffer of chains kept across steps, advanced k steps of the [sampler] per step, with optional re-initialisation",
-		Options: func() any {
-			o := DefaultPCDOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*PCDOptions)
-			if !ok {
-				return nil, fmt.Errorf("pcd: options have type %T, want *PCDOptions", opts)
-			}
-			return NewPCD(*o)
-		},
-	}
+	r.Trainers["cd"] = framework.NewEntry("cd", "contrastive divergence: k steps of the [sampler] from each data row; loss mean E(data) − mean E(samples)", DefaultCDOptions,
+		func(o CDOptions, _ framework.Env) (framework.Trainer, error) { return NewCD(o) })
+	r.Trainers["pcd"] = framework.NewEntry("pcd", "persistent contrastive divergence: a buffer of chains kept across steps, advanced k steps of the [sampler] per step, with optional re-initialisation", DefaultPCDOptions,
+		func(o PCDOptions, _ framework.Env) (framework.Trainer, error) { return NewPCD(o) })
 }
 
 // ContrastiveDivergence is the cd and pcd trainer. It keeps its chains and workspaces

@@ -189,19 +189,6 @@ func (t *DenoisingScoreMatching) Step(ctx *framework.StepContext, batch *mat.Den
 }
 
 func registerDSM(r *framework.Registry) {
-	r.Trainers["dsm"] = framework.Entry[framework.Trainer]{
-		Name: "dsm",
-		Help: "denoising score matching: mean ½‖∇ₓE(x+σε) − ε/σ‖²; multi-σ levels weighted by σ²",
-		Options: func() any {
-			o := DefaultDSMOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*DSMOptions)
-			if !ok {
-				return nil, fmt.Errorf("dsm: options of type %T, want *DSMOptions", opts)
-			}
-			return NewDenoisingScoreMatching(*o)
-		},
-	}
+	r.Trainers["dsm"] = framework.NewEntry("dsm", "denoising score matching: mean ½‖∇ₓE(x+σε) − ε/σ‖²; multi-σ levels weighted by σ²", DefaultDSMOptions,
+		func(o DSMOptions, _ framework.Env) (framework.Trainer, error) { return NewDenoisingScoreMatching(o) })
 }

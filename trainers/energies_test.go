@@ -4,9 +4,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/stretchr/testify/require"
 )
 
 // gaussian returns the built-in Gaussian energy E(x) = ½xᵀWx − bᵀx on ℝ^d with

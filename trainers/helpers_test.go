@@ -6,9 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // normalRows returns n rows of N(0, I_d) drawn from a fixed seed.

@@ -3,8 +3,9 @@ package trainers
 import (
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // Every trainer's gradient against central differences of its loss on a non-quadratic energy

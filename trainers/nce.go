@@ -185,19 +185,6 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 }
 
 func registerNCE(r *framework.Registry) {
-	r.Trainers["nce"] = framework.Entry[framework.Trainer]{
-		Name: "nce",
-		Help: "noise-contrastive estimation against a Gaussian or GMM fitted to the data; log Z learned (block log_z)",
-		Options: func() any {
-			o := DefaultNCEOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*NCEOptions)
-			if !ok {
-				return nil, fmt.Errorf("nce: options of type %T, want *NCEOptions", opts)
-			}
-			return NewNoiseContrastive(*o)
-		},
-	}
+	r.Trainers["nce"] = framework.NewEntry("nce", "noise-contrastive estimation against a Gaussian or GMM fitted to the data; log Z learned (block log_z)", DefaultNCEOptions,
+		func(o NCEOptions, _ framework.Env) (framework.Trainer, error) { return NewNoiseContrastive(o) })
 }

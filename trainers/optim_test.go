@@ -6,9 +6,10 @@ import (
 	"os"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/framework"
 )
 
 type torchRun struct {

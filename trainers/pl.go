@@ -102,24 +102,8 @@ func (o *PLOptions) Validate() error {
 }
 
 func registerPL(r *framework.Registry) {
-	r.Trainers["pl"] = framework.Entry[framework.Trainer]{
-		Name: "pl",
-		Help: "pseudolikelihood −mean Σᵢ log p(xᵢ|x₋ᵢ): exact over one-bit flips for binary/spin, trapezoid quadrature on [grid_low, grid_high] for continuous; optional L1 by proximal steps",
-		Options: func() any {
-			o := DefaultPLOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*PLOptions)
-			if !ok {
-				return nil, fmt.Errorf("pl: options have type %T, want *PLOptions", opts)
-			}
-			if err := o.Validate(); err != nil {
-				return nil, fmt.Errorf("pl: %w", err)
-			}
-			return NewPseudolikelihood(*o), nil
-		},
-	}
+	r.Trainers["pl"] = framework.NewEntry("pl", "pseudolikelihood −mean Σᵢ log p(xᵢ|x₋ᵢ): exact over one-bit flips for binary/spin, trapezoid quadrature on [grid_low, grid_high] for continuous; optional L1 by proximal steps",
+		DefaultPLOptions, func(o PLOptions, _ framework.Env) (framework.Trainer, error) { return NewPseudolikelihood(o), nil })
 }
 
 // Pseudolikelihood is the pl trainer. It keeps its workspaces between steps, so it is not

@@ -5,9 +5,10 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // Every registered component has documented options (a toml and a help tag on each field),

@@ -45,19 +45,8 @@ import (
 type RMOptions struct{}
 
 func registerRM(r *framework.Registry) {
-	r.Trainers["rm"] = framework.Entry[framework.Trainer]{
-		Name: "rm",
-		Help: "ratio matching (Hyvärinen 2007) for binary/spin data: mean Σᵢ σ(E(x) − E(x with bit i flipped))², exact over one-bit flips",
-		Options: func() any {
-			return &RMOptions{}
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			if _, ok := opts.(*RMOptions); !ok {
-				return nil, fmt.Errorf("rm: options have type %T, want *RMOptions", opts)
-			}
-			return NewRatioMatching(), nil
-		},
-	}
+	r.Trainers["rm"] = framework.NewEntry("rm", "ratio matching (Hyvärinen 2007) for binary/spin data: mean Σᵢ σ(E(x) − E(x with bit i flipped))², exact over one-bit flips",
+		func() RMOptions { return RMOptions{} }, func(RMOptions, framework.Env) (framework.Trainer, error) { return NewRatioMatching(), nil })
 }
 
 // RatioMatching is the rm trainer. It keeps its workspaces between steps, so it is not safe

@@ -112,19 +112,6 @@ func (s *SGD) UnmarshalBinary(b []byte) error {
 }
 
 func registerSGD(r *framework.Registry) {
-	r.Optimizers["sgd"] = framework.Entry[framework.Optimizer]{
-		Name: "sgd",
-		Help: "stochastic gradient descent with optional (Nesterov) momentum, PyTorch's rule",
-		Options: func() any {
-			o := DefaultSGDOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Optimizer, error) {
-			o, ok := opts.(*SGDOptions)
-			if !ok {
-				return nil, fmt.Errorf("sgd: options of type %T, want *SGDOptions", opts)
-			}
-			return NewSGD(*o)
-		},
-	}
+	r.Optimizers["sgd"] = framework.NewEntry("sgd", "stochastic gradient descent with optional (Nesterov) momentum, PyTorch's rule", DefaultSGDOptions,
+		func(o SGDOptions, _ framework.Env) (framework.Optimizer, error) { return NewSGD(o) })
 }

@@ -6,10 +6,11 @@ import (
 	"math"
 	"testing"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // Slow statistical checks: go test -tags slow -run Slow ./trainers/

@@ -111,18 +111,6 @@ func (t *ScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense, theta
 func (t *ScoreMatching) ClosedForm() bool { return t.closedForm }
 
 func registerSM(r *framework.Registry) {
-	r.Trainers["sm"] = framework.Entry[framework.Trainer]{
-		Name: "sm",
-		Help: "exact score matching (Hyvärinen 2005): mean ½‖∇ₓE‖² − ΔₓE; closed form for energies linear in θ",
-		Options: func() any {
-			return &SMOptions{}
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*SMOptions)
-			if !ok {
-				return nil, fmt.Errorf("sm: options of type %T, want *SMOptions", opts)
-			}
-			return NewScoreMatching(*o), nil
-		},
-	}
+	r.Trainers["sm"] = framework.NewEntry("sm", "exact score matching (Hyvärinen 2005): mean ½‖∇ₓE‖² − ΔₓE; closed form for energies linear in θ",
+		func() SMOptions { return SMOptions{} }, func(o SMOptions, _ framework.Env) (framework.Trainer, error) { return NewScoreMatching(o), nil })
 }

@@ -21,10 +21,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goebm/goebm/framework"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // closedFormRcond is the relative eigenvalue below which a direction of A counts as

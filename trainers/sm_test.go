@@ -5,11 +5,12 @@ import (
 	"math"
 	"testing"
 
-	"github.com/goebm/goebm/energy"
-	"github.com/goebm/goebm/framework"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/energy"
+	"github.com/goebm/goebm/framework"
 )
 
 // The exact SM loss of N(0, I) on data from N(0, I) is E[½‖x‖² − d] = −d/2; the per-row losses

@@ -203,19 +203,6 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 }
 
 func registerSSM(r *framework.Registry) {
-	r.Trainers["ssm"] = framework.Entry[framework.Trainer]{
-		Name: "ssm",
-		Help: "sliced score matching: mean −vᵀ∇²ₓE v + ½(vᵀ∇ₓE)² over random projections v; SSM-VR option",
-		Options: func() any {
-			o := DefaultSSMOptions()
-			return &o
-		},
-		New: func(opts any, _ framework.Env) (framework.Trainer, error) {
-			o, ok := opts.(*SSMOptions)
-			if !ok {
-				return nil, fmt.Errorf("ssm: options of type %T, want *SSMOptions", opts)
-			}
-			return NewSlicedScoreMatching(*o)
-		},
-	}
+	r.Trainers["ssm"] = framework.NewEntry("ssm", "sliced score matching: mean −vᵀ∇²ₓE v + ½(vᵀ∇ₓE)² over random projections v; SSM-VR option", DefaultSSMOptions,
+		func(o SSMOptions, _ framework.Env) (framework.Trainer, error) { return NewSlicedScoreMatching(o) })
 }

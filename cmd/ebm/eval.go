@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/study"
 )
 

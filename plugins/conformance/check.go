@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/host"
 	"github.com/goebm/goebm/plugins/internal/wire"
 	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/check"
+	"github.com/goebm/goebm/framework"
 )
 
 func TestDerivativesAgainstFiniteDifferences(t *testing.T) {

@@ -142,6 +142,14 @@ func Acquire(path string, opts Options) (*Lock, error) {
 	return nil, &HeldError{Path: path, Holder: holder}
 }
 
+// Inspect reports who holds the lock at path and whether the lock is stale by the package's
+// rule, without taking it or changing anything. With no lock at path it returns an error
+// wrapping fs.ErrNotExist. An unreadable lock file (a holder may be writing it) is reported
+// with Host "?" and judged by its age.
+func Inspect(path string, opts Options) (holder Info, stale bool, err error) {
+	return inspect(path, opts.staleAfter())
+}
+
 // Release stops the heartbeat and removes the lock file if it is still this lock's.
 func (l *Lock) Release() error {
 	var err error

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,4 +215,32 @@ func deadPID(t *testing.T) int {
 func TestHeldErrorIs(t *testing.T) {
 	var err error = &HeldError{Path: "p", Holder: Info{PID: 3, Host: "h"}}
 	assert.True(t, errors.Is(err, ErrLocked))
+}
+
+// Inspect names the holder of a live lock and judges it fresh, judges a planted lock of a dead
+// process on this machine stale, and reports a missing lock as fs.ErrNotExist; it changes
+// nothing.
+func TestInspect(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	_, _, err := Inspect(path, Options{})
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	l, err := Acquire(path, Options{Purpose: "cell 3"})
+	require.NoError(t, err)
+	holder, stale, err := Inspect(path, Options{})
+	require.NoError(t, err)
+	assert.False(t, stale)
+	assert.Equal(t, l.Info().Token, holder.Token)
+	assert.Equal(t, "cell 3", holder.Purpose)
+	require.NoError(t, l.Release())
+
+	self, err := selfInfo("")
+	require.NoError(t, err)
+	self.PID = deadPID(t)
+	writeLock(t, path, self, 0)
+	holder, stale, err = Inspect(path, Options{})
+	require.NoError(t, err)
+	assert.True(t, stale, "its process is gone")
+	assert.Equal(t, self.PID, holder.PID)
+	assert.FileExists(t, path, "Inspect takes nothing over")
 }

@@ -33,6 +33,20 @@ func OpenRun(dir string, reg *framework.Registry) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openWith(dir, cfg, reg)
+}
+
+// openCell opens the finished run of cell c in dir with the cell's configuration as the study
+// builds it here, so that its files are found where they are now even when the study folder
+// was made at another path.
+func (s *Study) openCell(c *Cell, dir string) (*Run, error) {
+	if !run.Finished(dir) {
+		return nil, fmt.Errorf("%s holds no finished run (no %s)", dir, run.SummaryFile)
+	}
+	return openWith(dir, c.cfg, s.reg)
+}
+
+func openWith(dir string, cfg *run.Config, reg *framework.Registry) (*Run, error) {
 	built, err := run.Build(cfg, reg)
 	if err != nil {
 		return nil, err

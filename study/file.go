@@ -1,9 +1,6 @@
 package study
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +25,7 @@ type keys struct {
 	Grid    []map[string]any `toml:"grid" help:"[[grid]] axes: key = \"key.path\", values = [...], optional labels = [...] and name"`
 	Set     map[string]any   `toml:"set" help:"\"key.path\" = value overrides applied to every cell before the grid"`
 	Eval    map[string]any   `toml:"eval" help:"[eval] tables; each replaces the base run file's table of the same name"`
+	Slurm   SlurmKeys        `toml:"slurm" help:"[slurm]: resources of each cell's job when the study runs on a Slurm cluster (ebm study --slurm)"`
 }
 
 // Axis is one [[grid]] entry: a key path of the run file and the values it takes.
@@ -51,8 +49,10 @@ type Cell struct {
 	source    *run.Source
 	cfg       *run.Config
 	evalOpts  *eval.Options
-	trainHash string // of the resolved run file: what training depends on
+	trainHash string // of the resolved run file: what training depends on (see identity.go)
 	evalHash  string // of the [eval] table and the metrics: what evaluation depends on
+
+	legacyTrain, legacyEval string // the fingerprints earlier versions wrote, with absolute paths
 }
 
 // Study is a loaded and validated study file with its cells.
@@ -68,6 +68,8 @@ type Study struct {
 	Cells   []*Cell
 	// Points are the labels of each grid point, in order (cells i·len(Seeds)…).
 	Points [][]string
+	// Slurm is the [slurm] table: the resources of each cell's job on a Slurm cluster.
+	Slurm SlurmKeys
 
 	src      *run.Source
 	baseText []byte
@@ -75,6 +77,8 @@ type Study struct {
 	eval     []assignment
 	origins  map[string]position
 	reg      *framework.Registry
+	dir      string            // absolute folder of the study file: study-relative paths start here
+	fileIDs  map[string]string // content fingerprints of the files the cells read, by absolute path
 }
 
 type assignment struct {
@@ -102,7 +106,10 @@ func Load(path string, reg *framework.Registry) (*Study, error) {
 		return nil, err
 	}
 	s := &Study{Path: path, src: src, reg: reg, Workers: k.Workers, Metrics: k.Metrics, Seeds: k.Seeds,
-		origins: map[string]position{}}
+		origins: map[string]position{}, fileIDs: map[string]string{}}
+	if s.dir, err = filepath.Abs(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
 	fail := func(key, msg string) error { return src.Locate(&run.Error{Key: key, Msg: msg}) }
 	s.Name = k.Name
 	if s.Name == "" {
@@ -139,6 +146,10 @@ func Load(path string, reg *framework.Registry) (*Study, error) {
 	if s.Workers < 0 {
 		return nil, fail("workers", fmt.Sprintf("must be ≥ 0, got %d", s.Workers))
 	}
+	if err := k.Slurm.check(); err != nil {
+		return nil, src.Locate(err)
+	}
+	s.Slurm = k.Slurm
 	dir := filepath.Dir(path)
 	for _, key := range sortedKeys(k.Set) {
 		s.set = append(s.set, assignment{key: key, value: absPaths(key, k.Set[key], dir), origin: s.origin("set." + key)})
@@ -416,22 +427,21 @@ func (s *Study) describe(c *Cell) string {
 	return strings.Join(append(parts, fmt.Sprintf("seed=%d", c.Seed)), " ")
 }
 
-// prepare builds and validates the run file of a cell: the base, then [set], then the [eval]
-// tables, then the grid values, then the seed, with compute.workers = 1 so that parallel
-// cells do not compete for cores.
+// prepare builds and validates the run file of a cell: the base with compute.workers = 1 (so
+// that parallel cells do not compete for cores; [set] or the grid may change it), then [set],
+// then the [eval] tables, then the grid values, then the seed.
 func (s *Study) prepare(c *Cell) error {
 	src, err := run.Parse(s.Base, s.baseText, nil)
 	if err != nil {
 		return err
 	}
-	var all []assignment
+	all := []assignment{{key: "compute.workers", value: int64(1), origin: "study (one goroutine per cell unless [set] says otherwise)"}}
 	all = append(all, s.set...)
 	all = append(all, s.eval...)
 	for a, ax := range s.Axes {
 		all = append(all, assignment{key: ax.Key, value: c.Values[a], origin: ax.origin})
 	}
-	all = append(all, assignment{key: "seed", value: int64(c.Seed), origin: s.origin("seeds")},
-		assignment{key: "compute.workers", value: int64(1), origin: "study (one goroutine per cell)"})
+	all = append(all, assignment{key: "seed", value: int64(c.Seed), origin: s.origin("seeds")})
 	for _, as := range all {
 		if err := src.SetValue(as.key, as.value, as.origin); err != nil {
 			return s.relocate(err)
@@ -451,22 +461,6 @@ func (s *Study) prepare(c *Cell) error {
 	if err := checkTarget(src, s.reg); err != nil {
 		return s.relocate(err)
 	}
-	trainOnly := *cfg
-	trainOnly.Eval = nil // what training depends on: evaluation settings may change freely
-	resolved, err := trainOnly.Resolved()
-	if err != nil {
-		return err
-	}
-	evalJSON, err := json.Marshal(map[string]any{"eval": src.Tree["eval"], "metrics": s.Metrics})
-	if err != nil {
-		return err
-	}
 	c.source, c.cfg, c.evalOpts = src, cfg, opts
-	c.trainHash, c.evalHash = hash(resolved), hash(evalJSON)
-	return nil
-}
-
-func hash(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+	return s.fingerprints(c, cfg, src)
 }

@@ -2,6 +2,7 @@ package study
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +124,7 @@ func (s *Study) metricPlot(path, m string, groups [][]*row, names []string) erro
 	p.X.Tick.Label.Rotation = math.Pi / 8
 	p.X.Tick.Label.XAlign = draw.XRight
 	w := vg.Length(max(16, 2.2*float64(len(names)))) * vg.Centimeter
-	return p.Save(w, 11*vg.Centimeter, path)
+	return savePlot(p, w, 11*vg.Centimeter, path)
 }
 
 // curvePlot draws the training loss (and validation loss, when recorded) against the step for
@@ -175,7 +176,7 @@ func (s *Study) curvePlot(path, name, out string, group []*row) error {
 		return nil
 	}
 	p.Legend.Top = true
-	return p.Save(16*vg.Centimeter, 11*vg.Centimeter, path)
+	return savePlot(p, 16*vg.Centimeter, 11*vg.Centimeter, path)
 }
 
 func seedColor(k int) color.Color {
@@ -229,7 +230,7 @@ func (s *Study) densityPlot(path, name, out string, group []*row) error {
 		return nil
 	}
 	dir := filepath.Join(out, "cells", r.cell.Dir)
-	run, err := OpenRun(dir, s.reg)
+	run, err := s.openCell(r.cell, dir)
 	if err != nil {
 		return err
 	}
@@ -289,15 +290,25 @@ func (s *Study) densityPlot(path, name, out string, group []*row) error {
 	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
-	f, err := os.Create(path)
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
+		return err
+	}
+	return framework.WriteFileAtomic(path, b.Bytes())
+}
+
+// savePlot writes p as a PNG of the given size, atomically (processes that merge the same
+// study at once each write whole files).
+func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
+	wt, err := p.WriterTo(w, h, "png")
 	if err != nil {
 		return err
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
 		return err
 	}
-	return f.Close()
+	return framework.WriteFileAtomic(path, b.Bytes())
 }
 
 // bounds returns the bounding box of the rows of x widened by a tenth on every side.

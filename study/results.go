@@ -46,10 +46,10 @@ func (s *Study) metricColumns() []string {
 	return cols
 }
 
-// rows reads every cell's summary.json and metrics.json.
-func (s *Study) rows(out string) ([]*row, error) {
+// rows reads the summary.json and metrics.json of the cells.
+func (s *Study) rows(out string, cells []*Cell) ([]*row, error) {
 	var rows []*row
-	for _, c := range s.Cells {
+	for _, c := range cells {
 		dir := filepath.Join(out, "cells", c.Dir)
 		m, err := readCellMetrics(dir)
 		if err != nil {
@@ -190,9 +190,10 @@ func (s *Study) writeTiming(w io.Writer, rows []*row) error {
 	return cw.Error()
 }
 
-// writeOutputs writes results.csv, timing.csv, summary.md and the plots.
-func (s *Study) writeOutputs(out string, logw io.Writer) error {
-	rows, err := s.rows(out)
+// writeOutputs writes results.csv, timing.csv, summary.md and the plots from the cells given,
+// every one of them finished.
+func (s *Study) writeOutputs(out string, cells []*Cell, logw io.Writer) error {
+	rows, err := s.rows(out, cells)
 	if err != nil {
 		return err
 	}

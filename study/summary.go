@@ -82,6 +82,9 @@ func (s *Study) writeSummary(w io.Writer, rows []*row) {
 	if failed > 0 {
 		fmt.Fprintf(w, "; **%d failed** (see results.csv, column error)", failed)
 	}
+	if len(rows) < len(s.Cells) {
+		fmt.Fprintf(w, "; **partial**: %d of %d cells finished, the others not in these tables", len(rows), len(s.Cells))
+	}
 	fmt.Fprintf(w, ".\n\n")
 	fmt.Fprintf(w, "Every metric is lower-is-better. Each entry is the mean across seeds ± the half-width of its 95%% Student-t interval (t₀.₉₇₅,ₙ₋₁·sd/√n; n is the number of seeds with a value).\n\n")
 

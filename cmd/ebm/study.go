@@ -1,39 +1,90 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/study"
 )
 
+// studyUsage is the synopsis of ebm study.
+const studyUsage = "ebm study STUDY.toml [--out DIR] [--workers N] [--quiet] [--retry-failed=false] [--plan [--json] | --cell LIST | --merge [--partial] | --slurm [--sbatch \"OPTIONS\"] [--dry-run]]"
+
+// executable returns the path of the running ebm binary, which --slurm writes into the batch
+// scripts (a variable so that tests of the scripts can name another).
+var executable = func() (string, error) {
+	p, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(p)
+}
+
 // runStudy runs a study file:
 //
-//	ebm study STUDY.toml [--out DIR] [--workers N] [--quiet]
+//	ebm study STUDY.toml [--out DIR] [--workers N] [--quiet] [--retry-failed=false]
+//	ebm study STUDY.toml --plan [--json]
+//	ebm study STUDY.toml --cell 3,5-9
+//	ebm study STUDY.toml --merge [--partial]
+//	ebm study STUDY.toml --slurm [--sbatch "OPTIONS"] [--dry-run]
 //
 // Every cell not yet finished in the study folder is trained and evaluated, N at a time; a
-// finished study folder is left as it is and its outputs written again. A signal stops the
+// finished study folder is left as it is and its outputs written again. Any number of
+// processes may run one study folder at once (each cell has a lock). A signal stops the
 // running cells between two steps (exit status 3); the same command continues the study.
+// --plan lists the cells and their states; --cell runs only the cells listed and exits
+// non-zero if one fails; --merge writes the outputs from the finished cells; --slurm submits
+// the cells not done to a Slurm cluster as a job array, with a merge job after it.
 func runStudy(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("study", flag.ContinueOnError)
 	out := fs.String("out", "", "study folder (default: the study file's out, else runs/study-NAME)")
-	workers := fs.Int("workers", 0, "cells run at once, each on one core (default: the study file's workers, else the number of CPUs)")
+	workers := fs.Int("workers", 0, "cells run at once, each on compute.workers cores (default: the study file's workers, else the number of CPUs); with --slurm, the array tasks at once")
 	quiet := fs.Bool("quiet", false, "no progress display and no line per cell")
+	retry := fs.Bool("retry-failed", true, "run failed cells again; --retry-failed=false keeps them failed")
+	plan := fs.Bool("plan", false, "list every cell with its index, folder, grid values, seed and state (todo, running, done, failed); run nothing")
+	asJSON := fs.Bool("json", false, "with --plan: print the plan as JSON (a stable format, see examples/studies/README.md)")
+	cells := fs.String("cell", "", "run only these cells, e.g. 3 or 3,5-9, in the shared study folder; exit non-zero if one fails")
+	merge := fs.Bool("merge", false, "write results.csv, timing.csv, summary.md and the plots from the finished cells; exit non-zero if some are not")
+	partial := fs.Bool("partial", false, "with --merge: write the outputs even when cells are not finished")
+	slurm := fs.Bool("slurm", false, "submit the cells not done to Slurm: a job array (one task per cell) and a merge job after it")
+	sbatchOpts := fs.String("sbatch", "", "with --slurm: further sbatch options for every job, e.g. \"--account=lab --qos=short\"")
+	dryRun := fs.Bool("dry-run", false, "with --slurm: write and print the batch scripts, submit nothing")
 	pos, err := parseArgs(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("want one STUDY.toml (usage: ebm study STUDY.toml [--out DIR] [--workers N])")
+		return usagef("want one STUDY.toml (usage: %s)", studyUsage)
 	}
 	if *workers < 0 {
 		return usagef("--workers must be ≥ 0, got %d", *workers)
+	}
+	modes := 0
+	for _, on := range []bool{*plan, *cells != "", *merge, *slurm} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes > 1:
+		return usagef("--plan, --cell, --merge and --slurm exclude each other (usage: %s)", studyUsage)
+	case *asJSON && !*plan:
+		return usagef("--json goes with --plan")
+	case *partial && !*merge:
+		return usagef("--partial goes with --merge")
+	case (*sbatchOpts != "" || *dryRun) && !*slurm:
+		return usagef("--sbatch and --dry-run go with --slurm")
 	}
 	reg := registry()
 	s, err := study.Load(pos[0], reg)
@@ -44,7 +95,26 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	opts := study.Options{Out: *out, Workers: *workers}
+	// again is the command that acts on the same study folder, for hints.
+	again := "ebm study " + pos[0]
+	if *out != "" {
+		again += " --out " + *out
+	}
+	switch {
+	case *plan:
+		return studyPlan(s, *out, *asJSON, stdout)
+	case *merge:
+		return studyMerge(s, *out, *partial, again, stdout, stderr, *quiet)
+	case *slurm:
+		return studySlurm(s, *out, *workers, *sbatchOpts, !*retry, *dryRun, again, stdout)
+	}
+
+	opts := study.Options{Out: *out, Workers: *workers, KeepFailed: !*retry}
+	if *cells != "" {
+		if opts.Cells, err = study.ParseCells(*cells, len(s.Cells)); err != nil {
+			return usageError{fmt.Errorf("--cell: %w", err)}
+		}
+	}
 	if !*quiet {
 		opts.Log = stderr
 		if isTerminal(stderr) {
@@ -60,12 +130,136 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "study %s: %d cells (%d run now, %d already finished, %d failed) in %.1fs\n",
-		s.Name, res.Cells, res.Ran, res.Skipped, res.Failed, res.Seconds)
+	if len(opts.Cells) > 0 {
+		fmt.Fprintf(stdout, "study %s: cells %s: %d run now, %d already finished, %d finished by other processes, %d failed, in %.1fs\n",
+			s.Name, *cells, res.Ran, res.Skipped, res.Others, res.Failed, res.Seconds)
+		return nil
+	}
+	fmt.Fprintf(stdout, "study %s: %d cells (%d run now, %d already finished, %d failed", s.Name, res.Cells, res.Ran, res.Skipped, res.Failed)
+	if res.Others > 0 {
+		fmt.Fprintf(stdout, ", %d run by other processes", res.Others)
+	}
+	fmt.Fprintf(stdout, ") in %.1fs\n", res.Seconds)
+	printOutputs(stdout, res.Out)
+	return nil
+}
+
+// printOutputs names the study's outputs and prints summary.md.
+func printOutputs(stdout io.Writer, out string) {
 	fmt.Fprintf(stdout, "results      %s\nsummary      %s\nplots        %s\n\n",
-		filepath.Join(res.Out, "results.csv"), filepath.Join(res.Out, "summary.md"), filepath.Join(res.Out, "plots"))
-	if b, err := os.ReadFile(filepath.Join(res.Out, "summary.md")); err == nil {
+		filepath.Join(out, "results.csv"), filepath.Join(out, "summary.md"), filepath.Join(out, "plots"))
+	if b, err := os.ReadFile(filepath.Join(out, "summary.md")); err == nil {
 		stdout.Write(b)
 	}
+}
+
+func studyPlan(s *study.Study, out string, asJSON bool, stdout io.Writer) error {
+	p, err := s.Plan(out)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	c := p.Counts
+	fmt.Fprintf(stdout, "study %s: %d cells in %s: %d done, %d running, %d failed, %d todo\n\n",
+		p.Study, len(p.Cells), p.Out, c.Done, c.Running, c.Failed, c.Todo)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "cell\tstate\t%s\tseed\tfolder\t\n", strings.Join(p.Axes, "\t"))
+	for _, pc := range p.Cells {
+		var labels []string
+		for _, a := range p.Axes {
+			labels = append(labels, pc.Labels[a])
+		}
+		note := ""
+		switch {
+		case pc.Holder != nil:
+			note = fmt.Sprintf("pid %d on %s since %s", pc.Holder.PID, pc.Holder.Host, pc.Holder.Since.Local().Format(time.DateTime))
+		case pc.Error != "":
+			note = pc.Error
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", pc.Index, pc.State, strings.Join(labels, "\t"), pc.Seed, pc.Dir, note)
+	}
+	return tw.Flush()
+}
+
+func studyMerge(s *study.Study, out string, partial bool, again string, stdout, stderr io.Writer, quiet bool) error {
+	o := study.MergeOptions{Out: out, Partial: partial}
+	if !quiet {
+		o.Log = stderr
+	}
+	res, err := s.Merge(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "study %s: merged %d cells (%d done, %d failed)", s.Name, res.Done+res.Failed, res.Done, res.Failed)
+	if len(res.Missing) > 0 {
+		fmt.Fprintf(stdout, "; %d not finished, not in the outputs: %s (see %s --plan)", len(res.Missing), s.DescribeStates(res.Missing), again)
+	}
+	fmt.Fprintln(stdout)
+	printOutputs(stdout, res.Out)
 	return nil
+}
+
+func studySlurm(s *study.Study, out string, throttle int, sbatchOpts string, keepFailed, dryRun bool, again string, stdout io.Writer) error {
+	opts, err := study.SplitOptions(sbatchOpts)
+	if err != nil {
+		return usageError{err}
+	}
+	exe, err := executable()
+	if err != nil {
+		return fmt.Errorf("slurm: the path of this ebm binary: %w", err)
+	}
+	sub, err := s.Submit(context.Background(), study.SlurmOptions{Out: out, Executable: exe, Throttle: throttle, Sbatch: opts, KeepFailed: keepFailed, DryRun: dryRun})
+	if err != nil {
+		return err
+	}
+	todo := 0
+	for _, a := range sub.Arrays {
+		todo += len(a.Cells)
+	}
+	fmt.Fprintf(stdout, "study %s: %d cells: %d to submit, %d finished, %d running elsewhere\n", s.Name, len(s.Cells), todo, sub.Done, len(sub.Running))
+	if len(sub.Running) > 0 {
+		fmt.Fprintf(stdout, "not submitted, held by other processes: %s\n", s.DescribeStates(sub.Running))
+	}
+	if todo == 0 {
+		fmt.Fprintf(stdout, "nothing to submit; when no cell is running any more, merge with: %s --merge\n", again)
+		return nil
+	}
+	if dryRun {
+		for _, path := range append(scripts(sub), sub.MergeScript) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "\n==> %s <==\n%s", path, b)
+		}
+		fmt.Fprintf(stdout, "\ndry run: nothing submitted; submit with\n")
+		for _, c := range sub.Commands() {
+			fmt.Fprintf(stdout, "  %s\n", c)
+		}
+		return nil
+	}
+	var ids []string
+	for _, a := range sub.Arrays {
+		fmt.Fprintf(stdout, "submitted job %s: cells %s (%d CPUs each), script %s\n", a.JobID, a.Spec, a.CPUs, a.Script)
+		ids = append(ids, a.JobID)
+	}
+	fmt.Fprintf(stdout, "submitted job %s: merge when job %s has ended (afterany), script %s\n", sub.MergeJobID, strings.Join(ids, ", "), sub.MergeScript)
+	ids = append(ids, sub.MergeJobID)
+	fmt.Fprintf(stdout, "watch:   squeue -j %s\n", strings.Join(ids, ","))
+	fmt.Fprintf(stdout, "state:   %s --plan\n", again)
+	fmt.Fprintf(stdout, "logs:    %s (cell-NNN-jobJ.out for each cell, merge-jobJ.out), and attempts.jsonl in each cell's folder\n", sub.Logs)
+	fmt.Fprintf(stdout, "cancel:  scancel %s\n", strings.Join(ids, " "))
+	return nil
+}
+
+func scripts(sub *study.SlurmSubmission) []string {
+	var p []string
+	for _, a := range sub.Arrays {
+		p = append(p, a.Script)
+	}
+	return p
 }

@@ -1,0 +1,185 @@
+package study
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/goebm/goebm/run"
+)
+
+// A cell's identity is two fingerprints, kept in its cell.json: one of what its training
+// depends on and one of what its evaluation depends on. Neither depends on where the files
+// are: every file a cell reads (data, initial parameters, a plugin, an evaluation reference)
+// enters by the sha256 of its content, or by its path relative to the study file's folder when
+// it cannot be read. A study folder that is moved or copied, or a shared file system mounted
+// at another path on the compute nodes, is therefore the same study; a data file whose content
+// changed is not. compute.workers does not enter (results do not depend on it), nor does
+// [output].
+
+// trainPathKeys are the path-valued keys of a resolved run file.
+var trainPathKeys = []string{"data.train", "data.test", "data.valid", "energy.params"}
+
+// evalPathKeys are the path-valued keys of an [eval] table, below eval.
+var evalPathKeys = []string{"data", "params.reference", "target.params"}
+
+// fingerprints computes the cell's trainHash and evalHash, and the fingerprints that an
+// earlier goebm wrote into cell.json (of the resolved run file and [eval] table as they were,
+// absolute paths included), which are accepted too.
+func (s *Study) fingerprints(c *Cell, cfg *run.Config, src *run.Source) error {
+	trainOnly := *cfg
+	trainOnly.Eval = nil // what training depends on: evaluation settings may change freely
+	resolved, err := trainOnly.Resolved()
+	if err != nil {
+		return err
+	}
+	evalTree := src.Tree["eval"]
+	legacyEval, err := json.Marshal(map[string]any{"eval": evalTree, "metrics": s.Metrics})
+	if err != nil {
+		return err
+	}
+	c.legacyTrain, c.legacyEval = hash(resolved), hash(legacyEval)
+
+	rsrc, err := run.Parse("(resolved)", resolved, nil)
+	if err != nil {
+		return err
+	}
+	tree := rsrc.Tree
+	if comp, ok := tree["compute"].(map[string]any); ok {
+		delete(comp, "workers")
+	}
+	delete(tree, "output")
+	for _, key := range trainPathKeys {
+		if p, ok := lookupString(tree, key); ok && p != "" {
+			setString(tree, key, s.fileID(p))
+		}
+	}
+	if e, ok := tree["energy"].(map[string]any); ok {
+		if argv, ok := e["plugin"].([]any); ok && len(argv) > 0 {
+			if p, ok := argv[0].(string); ok {
+				argv[0] = s.fileID(p)
+			}
+		}
+	}
+	var tb bytes.Buffer
+	if err := toml.NewEncoder(&tb).Encode(tree); err != nil {
+		return fmt.Errorf("fingerprint: %w", err)
+	}
+
+	ev := deepCopy(evalTree)
+	if m, ok := ev.(map[string]any); ok {
+		for _, key := range evalPathKeys {
+			if p, ok := lookupString(m, key); ok && p != "" {
+				setString(m, key, s.fileID(src.Path("eval."+key, p)))
+			}
+		}
+	}
+	eb, err := json.Marshal(map[string]any{"eval": ev, "metrics": s.Metrics})
+	if err != nil {
+		return err
+	}
+	c.trainHash, c.evalHash = hash(tb.Bytes()), hash(eb)
+	return nil
+}
+
+// fileID names a file by its content, "sha256:HEX", or, when it cannot be read, by its path
+// relative to the study file's folder, "path:REL". Contents are hashed once per study.
+func (s *Study) fileID(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		abs = p
+	}
+	if id, ok := s.fileIDs[abs]; ok {
+		return id
+	}
+	id := ""
+	if f, err := os.Open(abs); err == nil {
+		h := sha256.New()
+		st, serr := f.Stat()
+		if _, cerr := io.Copy(h, f); cerr == nil && serr == nil && st.Mode().IsRegular() {
+			id = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		}
+		f.Close()
+	}
+	if id == "" {
+		rel, err := filepath.Rel(s.dir, abs)
+		if err != nil {
+			rel = abs
+		}
+		id = "path:" + filepath.ToSlash(rel)
+	}
+	s.fileIDs[abs] = id
+	return id
+}
+
+func hash(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// lookupString returns the string at the dotted key path in a TOML tree.
+func lookupString(tree map[string]any, key string) (string, bool) {
+	m, last := walk(tree, key)
+	if m == nil {
+		return "", false
+	}
+	v, ok := m[last].(string)
+	return v, ok
+}
+
+func setString(tree map[string]any, key, v string) {
+	if m, last := walk(tree, key); m != nil {
+		m[last] = v
+	}
+}
+
+// walk returns the table holding the last part of a dotted key path, and that part.
+func walk(tree map[string]any, key string) (map[string]any, string) {
+	m := tree
+	for {
+		i := 0
+		for i < len(key) && key[i] != '.' {
+			i++
+		}
+		if i == len(key) {
+			return m, key
+		}
+		next, ok := m[key[:i]].(map[string]any)
+		if !ok {
+			return nil, ""
+		}
+		m, key = next, key[i+1:]
+	}
+}
+
+// deepCopy copies the maps and slices of a TOML value.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}

@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers
+.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,22 @@ fuzz-short: ## every fuzz target for FUZZTIME (4s) each
 
 fuzz: ## every fuzz target for FUZZLONG (2m) each
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(FUZZLONG)
+
+# The version `make release` stamps into the binaries (ebm version prints it).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST    := dist
+
+release: ## static CGO_ENABLED=0 binaries of ebm for linux/amd64 and linux/arm64 into dist/, version from git describe (VERSION=...)
+	@mkdir -p $(DIST)
+	@for arch in amd64 arm64; do \
+	  echo "ebm $(VERSION) linux/$$arch -> $(DIST)/ebm-linux-$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS) -trimpath -ldflags "-s -w -X main.Version=$(VERSION)" \
+	    -o $(DIST)/ebm-linux-$$arch ./cmd/ebm || exit 1; \
+	done
+	cd $(DIST) && sha256sum ebm-linux-amd64 ebm-linux-arm64 > SHA256SUMS
+
+test-slurm: ## the studies-on-Slurm tests (build tag slurm); needs a cluster: scripts/slurm-local/start.sh starts one here
+	$(GO) test $(GOFLAGS) -tags slurm -run 'Slurm' -count=1 -timeout 30m -v ./cmd/ebm/
 
 test-slow: ## the slow statistical checks (build tag slow)
 	$(GO) test $(GOFLAGS) -tags slow -timeout 30m ./...
@@ -78,4 +94,4 @@ proto: ## regenerate the plugin protocol's Go and Python code (needs apt: protob
 		goebm/v1/goebm.proto health.proto grpc_controller.proto
 
 clean: ## remove build outputs and demo runs
-	rm -rf $(BIN) runs
+	rm -rf $(BIN) $(DIST) runs

@@ -3,7 +3,7 @@
 //	ebm train CONFIG.toml [--out DIR] [--set key=value ...] | ebm train --resume RUN_DIR
 //	ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv
 //	ebm eval RUN_DIR [--data FILE] [--metric a,b,...]
-//	ebm study STUDY.toml [--out DIR] [--workers N]
+//	ebm study STUDY.toml [--out DIR] [--workers N] [--plan | --cell LIST | --merge | --slurm]
 //	ebm plugin check|info -- ARGV...
 //	ebm validate CONFIG.toml [--set key=value ...]
 //	ebm list
@@ -17,10 +17,27 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
-// Version is the goebm release this command belongs to.
-const Version = "0.1.0"
+// Version is the goebm release this command belongs to. `make release` sets it at link time
+// (go build -ldflags "-X main.Version=v1.2.3"); otherwise it is the module version Go
+// recorded in the build (a tag, or a pseudo-version from the commit), else "dev".
+var Version = ""
+
+func init() {
+	if Version == "" {
+		Version = buildVersion(debug.ReadBuildInfo())
+	}
+}
+
+// buildVersion returns the main module's version from the build information, or "dev".
+func buildVersion(bi *debug.BuildInfo, ok bool) string {
+	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+		return "dev"
+	}
+	return bi.Main.Version
+}
 
 // Exit codes: 0 success, 1 failure of the work, 2 bad usage or configuration.
 const (
@@ -40,7 +57,7 @@ func commands() []command {
 	return []command{
 		{"train", "ebm train CONFIG.toml [--out DIR] [--set key=value ...] [--quiet] | ebm train --resume RUN_DIR", "train a model; writes a run folder", runTrain},
 		{"eval", "ebm eval RUN_DIR [--data FILE] [--metric a,b,...] [--eval FILE.toml] [--set eval.key=value ...]", "evaluate a finished run (NLL, KSD, MMD, parameter error, ...); prints JSON", runEval},
-		{"study", "ebm study STUDY.toml [--out DIR] [--workers N] [--quiet]", "train and evaluate a grid of runs over estimators and seeds, in parallel; resumable", runStudy},
+		{"study", studyUsage, "train and evaluate a grid of runs over estimators and seeds, in parallel, resumable, by any number of processes or on a Slurm cluster", runStudy},
 		{"sample", "ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...]", "draw samples with the [sampler]; writes samples and diagnostics", runSample},
 		{"plugin", "ebm plugin check|info [--config JSON|FILE] [--dim D] -- ARGV...", "conformance check of a plugin, or what it declares", runPlugin},
 		{"bench", "ebm bench [--peers] [--repeats N] [--only w1,w2] [--json FILE]", "time the peer workloads, side by side with PyTorch and scikit-learn (--peers)", runBench},

@@ -103,8 +103,10 @@ func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 	} else {
 		st, _ := time.ParseDuration(r.Energy.StartTimeout)
 		ct, _ := time.ParseDuration(r.Energy.CallTimeout)
-		argv := append([]string(nil), r.Energy.Plugin...)
-		argv[0] = r.Path("energy.plugin", argv[0])
+		argv, err := r.PluginArgv()
+		if err != nil {
+			return nil, err
+		}
 		if b.Energy, err = reg.OpenPlugin(framework.PluginConfig{Argv: argv, Instances: r.Energy.Instances,
 			StartTimeout: st, CallTimeout: ct, SHA256: r.Energy.SHA256, Config: r.Energy.Config, Dim: d}, env); err != nil {
 			return nil, r.pluginError(err)
@@ -234,8 +236,10 @@ func (r *Config) Resolved() ([]byte, error) {
 			delete(energy, k)
 		}
 	} else {
-		argv := append([]string(nil), r.Energy.Plugin...)
-		argv[0] = abs("energy.plugin", argv[0])
+		argv, err := r.PluginArgv()
+		if err != nil {
+			return nil, err
+		}
 		energy["plugin"] = argv
 		delete(energy, "builtin")
 	}
@@ -253,8 +257,12 @@ func (r *Config) Resolved() ([]byte, error) {
 		m["method"] = c.Method
 		return m
 	}
+	base, err := filepath.Abs(r.Source.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", r.Source.Dir, err)
+	}
 	t := map[string]any{
-		"seed": r.Seed, "data": Table(data), "energy": energy, "optimizer": comp(r.Optimizer),
+		"seed": r.Seed, "base_dir": base, "data": Table(data), "energy": energy, "optimizer": comp(r.Optimizer),
 		"train": Table(r.Train), "compute": Table(r.Compute), "output": Table(r.Output),
 	}
 	if r.Trainer.Method != "" {

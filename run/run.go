@@ -99,6 +99,7 @@ type Config struct {
 
 type top struct {
 	Seed      uint64         `toml:"seed" help:"seed of every random stream in the run"`
+	BaseDir   string         `toml:"base_dir" help:"folder that relative paths in this file resolve against and that a plugin runs in (default: the file's own folder); a run folder's config.toml records it"`
 	Data      DataSection    `toml:"data"`
 	Energy    EnergySection  `toml:"energy"`
 	Trainer   map[string]any `toml:"trainer"`

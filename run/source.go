@@ -43,7 +43,7 @@ func (e *Error) Error() string {
 // every key so that errors can point at it.
 type Source struct {
 	File string         // path as given
-	Dir  string         // folder of File: relative paths in the file resolve against it
+	Dir  string         // relative paths in the file resolve against it: File's folder, or base_dir
 	Tree map[string]any // the merged key tree
 	Text []byte         // the file's bytes
 
@@ -76,6 +76,12 @@ func Parse(name string, text []byte, sets []string) (*Source, error) {
 		if err := s.set(kv); err != nil {
 			return nil, err
 		}
+	}
+	// base_dir moves the folder relative paths resolve against (a run folder's config.toml
+	// names the folder of the run file it was made from). A value of the wrong type is
+	// reported by Decode.
+	if d, ok := s.Tree["base_dir"].(string); ok && d != "" {
+		s.Dir = s.Path("base_dir", d)
 	}
 	return s, nil
 }

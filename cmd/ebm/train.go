@@ -180,6 +180,13 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(cfg.Energy.Plugin) > 0 {
+		argv, err := cfg.PluginArgv()
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintln(stdout, run.PluginWarning(argv))
+	}
 	start := time.Now()
 	built, err := run.Build(cfg, reg)
 	if err != nil {

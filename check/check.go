@@ -127,7 +127,12 @@ func (c *checker) run() error {
 }
 
 // eval calls e.Evaluate (through framework.EvaluateChunk) on req with res sized by Reset, turning a panic into an error.
-func (c *checker) eval(req *framework.Request, res *framework.Result) (err error) {
+func (c *checker) eval(req *framework.Request, res *framework.Result) error {
+	return c.evalWith(req, res, &c.self)
+}
+
+// evalWith is eval with its own scratch, for calls on several goroutines at once.
+func (c *checker) evalWith(req *framework.Request, res *framework.Result, self *framework.SelfScratch) (err error) {
 	n, _ := req.X.Dims()
 	res.Reset(req.Outputs, n, c.d, c.p)
 	defer func() {
@@ -135,7 +140,7 @@ func (c *checker) eval(req *framework.Request, res *framework.Result) (err error
 			err = fmt.Errorf("panic in Evaluate: %v", r)
 		}
 	}()
-	return framework.EvaluateChunk(c.e, c.spec.Caps, req, res, &c.self)
+	return framework.EvaluateChunk(c.e, c.spec.Caps, req, res, self)
 }
 
 // base evaluates the full request once and checks shapes, buffer identity, that every

@@ -260,7 +260,8 @@ func (c *checker) concurrency() {
 		go func() {
 			defer wg.Done()
 			for range 3 {
-				if errs[k] = c.eval(&c.req, &res[k]); errs[k] != nil {
+				var self framework.SelfScratch
+				if errs[k] = c.evalWith(&c.req, &res[k], &self); errs[k] != nil {
 					return
 				}
 			}

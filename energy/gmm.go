@@ -336,7 +336,7 @@ func (g *GMM) evalPlane(ws *gmmWork, req *framework.Request, res *framework.Resu
 		x = ws.xc
 	}
 	ws.mx, ws.t = numeric.Resize(ws.mx, n), numeric.Resize(ws.t, n)
-	gx := ws.gx
+	var gx []float64
 	direct := req.Outputs.Has(framework.OutGradX) && res.GradX.RawMatrix().Stride == 2
 	if direct {
 		gx = res.GradX.RawMatrix().Data

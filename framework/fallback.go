@@ -8,10 +8,9 @@ import (
 
 // fdScratch holds the buffers of the finite-difference fallbacks, reused between calls.
 type fdScratch struct {
-	xp, xm, u  *mat.Dense
-	rp, rm     Result
-	w, h       []float64
-	vecP, vecM []float64
+	xp, xm, u *mat.Dense
+	rp, rm    Result
+	w, h      []float64
 }
 
 // derive computes the outputs in o that the energy does not compute exactly, by central

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,15 +16,18 @@ import (
 // meanTrainer's loss is ½‖θ − mean(batch)‖²: its minimiser over the whole data is the
 // column mean, which the test knows without the loop.
 type meanTrainer struct {
-	nanAt  int
-	seen   map[int]int // row sums seen per step, to check batching
-	closed bool
+	nanAt   int
+	batches [][]float64 // the first column of every training batch, to check batching
+	closed  bool
 }
 
 func (m *meanTrainer) Init(ctx *TrainContext) error { return nil }
 
 func (m *meanTrainer) Step(ctx *StepContext, batch *mat.Dense, theta, grad []float64) (float64, error) {
 	n, d := batch.Dims()
+	if grad != nil {
+		m.batches = append(m.batches, mat.Col(nil, 0, batch))
+	}
 	loss := 0.0
 	for j := 0; j < d; j++ {
 		mu := mat.Sum(batch.ColView(j)) / float64(n)
@@ -80,11 +85,24 @@ func TestTrainConvergesToKnownOptimum(t *testing.T) {
 }
 
 func TestTrainEpochBudgetAndPartialBatches(t *testing.T) {
-	r := testRun(&meanTrainer{nanAt: -1}, 0)
+	tr := &meanTrainer{nanAt: -1}
+	r := testRun(tr, 0)
 	r.Schedule.Batch, r.Schedule.Epochs = 4, 3 // 6 rows: batches of 4 and 2
 	out, err := Train(context.Background(), r)
 	require.NoError(t, err)
 	assert.Equal(t, 6, out.Steps)
+	require.Len(t, tr.batches, 6)
+	var orders [][]float64
+	for e := 0; e < 3; e++ {
+		first, rest := tr.batches[2*e], tr.batches[2*e+1]
+		assert.Len(t, first, 4, "epoch %d: a full batch, then the 2 rows left", e)
+		assert.Len(t, rest, 2, "epoch %d", e)
+		epoch := append(append([]float64(nil), first...), rest...)
+		orders = append(orders, append([]float64(nil), epoch...))
+		sort.Float64s(epoch)
+		assert.Equal(t, []float64{1, 3, 5, 7, 9, 11}, epoch, "epoch %d uses every row exactly once", e)
+	}
+	assert.False(t, slices.Equal(orders[0], orders[1]) && slices.Equal(orders[1], orders[2]), "shuffle = true reorders the rows between epochs")
 }
 
 func TestTrainStopsOnNonFiniteGradient(t *testing.T) {

@@ -99,10 +99,8 @@ func (t *ScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense, theta
 		loss += 0.5*sq - t.res.Laplacian[i]
 	}
 	loss *= inv
-	if grad != nil {
-		for j := range grad {
-			grad[j] = t.res.Mixed[j] + t.res.LaplacianVJP[j]
-		}
+	for j := range grad {
+		grad[j] = t.res.Mixed[j] + t.res.LaplacianVJP[j]
 	}
 	return loss, nil
 }

@@ -61,9 +61,9 @@ func TestAISRBM(t *testing.T) {
 // AIS on the discrete Ising model through the generic uniform-base path with single-flip
 // Metropolis transitions, against enumeration.
 func TestAISIsing(t *testing.T) {
-	theta, err := isingTheta(dataDir + "ising10_params.csv")
+	theta, err := isingParams(dataDir + "ising10_params.csv")
 	require.NoError(t, err)
-	ev := framework.NewEvaluator(ising{d: 10})
+	ev := framework.NewEvaluator(spinIsing(10))
 	o := eval.AISOptions{Temperatures: 300, Chains: 100, Steps: 2, Schedule: "linear", BaseScale: 1}
 	res, err := eval.AIS(t.Context(), ev, theta, flipMetropolis{}, o, framework.Streams{Seed: 5})
 	require.NoError(t, err)

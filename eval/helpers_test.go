@@ -5,13 +5,16 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/goebm/goebm/energy"
+
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
 )
 
-// Test energies, written here so that these tests depend on framework alone. Each computes
-// E and ∇ₓE (and the parameter product where a test needs it) from its own formula.
+// Test energies written here from their own formulas, so that a test checks eval against an
+// independent computation. Each computes E and ∇ₓE (and the parameter product where a test
+// needs it). The Ising model is the built-in one (its own tests check it).
 
 // shiftedNormal is E(x) = ½‖x − μ‖²/σ², block "mu" (d); log Z = (d/2)·log 2πσ².
 type shiftedNormal struct {
@@ -99,51 +102,19 @@ func (ring8) Evaluate(req *framework.Request, res *framework.Result) error {
 	return nil
 }
 
-// ising is E(s) = −hᵀs − ½sᵀJs on {−1,+1}^d, blocks "h" (d) and "J" (d×d, symmetric, zero
-// diagonal).
-type ising struct{ d int }
-
-func (m ising) Spec() framework.Spec {
-	return framework.Spec{Name: "test-ising", Dim: m.d, Domain: framework.Spin,
-		Blocks: []framework.Block{{Name: "h", Shape: []int{m.d}}, {Name: "J", Shape: []int{m.d, m.d}}}}
-}
-func (m ising) InitParams(dst []float64, _ *rand.Rand) error { clear(dst); return nil }
-func (m ising) energy(theta, s []float64) float64 {
-	h, J := theta[:m.d], theta[m.d:]
-	e := 0.0
-	for i := range s {
-		e -= h[i] * s[i]
-		for j := range s {
-			e -= 0.5 * J[i*m.d+j] * s[i] * s[j]
-		}
+// spinIsing returns the built-in ising energy on d spins.
+func spinIsing(d int) framework.Energy {
+	e, err := energy.NewIsing(d, true)
+	if err != nil {
+		panic(err)
 	}
 	return e
 }
-func (m ising) Evaluate(req *framework.Request, res *framework.Result) error {
-	if req.Outputs&^framework.OutEnergy != 0 {
-		return fmt.Errorf("test-ising computes energies only")
-	}
-	for i := 0; i < req.Rows(); i++ {
-		res.Energy[i] = m.energy(req.Theta, req.X.RawRowView(i))
-	}
-	return nil
-}
 
-// isingTheta reads a parameter file of PROVENANCE's layout (h, J1..Jd per row) into θ.
-func isingTheta(path string) ([]float64, error) {
-	ds, err := framework.ReadCSV(path)
-	if err != nil {
-		return nil, err
-	}
-	d, _ := ds.X.Dims()
-	theta := make([]float64, d+d*d)
-	for i := 0; i < d; i++ {
-		theta[i] = ds.X.At(i, 0)
-		for j := 0; j < d; j++ {
-			theta[d+i*d+j] = ds.X.At(i, j+1)
-		}
-	}
-	return theta, nil
+// isingParams reads a parameter file of PROVENANCE's layout (h, J1..Jd per row) into θ.
+func isingParams(path string) ([]float64, error) {
+	_, theta, err := energy.LoadIsingParams(path)
+	return theta, err
 }
 
 // rbm is the free energy F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v), blocks W (H×D), b, c.

@@ -54,9 +54,9 @@ func TestParamErrorGauss20(t *testing.T) {
 // The MLE of ising10 differs from the truth by 0.0523… at most (PROVENANCE.md), read through
 // a column mapping; and a params.json reference of the energy's own blocks round-trips.
 func TestParamErrorIsing(t *testing.T) {
-	m := ising{d: 10}
+	m := spinIsing(10)
 	spec := m.Spec()
-	mle, err := isingTheta(dataDir + "ising10_mle.csv")
+	mle, err := isingParams(dataDir + "ising10_mle.csv")
 	require.NoError(t, err)
 	cols := []any{}
 	for j := 1; j <= 10; j++ {

@@ -22,7 +22,7 @@ func TestFisherDivergence(t *testing.T) {
 		framework.NewEvaluator(g), []float64{0, 2, 1}, x)
 	require.NoError(t, err)
 	assert.InDelta(t, 0.5*(1+4), v, 1e-12)
-	_, err = eval.FisherDivergence(framework.NewEvaluator(ising{d: 3}), nil, framework.NewEvaluator(g), nil, x)
+	_, err = eval.FisherDivergence(framework.NewEvaluator(spinIsing(3)), nil, framework.NewEvaluator(g), nil, x)
 	assert.ErrorIs(t, err, eval.ErrUnsupported)
 }
 

@@ -16,12 +16,10 @@ import (
 func TestRegister(t *testing.T) {
 	r := framework.NewRegistry()
 	Register(r)
-	for _, name := range []string{"sm", "dsm", "ssm", "nce"} {
-		require.Contains(t, r.Trainers, name)
-	}
-	for _, name := range []string{"adam", "sgd"} {
-		require.Contains(t, r.Optimizers, name)
-	}
+	trainers := []string{"cd", "dsm", "nce", "pcd", "pl", "rm", "sm", "ssm"}
+	optimizers := []string{"adam", "sgd"}
+	assert.Equal(t, trainers, framework.Names(r.Trainers), "every estimator of the package, and nothing else")
+	assert.Equal(t, optimizers, framework.Names(r.Optimizers))
 	checkOptions := func(t *testing.T, opts any) {
 		v := reflect.ValueOf(opts)
 		require.Equal(t, reflect.Pointer, v.Kind(), "Options must return a pointer")
@@ -31,12 +29,12 @@ func TestRegister(t *testing.T) {
 			assert.NotEmpty(t, f.Tag.Get("toml"), "%s.%s has no toml tag", typ.Name(), f.Name)
 			assert.NotEmpty(t, f.Tag.Get("help"), "%s.%s has no help tag", typ.Name(), f.Name)
 		}
-		if val, ok := opts.(interface{ Validate() error }); ok {
+		if val, ok := opts.(framework.Validator); ok {
 			assert.NoError(t, val.Validate(), "defaults of %s", typ.Name())
 		}
 	}
 	env := framework.Env{Dim: 2}
-	for _, name := range []string{"sm", "dsm", "ssm", "nce"} {
+	for _, name := range trainers {
 		t.Run(name, func(t *testing.T) {
 			e := r.Trainers[name]
 			assert.Equal(t, name, e.Name)
@@ -50,7 +48,7 @@ func TestRegister(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
-	for _, name := range []string{"adam", "sgd"} {
+	for _, name := range optimizers {
 		t.Run(name, func(t *testing.T) {
 			e := r.Optimizers[name]
 			assert.Equal(t, name, e.Name)
@@ -73,7 +71,7 @@ func TestRegister(t *testing.T) {
 	_, ok = nce.(framework.Extender)
 	assert.True(t, ok)
 	ssm, _ := r.Trainers["ssm"].New(r.Trainers["ssm"].Options(), env)
-	_, ok = ssm.(interface{ Paths() map[string]string })
+	_, ok = ssm.(framework.PathReporter)
 	assert.True(t, ok)
 }
 

@@ -45,12 +45,14 @@ func (b *Built) Close() error {
 func (r *Config) Path(key, value string) string { return r.Source.Path(key, value) }
 
 // Build loads the data, constructs the energy, trainer, optimizer and sampler, and
-// initialises θ (from [energy] params when given). On error everything started is closed.
+// initialises θ (from [energy] params when given). On error everything started is closed,
+// and the error is an *InputError.
 func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
 	defer func() {
 		if err != nil {
 			b.Close()
+			err = &InputError{Err: err}
 		}
 	}()
 	if b.Train, err = framework.ReadCSV(r.Path("data.train", r.Data.Train)); err != nil {

@@ -20,7 +20,7 @@ func TestBenchCommand(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bench.json")
 	var out, errb bytes.Buffer
-	err := runBench([]string{"--only", "gauss20/exact_sm,langevin/ula", "--steps", "30", "--repeats", "2",
+	err := call("bench", []string{"--only", "gauss20/exact_sm,langevin/ula", "--steps", "30", "--repeats", "2",
 		"--no-request", "--data", "../../examples/data", "--json", path}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	table := out.String()
@@ -67,7 +67,7 @@ func TestBenchUsage(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
-			err := runBench(tc.args, &out, &errb)
+			err := call("bench", tc.args, &out, &errb)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			var ue usageError

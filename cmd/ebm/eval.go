@@ -4,45 +4,64 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goebm/goebm/eval"
 	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/study"
 )
 
-// runEval evaluates a finished run folder and prints the metrics as JSON:
-//
-//	ebm eval RUN_DIR [--data FILE] [--metric nll,ksd,...] [--eval FILE.toml] [--set eval.key=value ...]
-//
-// The [eval] table (quadrature grid, AIS, sampler, target, reference parameters) comes from
-// --eval (any run or study file with an [eval] table), else the defaults; --set overrides its
-// keys.
-func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	data := fs.String("data", "", "evaluation data CSV (default: [eval] data, else the run's test, valid or training data)")
-	metric := fs.String("metric", "", "comma-separated metrics: "+strings.Join(eval.Metrics, ", ")+" (default: those that apply to the energy)")
-	evalFile := fs.String("eval", "", "TOML file whose [eval] table sets the evaluation (a run or study file)")
-	var sets setFlags
-	fs.Var(&sets, "set", "override an [eval] key: --set eval.ais.chains=200 (repeatable)")
-	pos, err := parseArgs(fs, args, stderr)
-	if err != nil {
-		return err
+// evalOptions are the flags of ebm eval.
+type evalOptions struct {
+	data, metric, evalFile string
+	sets                   []string
+}
+
+func newEvalCmd() *cobra.Command {
+	var o evalOptions
+	c := &cobra.Command{
+		Use:   "eval RUN_DIR [flags]",
+		Short: "evaluate a finished run (NLL, KSD, MMD, parameter error, ...); prints JSON",
+		Long: `Eval computes metrics of a finished run folder: NLL (by enumeration, quadrature or AIS),
+parameter error against a reference, Fisher divergence to a target, KSD, MMD, the held-out
+score-matching loss and the pseudo-likelihood. The [eval] table (quadrature grid, AIS, sampler,
+target, reference parameters) comes from --eval (any run or study file with an [eval] table),
+else the defaults; --set overrides its keys. It prints the metrics as JSON.`,
+		Example: `  ebm eval runs/gauss20 --metric sm_loss,ksd
+  ebm eval runs/ising10 --eval examples/studies/ising10-base.toml`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runEval(c, args, &o)
+		},
 	}
+	fs := c.Flags()
+	fs.StringVar(&o.data, "data", "", "evaluation data `FILE` (default: [eval] data, else the run's test, valid or training data)")
+	fs.StringVar(&o.metric, "metric", "", "comma-separated `METRICS`: "+strings.Join(eval.Metrics, ", ")+" (default: those that apply to the energy)")
+	fs.StringVar(&o.evalFile, "eval", "", "TOML `FILE` whose [eval] table sets the evaluation (a run or study file)")
+	setFlag(fs, &o.sets, "override an [eval] key with `key=value`, e.g. eval.ais.chains=200 (repeatable)")
+	return c
+}
+
+// runEval evaluates a finished run folder and prints the metrics as JSON.
+func runEval(c *cobra.Command, pos []string, o *evalOptions) error {
+	stdout := c.OutOrStdout()
+	var err error
 	if len(pos) != 1 {
 		return usagef("want one RUN_DIR (usage: ebm eval RUN_DIR [--data FILE] [--metric a,b,...] [--eval FILE.toml] [--set eval.key=value ...])")
 	}
 	var src *run.Source
-	if *evalFile != "" {
-		src, err = run.Load(*evalFile, sets)
+	if o.evalFile != "" {
+		src, err = run.Load(o.evalFile, o.sets)
 	} else {
-		src, err = run.Parse("(command line)", nil, sets)
+		src, err = run.Parse("(command line)", nil, o.sets)
 	}
 	if err != nil {
 		return usageError{err}
+	}
+	if !run.Finished(pos[0]) {
+		return usagef("%s holds no finished run (no %s): give a folder that ebm train finished", pos[0], run.SummaryFile)
 	}
 	reg := registry()
 	sr, err := study.OpenRun(pos[0], reg)
@@ -51,15 +70,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer sr.Close()
 	var metrics []string
-	if *metric != "" {
-		metrics = strings.Split(*metric, ",")
+	if o.metric != "" {
+		metrics = strings.Split(o.metric, ",")
 		if err := eval.CheckMetrics(metrics); err != nil {
 			return usageError{err}
 		}
 	} else {
 		metrics = defaultMetrics(sr)
 	}
-	rep, err := sr.Evaluate(context.Background(), study.EvalRequest{Source: src, Metrics: metrics, Data: *data}, reg)
+	rep, err := sr.Evaluate(context.Background(), study.EvalRequest{Source: src, Metrics: metrics, Data: o.data}, reg)
 	if err != nil {
 		var ce *run.Error
 		if errors.As(err, &ce) {

@@ -7,59 +7,149 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/goebm/goebm/framework"
 )
 
-func runList(args []string, stdout, stderr io.Writer) error {
-	reg := registry()
+// listKinds are the kinds of component ebm list knows, in the order it prints them.
+var listKinds = []string{"energies", "trainers", "optimizers", "samplers"}
+
+func newListCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list [energies|trainers|optimizers|samplers]... [flags]",
+		Short: "list the built-in components with their TOML keys, defaults and help",
+		Long: `List prints every built-in energy, trainer (estimator), optimizer and sampler, each with the
+keys of its TOML table, their defaults and what they do; with arguments, only those kinds.`,
+		Example: `  ebm list
+  ebm list samplers
+  ebm list trainers --json`,
+		ValidArgs: listKinds,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runList(c.OutOrStdout(), args, asJSON)
+		},
+	}
+	jsonFlag(c.Flags(), &asJSON)
+	return c
+}
+
+// listedKey is one key of a component's table.
+type listedKey struct {
+	Key     string `json:"key"`
+	Default any    `json:"default"`
+	Help    string `json:"help"`
+}
+
+// listedComponent is one registry entry.
+type listedComponent struct {
+	Name string      `json:"name"`
+	Help string      `json:"help"`
+	Keys []listedKey `json:"keys"`
+}
+
+// listedKind is every entry of one kind; Shared are the keys every entry's table takes.
+type listedKind struct {
+	Kind       string            `json:"kind"`
+	Title      string            `json:"-"`
+	Components []listedComponent `json:"components"`
+	Shared     []listedKey       `json:"shared_keys,omitempty"`
+}
+
+func runList(stdout io.Writer, args []string, asJSON bool) error {
 	want := map[string]bool{}
 	for _, a := range args {
+		if !contains(listKinds, a) {
+			msg := fmt.Sprintf("unknown kind %q: want one of %s", a, strings.Join(listKinds, ", "))
+			for _, k := range listKinds {
+				if len(a) >= 3 && strings.HasPrefix(k, a[:3]) {
+					msg += fmt.Sprintf(" (did you mean %q?)", k)
+				}
+			}
+			return usagef("%s", msg)
+		}
 		want[a] = true
 	}
-	show := func(kind string) bool { return len(want) == 0 || want[kind] }
-	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
-	if show("energies") {
-		listKind(tw, "Energies ([energy] builtin = NAME; options in [energy.config])", reg.Energies, nil)
-	}
-	if show("trainers") {
-		listKind(tw, "Trainers ([trainer] method = NAME)", reg.Trainers, nil)
-	}
-	if show("optimizers") {
-		listKind(tw, "Optimizers ([optimizer] method = NAME)", reg.Optimizers, nil)
-	}
-	if show("samplers") {
-		var shared any
-		if reg.SamplerShared != nil {
-			shared = reg.SamplerShared()
+	reg := registry()
+	var kinds []listedKind
+	for _, kind := range listKinds {
+		if len(want) > 0 && !want[kind] {
+			continue
 		}
-		listKind(tw, "Samplers ([sampler] method = NAME)", reg.Samplers, shared)
+		switch kind {
+		case "energies":
+			kinds = append(kinds, listed(kind, "Energies ([energy] builtin = NAME; options in [energy.config])", reg.Energies, nil))
+		case "trainers":
+			kinds = append(kinds, listed(kind, "Trainers ([trainer] method = NAME)", reg.Trainers, nil))
+		case "optimizers":
+			kinds = append(kinds, listed(kind, "Optimizers ([optimizer] method = NAME)", reg.Optimizers, nil))
+		case "samplers":
+			var shared any
+			if reg.SamplerShared != nil {
+				shared = reg.SamplerShared()
+			}
+			kinds = append(kinds, listed(kind, "Samplers ([sampler] method = NAME)", reg.Samplers, shared))
+		}
+	}
+	if asJSON {
+		return writeJSON(stdout, kinds)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	for _, k := range kinds {
+		fmt.Fprintf(tw, "%s\n", k.Title)
+		for _, c := range k.Components {
+			fmt.Fprintf(tw, "  %s\t%s\n", c.Name, firstLine(c.Help))
+			printKeys(tw, c.Keys)
+		}
+		if k.Shared != nil {
+			fmt.Fprintf(tw, "  (every method)\t\n")
+			printKeys(tw, k.Shared)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
 
-func listKind[T any](w io.Writer, title string, m map[string]framework.Entry[T], shared any) {
-	fmt.Fprintf(w, "%s\n", title)
-	for _, name := range framework.Names(m) {
-		e := m[name]
-		fmt.Fprintf(w, "  %s\t%s\n", name, firstLine(e.Help))
-		if e.Options != nil {
-			listOptions(w, e.Options())
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
 		}
 	}
-	if shared != nil {
-		fmt.Fprintf(w, "  (every method)\t\n")
-		listOptions(w, shared)
-	}
-	fmt.Fprintln(w)
+	return false
 }
 
-func listOptions(w io.Writer, opts any) {
+func listed[T any](kind, title string, m map[string]framework.Entry[T], shared any) listedKind {
+	k := listedKind{Kind: kind, Title: title, Components: []listedComponent{}}
+	for _, name := range framework.Names(m) {
+		e := m[name]
+		c := listedComponent{Name: name, Help: e.Help, Keys: []listedKey{}}
+		if e.Options != nil {
+			c.Keys = optionKeys(e.Options())
+		}
+		k.Components = append(k.Components, c)
+	}
+	if shared != nil {
+		k.Shared = optionKeys(shared)
+	}
+	return k
+}
+
+func printKeys(w io.Writer, keys []listedKey) {
+	for _, k := range keys {
+		fmt.Fprintf(w, "      %s = %s\t%s\n", k.Key, tomlValue(reflect.ValueOf(k.Default)), k.Help)
+	}
+}
+
+// optionKeys returns the TOML keys of an options struct with their defaults and help.
+func optionKeys(opts any) []listedKey {
+	keys := []listedKey{}
 	v := reflect.ValueOf(opts)
 	for v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
 	if v.Kind() != reflect.Struct {
-		return
+		return keys
 	}
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
@@ -67,8 +157,9 @@ func listOptions(w io.Writer, opts any) {
 		if !f.IsExported() || key == "" || key == "-" {
 			continue
 		}
-		fmt.Fprintf(w, "      %s = %s\t%s\n", key, tomlValue(v.Field(i)), f.Tag.Get("help"))
+		keys = append(keys, listedKey{Key: key, Default: v.Field(i).Interface(), Help: f.Tag.Get("help")})
 	}
+	return keys
 }
 
 func tomlValue(v reflect.Value) string {
@@ -83,6 +174,8 @@ func tomlValue(v reflect.Value) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case reflect.Map:
 		return "{}"
+	case reflect.Invalid:
+		return "none"
 	}
 	return fmt.Sprint(v.Interface())
 }

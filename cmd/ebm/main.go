@@ -1,23 +1,29 @@
 // Command ebm trains, samples and evaluates energy-based models described by TOML files.
 //
 //	ebm train CONFIG.toml [--out DIR] [--set key=value ...] | ebm train --resume RUN_DIR
-//	ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv
+//	ebm sample CONFIG.toml|RUN_DIR [--n N] [--out FILE.csv]
 //	ebm eval RUN_DIR [--data FILE] [--metric a,b,...]
 //	ebm study STUDY.toml [--out DIR] [--workers N] [--plan | --cell LIST | --merge | --slurm]
-//	ebm plugin check|info -- ARGV...
 //	ebm validate CONFIG.toml [--set key=value ...]
-//	ebm list
+//	ebm list [energies|trainers|optimizers|samplers]
+//	ebm plugin check|info -- ARGV...
+//	ebm bench [--peers]
 //	ebm version
 //
-// Run `ebm help` for every command.
+// `ebm help COMMAND` (or `ebm COMMAND --help`) describes a command and its flags. The
+// command line is built with cobra; every command is declared in its own file by a
+// newXxxCmd function, and does its work through the packages run, eval, study and samplers.
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Version is the goebm release this command belongs to. `make release` sets it at link time
@@ -29,6 +35,9 @@ func init() {
 	if Version == "" {
 		Version = buildVersion(debug.ReadBuildInfo())
 	}
+	// Commands are listed in the order they are added (the order a user meets them), not
+	// alphabetically.
+	cobra.EnableCommandSorting = false
 }
 
 // buildVersion returns the main module's version from the build information, or "dev".
@@ -39,87 +48,128 @@ func buildVersion(bi *debug.BuildInfo, ok bool) string {
 	return bi.Main.Version
 }
 
-// Exit codes: 0 success, 1 failure of the work, 2 bad usage or configuration.
-const (
-	exitOK          = 0
-	exitFail        = 1
-	exitUsage       = 2
-	exitInterrupted = 3   // stopped by a signal after a checkpoint; resumable
-	exitSignal      = 130 // a second signal: quit at once
-)
-
-type command struct {
-	name, usage, help string
-	run               func(args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"train", "ebm train CONFIG.toml [--out DIR] [--set key=value ...] [--quiet] | ebm train --resume RUN_DIR", "train a model; writes a run folder", runTrain},
-		{"eval", "ebm eval RUN_DIR [--data FILE] [--metric a,b,...] [--eval FILE.toml] [--set eval.key=value ...]", "evaluate a finished run (NLL, KSD, MMD, parameter error, ...); prints JSON", runEval},
-		{"study", studyUsage, "train and evaluate a grid of runs over estimators and seeds, in parallel, resumable, by any number of processes or on a Slurm cluster", runStudy},
-		{"sample", "ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...]", "draw samples with the [sampler]; writes samples and diagnostics", runSample},
-		{"plugin", "ebm plugin check|info [--config JSON|FILE] [--dim D] -- ARGV...", "conformance check of a plugin, or what it declares", runPlugin},
-		{"bench", "ebm bench [--peers] [--repeats N] [--only w1,w2] [--json FILE]", "time the peer workloads, side by side with PyTorch and scikit-learn (--peers)", runBench},
-		{"validate", "ebm validate CONFIG.toml [--set key=value ...]", "check a run file (and its data) without training", runValidate},
-		{"list", "ebm list [energies|trainers|optimizers|samplers]", "list the built-in components with their TOML keys", runList},
-		{"version", "ebm version", "print the version", runVersion},
-	}
-}
-
-// usageError is a mistake on the command line or in a configuration: exit status 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
 func main() {
 	os.Exit(main1(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// main1 runs the command line args with the given standard output and error and returns
+// the exit status. Errors are printed to stderr as "ebm COMMAND: error".
 func main1(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printHelp(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	cmd, err := execute(args, stdout, stderr)
+	if err == nil {
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(args[1:], stdout, stderr)
-		if err == nil {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "ebm %s: %v\n", c.name, err)
-		var ue usageError
-		var ie interrupted
-		switch {
-		case errors.As(err, &ue):
-			return exitUsage
-		case errors.As(err, &ie):
-			return exitInterrupted
-		}
-		return exitFail
+	name := "ebm"
+	if cmd != nil {
+		name = cmd.CommandPath()
 	}
-	fmt.Fprintf(stderr, "ebm: unknown command %q\n\n", args[0])
-	printHelp(stderr)
-	return exitUsage
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return exitCode(err)
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprintf(w, "ebm %s: energy-based models, trained from TOML files\n\nCommands:\n", Version)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n             %s\n", c.name, c.help, c.usage)
+// execute runs the command line args and returns the command that ran and its error.
+func execute(args []string, stdout, stderr io.Writer) (*cobra.Command, error) {
+	root := newRootCmd()
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
 	}
-	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 bad usage or configuration, 3 interrupted (resumable), 130 quit at once.\n")
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContextC(context.WithValue(context.Background(), argsKey{}, args))
 }
 
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fmt.Fprintf(stdout, "ebm %s\n", Version)
-	return nil
+// newRootCmd returns the ebm command with every subcommand.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ebm",
+		Short: "energy-based models, trained from TOML files",
+		Long: `ebm trains, samples and evaluates energy-based models p(x; θ) ∝ exp(−E(x; θ)) described by
+TOML run files, and compares estimators over grids of runs (studies).
+
+` + exitStatusHelp,
+		Example: `  ebm train examples/gauss20-sm.toml --out runs/gauss20
+  ebm sample runs/gauss20 --n 1000
+  ebm eval runs/gauss20
+  ebm help train`,
+		Version:       Version,
+		SilenceErrors: true, // main1 prints errors, once, with the command's name
+		SilenceUsage:  true,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(c, args[0])
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			c.SetOut(c.ErrOrStderr())
+			c.Help()
+			return usagef("missing command")
+		},
+	}
+	root.SetVersionTemplate("ebm {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.SetHelpCommand(newHelpCmd())
+	root.AddCommand(newTrainCmd(), newSampleCmd(), newEvalCmd(), newStudyCmd(), newValidateCmd(),
+		newListCmd(), newPluginCmd(), newBenchCmd(), newVersionCmd())
+	return root
+}
+
+// newHelpCmd returns `ebm help [COMMAND...]`: the command's help on stdout, exit status 0; a
+// command that does not exist is a usage error with suggestions.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "describe a command and its flags",
+		Long:  "Help describes a command, its arguments and its flags: ebm help COMMAND is ebm COMMAND --help.",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil {
+				return usageError{err}
+			}
+			if len(rest) > 0 {
+				return unknownCommand(target, rest[0])
+			}
+			target.InitDefaultHelpFlag() // as ebm COMMAND --help shows it
+			return target.Help()
+		},
+	}
+}
+
+// unknownCommand is the usage error for a command name that parent does not have, with the
+// closest names as suggestions.
+func unknownCommand(parent *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	if parent.SuggestionsMinimumDistance <= 0 {
+		parent.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+	}
+	if s := parent.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", quoteJoin(s, " or "))
+	}
+	return usagef("%s; '%s --help' lists the commands", msg, parent.CommandPath())
+}
+
+// groupRunE is the RunE of a command that only groups subcommands: without one, or with an
+// unknown one, it is a usage error.
+func groupRunE(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		var names []string
+		for _, s := range c.Commands() {
+			if s.IsAvailableCommand() {
+				names = append(names, s.Name())
+			}
+		}
+		return usagef("missing subcommand: one of %s (see '%s --help')", strings.Join(names, ", "), c.CommandPath())
+	}
+	return unknownCommand(c, args[0])
+}
+
+func quoteJoin(s []string, sep string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, sep)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,6 +25,12 @@ func ebm(t *testing.T, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := main1(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// call runs the command name with args in-process and returns its error.
+func call(name string, args []string, stdout, stderr io.Writer) error {
+	_, err := execute(append([]string{name}, args...), stdout, stderr)
+	return err
 }
 
 func readParams(t *testing.T, dir string) map[string]framework.ParamBlock {

@@ -2,49 +2,72 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/BurntSushi/toml"
+	"github.com/spf13/cobra"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/conformance"
 )
 
-// runPlugin serves `ebm plugin check|info [flags] -- ARGV...`.
-func runPlugin(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "info") {
-		return usagef("want `ebm plugin check -- ARGV...` or `ebm plugin info -- ARGV...`")
+// pluginOptions are the flags of ebm plugin check and ebm plugin info.
+type pluginOptions struct {
+	config string
+	dim    int
+	seed   uint64
+}
+
+// newPluginCmd returns `ebm plugin check|info [flags] -- ARGV...`.
+func newPluginCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "plugin",
+		Short: "conformance check of a plugin, or what it declares",
+		Long: `Plugin runs a plugin program given after -- (never through a shell): check runs the
+conformance kit (handshake, spec, shapes, gradients against finite differences, determinism,
+error handling); info prints what the plugin declares. See docs/plugins.md.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: groupRunE,
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("plugin "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgJSON := fs.String("config", "", "the [energy.config] table to configure the plugin with, as JSON or a TOML file")
-	dim := fs.Int("dim", 0, "data dimension passed to the plugin (0: the plugin's own)")
-	seed := fs.Uint64("seed", 1, "seed of θ₀, the test points and the check's directions")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+	c.AddCommand(newPluginSubCmd("check", "run the conformance kit on a plugin"),
+		newPluginSubCmd("info", "print what a plugin declares (spec, capabilities, options)"))
+	return c
+}
+
+func newPluginSubCmd(name, short string) *cobra.Command {
+	var o pluginOptions
+	c := &cobra.Command{
+		Use:     name + " [flags] -- ARGV...",
+		Short:   short,
+		Example: "  ebm plugin " + name + " -- bin/doublewell",
+		RunE: func(c *cobra.Command, args []string) error {
+			return runPlugin(c, name, args, &o)
+		},
 	}
-	argv := fs.Args()
+	fs := c.Flags()
+	fs.SetInterspersed(false) // everything after the program's path is the program's own
+	fs.StringVar(&o.config, "config", "", "the [energy.config] table to configure the plugin with, as JSON or a TOML file")
+	fs.IntVar(&o.dim, "dim", 0, "data dimension passed to the plugin (0: the plugin's own)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of θ₀, the test points and the check's directions")
+	return c
+}
+
+func runPlugin(c *cobra.Command, sub string, argv []string, o *pluginOptions) error {
+	stdout := c.OutOrStdout()
 	if len(argv) == 0 {
 		return usagef("no plugin command: put it after --, e.g. ebm plugin %s -- bin/doublewell", sub)
 	}
-	cfg, err := pluginConfig(*cfgJSON)
+	cfg, err := pluginConfig(o.config)
 	if err != nil {
 		return usageError{err}
 	}
-	opts := conformance.Options{Config: cfg, Env: framework.Env{Dim: *dim}, Seed: *seed}
+	opts := conformance.Options{Config: cfg, Env: framework.Env{Dim: o.dim}, Seed: o.seed}
 	if sub == "info" {
 		return conformance.Info(argv, opts, stdout)
 	}
-	rep, err := conformance.Check(argv, opts, stdout)
-	if err != nil {
-		return err
-	}
-	_ = rep
-	return nil
+	_, err = conformance.Check(argv, opts, stdout)
+	return err
 }
 
 // pluginConfig reads --config: inline JSON, or a TOML file holding the table.

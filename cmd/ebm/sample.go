@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,27 +9,53 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 	"github.com/goebm/goebm/samplers"
 )
 
-func runSample(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
-	n := fs.Int("n", 1000, "number of samples to write (rows of the CSV), spread over the chains")
-	out := fs.String("out", "samples.csv", "samples CSV; the diagnostics go beside it as <name>.json")
-	quiet := fs.Bool("quiet", false, "no progress display")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a key of the run file, e.g. --set sampler.chains=64 (repeatable)")
-	pos, err := parseArgs(fs, args, stderr)
-	if err != nil {
-		return err
+// sampleOptions are the flags of ebm sample.
+type sampleOptions struct {
+	n     int
+	out   string
+	quiet bool
+	json  bool
+	sets  []string
+}
+
+func newSampleCmd() *cobra.Command {
+	var o sampleOptions
+	c := &cobra.Command{
+		Use:   "sample (CONFIG.toml | RUN_DIR) [flags]",
+		Short: "draw samples from a model; writes samples and diagnostics",
+		Long: `Sample draws from the energy of a run file, at its [energy] params or initial parameters,
+or from a finished run folder at its trained parameters, with the [sampler]. It writes the
+samples (with their energies) as CSV and the diagnostics (acceptance, ESS and split R̂ per
+coordinate, energy trace) as JSON beside them, and prints a summary.`,
+		Example: `  ebm sample examples/ring8-sample.toml --n 4000 --out runs/ring8-samples.csv`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runSample(c, args, &o)
+		},
 	}
+	fs := c.Flags()
+	fs.IntVar(&o.n, "n", 1000, "`N` samples to write (rows of the CSV), spread over the chains")
+	fs.StringVar(&o.out, "out", "samples.csv", "samples CSV `FILE`; the diagnostics go beside it as <name>.json")
+	quietFlag(fs, &o.quiet)
+	jsonFlag(fs, &o.json)
+	setFlag(fs, &o.sets, "override a key of the run file with `key=value`, e.g. sampler.chains=64 (repeatable)")
+	return c
+}
+
+func runSample(c *cobra.Command, pos []string, o *sampleOptions) error {
+	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
+	sets := o.sets
 	if len(pos) != 1 {
 		return usagef("want one CONFIG.toml or RUN_DIR (usage: ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...])")
 	}
-	if *n < 1 {
-		return usagef("--n must be ≥ 1, got %d", *n)
+	if o.n < 1 {
+		return usagef("--n must be ≥ 1, got %d", o.n)
 	}
 	reg := registry()
 	file, params := pos[0], ""
@@ -62,9 +87,9 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	}
 	defer built.Close()
 	opts := *cfg.Sampler.Shared.(*samplers.DrawOptions)
-	draws := (*n + opts.Chains - 1) / opts.Chains
+	draws := (o.n + opts.Chains - 1) / opts.Chains
 	opts.Steps = draws * opts.Thin
-	prog := newProgress(stderr, *quiet)
+	prog := newProgress(stderr, o.quiet)
 	target := samplers.Target{Eval: built.Run.Eval, Theta: built.Run.Theta[:built.Spec.NumParams()],
 		Streams: built.Streams, Data: built.Train.X,
 		Progress: func(done, total int) { prog.step(done, total, 0) }}
@@ -75,14 +100,22 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSamplesCSV(*out, built.Train.Header, res, *n); err != nil {
+	if err := writeSamplesCSV(o.out, built.Train.Header, res, o.n); err != nil {
 		return err
 	}
-	diagPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".json"
+	diagPath := strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".json"
 	if err := framework.WriteJSONAtomic(diagPath, res.Diagnostics); err != nil {
 		return err
 	}
-	printDiagnostics(stdout, *out, diagPath, &res.Diagnostics, *n)
+	if o.json {
+		return writeJSON(stdout, struct {
+			Samples     string               `json:"samples"`
+			Rows        int                  `json:"rows"`
+			Diagnostics string               `json:"diagnostics_file"`
+			Summary     samplers.Diagnostics `json:"diagnostics"`
+		}{o.out, o.n, diagPath, res.Diagnostics})
+	}
+	printDiagnostics(stdout, o.out, diagPath, &res.Diagnostics, o.n)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
@@ -31,47 +32,72 @@ var executable = func() (string, error) {
 	return filepath.EvalSymlinks(p)
 }
 
-// runStudy runs a study file:
+// studyOptions are the flags of ebm study.
+type studyOptions struct {
+	out                           string
+	workers                       int
+	quiet, retry, plan, asJSON    bool
+	cells                         string
+	merge, partial, slurm, dryRun bool
+	sbatchOpts                    string
+}
+
+// newStudyCmd returns ebm study:
 //
 //	ebm study STUDY.toml [--out DIR] [--workers N] [--quiet] [--retry-failed=false]
 //	ebm study STUDY.toml --plan [--json]
 //	ebm study STUDY.toml --cell 3,5-9
 //	ebm study STUDY.toml --merge [--partial]
 //	ebm study STUDY.toml --slurm [--sbatch "OPTIONS"] [--dry-run]
-//
-// Every cell not yet finished in the study folder is trained and evaluated, N at a time; a
-// finished study folder is left as it is and its outputs written again. Any number of
-// processes may run one study folder at once (each cell has a lock). A signal stops the
-// running cells between two steps (exit status 3); the same command continues the study.
-// --plan lists the cells and their states; --cell runs only the cells listed and exits
-// non-zero if one fails; --merge writes the outputs from the finished cells; --slurm submits
-// the cells not done to a Slurm cluster as a job array, with a merge job after it.
-func runStudy(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("study", flag.ContinueOnError)
-	out := fs.String("out", "", "study folder (default: the study file's out, else runs/study-NAME)")
-	workers := fs.Int("workers", 0, "cells run at once, each on compute.workers cores (default: the study file's workers, else the number of CPUs); with --slurm, the array tasks at once")
-	quiet := fs.Bool("quiet", false, "no progress display and no line per cell")
-	retry := fs.Bool("retry-failed", true, "run failed cells again; --retry-failed=false keeps them failed")
-	plan := fs.Bool("plan", false, "list every cell with its index, folder, grid values, seed and state (todo, running, done, failed); run nothing")
-	asJSON := fs.Bool("json", false, "with --plan: print the plan as JSON (a stable format, see examples/studies/README.md)")
-	cells := fs.String("cell", "", "run only these cells, e.g. 3 or 3,5-9, in the shared study folder; exit non-zero if one fails")
-	merge := fs.Bool("merge", false, "write results.csv, timing.csv, summary.md and the plots from the finished cells; exit non-zero if some are not")
-	partial := fs.Bool("partial", false, "with --merge: write the outputs even when cells are not finished")
-	slurm := fs.Bool("slurm", false, "submit the cells not done to Slurm: a job array (one task per cell) and a merge job after it")
-	sbatchOpts := fs.String("sbatch", "", "with --slurm: further sbatch options for every job, e.g. \"--account=lab --qos=short\"")
-	dryRun := fs.Bool("dry-run", false, "with --slurm: write and print the batch scripts, submit nothing")
-	pos, err := parseArgs(fs, args, stderr)
-	if err != nil {
-		return err
+func newStudyCmd() *cobra.Command {
+	var o studyOptions
+	c := &cobra.Command{
+		Use:   "study STUDY.toml [flags]",
+		Short: "train and evaluate a grid of runs over estimators and seeds; resumable, in parallel or on Slurm",
+		Long: `Study runs a study file: every cell of its grid (every combination of values, once per seed)
+not yet finished in the study folder is trained and evaluated, N at a time, each in its own run
+folder; then it writes results.csv, timing.csv, summary.md and plots. A finished study folder
+is left as it is and its outputs written again. Any number of processes may run one study
+folder at once (each cell has a lock). A signal stops the running cells between two steps
+(exit status 3); the same command continues the study.
+
+--plan lists the cells and their states; --cell runs only the cells listed and exits non-zero
+if one fails; --merge writes the outputs from the finished cells; --slurm submits the cells not
+done to a Slurm cluster as a job array, with a merge job after it.`,
+		Example: `  ebm study examples/studies/gauss20-small.toml
+  ebm study examples/studies/ring8.toml --workers 4 --out runs/ring8-study
+  ebm study examples/studies/ring8.toml --plan`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runStudy(c, args, &o)
+		},
 	}
+	fs := c.Flags()
+	fs.StringVar(&o.out, "out", "", "study folder `DIR` (default: the study file's out, else runs/study-NAME)")
+	fs.IntVar(&o.workers, "workers", 0, "`N` cells run at once, each on compute.workers cores (default: the study file's workers, else the number of CPUs); with --slurm, the array tasks at once")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress display and no line per cell")
+	fs.BoolVar(&o.retry, "retry-failed", true, "run failed cells again; --retry-failed=false keeps them failed")
+	fs.BoolVar(&o.plan, "plan", false, "list every cell with its index, folder, grid values, seed and state (todo, running, done, failed); run nothing")
+	fs.BoolVar(&o.asJSON, "json", false, "with --plan: print the plan as JSON (a stable format, see examples/studies/README.md)")
+	fs.StringVar(&o.cells, "cell", "", "run only these `CELLS`, e.g. 3 or 3,5-9, in the shared study folder; exit non-zero if one fails")
+	fs.BoolVar(&o.merge, "merge", false, "write results.csv, timing.csv, summary.md and the plots from the finished cells; exit non-zero if some are not")
+	fs.BoolVar(&o.partial, "partial", false, "with --merge: write the outputs even when cells are not finished")
+	fs.BoolVar(&o.slurm, "slurm", false, "submit the cells not done to Slurm: a job array (one task per cell) and a merge job after it")
+	fs.StringVar(&o.sbatchOpts, "sbatch", "", "with --slurm: further sbatch `OPTIONS` for every job, e.g. \"--account=lab --qos=short\"")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "with --slurm: write and print the batch scripts, submit nothing")
+	return c
+}
+
+func runStudy(c *cobra.Command, pos []string, o *studyOptions) error {
+	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
+	var err error
 	if len(pos) != 1 {
 		return usagef("want one STUDY.toml (usage: %s)", studyUsage)
 	}
-	if *workers < 0 {
-		return usagef("--workers must be ≥ 0, got %d", *workers)
+	if o.workers < 0 {
+		return usagef("--workers must be ≥ 0, got %d", o.workers)
 	}
 	modes := 0
-	for _, on := range []bool{*plan, *cells != "", *merge, *slurm} {
+	for _, on := range []bool{o.plan, o.cells != "", o.merge, o.slurm} {
 		if on {
 			modes++
 		}
@@ -79,11 +105,11 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case modes > 1:
 		return usagef("--plan, --cell, --merge and --slurm exclude each other (usage: %s)", studyUsage)
-	case *asJSON && !*plan:
+	case o.asJSON && !o.plan:
 		return usagef("--json goes with --plan")
-	case *partial && !*merge:
+	case o.partial && !o.merge:
 		return usagef("--partial goes with --merge")
-	case (*sbatchOpts != "" || *dryRun) && !*slurm:
+	case (o.sbatchOpts != "" || o.dryRun) && !o.slurm:
 		return usagef("--sbatch and --dry-run go with --slurm")
 	}
 	reg := registry()
@@ -97,25 +123,25 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 	}
 	// again is the command that acts on the same study folder, for hints.
 	again := "ebm study " + pos[0]
-	if *out != "" {
-		again += " --out " + *out
+	if o.out != "" {
+		again += " --out " + o.out
 	}
 	switch {
-	case *plan:
-		return studyPlan(s, *out, *asJSON, stdout)
-	case *merge:
-		return studyMerge(s, *out, *partial, again, stdout, stderr, *quiet)
-	case *slurm:
-		return studySlurm(s, *out, *workers, *sbatchOpts, !*retry, *dryRun, again, stdout)
+	case o.plan:
+		return studyPlan(s, o.out, o.asJSON, stdout)
+	case o.merge:
+		return studyMerge(s, o.out, o.partial, again, stdout, stderr, o.quiet)
+	case o.slurm:
+		return studySlurm(s, o.out, o.workers, o.sbatchOpts, !o.retry, o.dryRun, again, stdout)
 	}
 
-	opts := study.Options{Out: *out, Workers: *workers, KeepFailed: !*retry}
-	if *cells != "" {
-		if opts.Cells, err = study.ParseCells(*cells, len(s.Cells)); err != nil {
+	opts := study.Options{Out: o.out, Workers: o.workers, KeepFailed: !o.retry}
+	if o.cells != "" {
+		if opts.Cells, err = study.ParseCells(o.cells, len(s.Cells)); err != nil {
 			return usageError{fmt.Errorf("--cell: %w", err)}
 		}
 	}
-	if !*quiet {
+	if !o.quiet {
 		opts.Log = stderr
 		if isTerminal(stderr) {
 			opts.Progress = stderr
@@ -132,7 +158,7 @@ func runStudy(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(opts.Cells) > 0 {
 		fmt.Fprintf(stdout, "study %s: cells %s: %d run now, %d already finished, %d finished by other processes, %d failed, in %.1fs\n",
-			s.Name, *cells, res.Ran, res.Skipped, res.Others, res.Failed, res.Seconds)
+			s.Name, o.cells, res.Ran, res.Skipped, res.Others, res.Failed, res.Seconds)
 		return nil
 	}
 	fmt.Fprintf(stdout, "study %s: %d cells (%d run now, %d already finished, %d failed", s.Name, res.Cells, res.Ran, res.Skipped, res.Failed)

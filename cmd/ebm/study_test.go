@@ -39,7 +39,7 @@ func TestEvalCommandGauss20(t *testing.T) {
 	code, _, stderr := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--quiet", "--set", "trainer.closed_form=true")
 	require.Equal(t, 0, code, stderr)
 	var out, errb bytes.Buffer
-	err := runEval([]string{dir, "--metric", "param_error,sm_loss,ksd", "--set", "eval.params.reference=../../examples/data/gauss20_precision.csv",
+	err := call("eval", []string{dir, "--metric", "param_error,sm_loss,ksd", "--set", "eval.params.reference=../../examples/data/gauss20_precision.csv",
 		"--set", "eval.params.block=W", "--set", "eval.params.symmetric=true", "--set", "eval.ksd.max_points=500"}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	var rep struct {
@@ -54,9 +54,9 @@ func TestEvalCommandGauss20(t *testing.T) {
 	assert.Contains(t, rep.Metrics, "sm_loss")
 	assert.Contains(t, rep.Metrics, "ksd")
 
-	err = runEval([]string{dir, "--metric", "nll,bogus"}, &out, &errb)
+	err = call("eval", []string{dir, "--metric", "nll,bogus"}, &out, &errb)
 	assert.ErrorContains(t, err, `unknown metric "bogus"`)
-	err = runEval([]string{dir, "--set", "eval.ais.chains=1", "--metric", "sm_loss"}, &out, &errb)
+	err = call("eval", []string{dir, "--set", "eval.ais.chains=1", "--metric", "sm_loss"}, &out, &errb)
 	assert.ErrorContains(t, err, "key eval.ais.chains: must be ≥ 2")
 }
 
@@ -78,7 +78,7 @@ values = [{method = "pl"}, {method = "cd"}]
 	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 	var out, errb bytes.Buffer
 	out2 := filepath.Join(dir, "out")
-	require.NoError(t, runStudy([]string{path, "--out", out2, "--workers", "2"}, &out, &errb), errb.String())
+	require.NoError(t, call("study", []string{path, "--out", out2, "--workers", "2"}, &out, &errb), errb.String())
 	assert.Contains(t, out.String(), "4 cells (4 run now, 0 already finished, 0 failed)")
 	assert.Contains(t, out.String(), "| pl | pl | ising | 2/2 |")
 	assert.Contains(t, errb.String(), "[4/4] trainer=cd seed=2: done")
@@ -87,7 +87,7 @@ values = [{method = "pl"}, {method = "cd"}]
 	assert.Equal(t, 5, strings.Count(string(results), "\n"))
 
 	out.Reset()
-	require.NoError(t, runStudy([]string{path, "--out", out2, "--quiet"}, &out, &errb))
+	require.NoError(t, call("study", []string{path, "--out", out2, "--quiet"}, &out, &errb))
 	assert.Contains(t, out.String(), "4 cells (0 run now, 4 already finished, 0 failed)")
 	again, _ := os.ReadFile(filepath.Join(out2, "results.csv"))
 	assert.Equal(t, string(results), string(again))
@@ -95,7 +95,7 @@ values = [{method = "pl"}, {method = "cd"}]
 	// A bad grid value is a usage error at the study file's line, before anything runs.
 	bad := strings.Replace(text, `{method = "cd"}`, `{method = "cd", k = 0}`, 1)
 	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
-	err = runStudy([]string{path, "--out", filepath.Join(dir, "bad")}, &out, &errb)
+	err = call("study", []string{path, "--out", filepath.Join(dir, "bad")}, &out, &errb)
 	var ue usageError
 	require.ErrorAs(t, err, &ue)
 	assert.Contains(t, err.Error(), "s.toml:6: key trainer.k")
@@ -110,7 +110,7 @@ func TestEvalCommandIsing10(t *testing.T) {
 	code, _, stderr := ebm(t, "train", "../../examples/studies/ising10-base.toml", "--out", dir, "--quiet", "--set", "train.steps=200")
 	require.Equal(t, 0, code, stderr)
 	var out, errb bytes.Buffer
-	require.NoError(t, runEval([]string{dir, "--eval", "../../examples/studies/ising10-base.toml", "--metric", "nll,param_error,pseudo_nll,ksd"}, &out, &errb))
+	require.NoError(t, call("eval", []string{dir, "--eval", "../../examples/studies/ising10-base.toml", "--metric", "nll,param_error,pseudo_nll,ksd"}, &out, &errb))
 	var rep struct {
 		Metrics map[string]float64 `json:"metrics"`
 		Details map[string]any     `json:"details"`

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,17 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 )
-
-// interrupted is a run stopped by a signal after writing a checkpoint: exit status 3.
-type interrupted struct{ err error }
-
-func (i interrupted) Error() string { return i.err.Error() }
-func (i interrupted) Unwrap() error { return i.err }
 
 // loadConfig reads, overrides and validates a run file; errors are usage errors.
 func loadConfig(path string, sets []string, reg *framework.Registry) (*run.Config, error) {
@@ -36,43 +30,71 @@ func loadConfig(path string, sets []string, reg *framework.Registry) (*run.Confi
 	return cfg, nil
 }
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	out := fs.String("out", "", "run folder (overrides [output] dir)")
-	resume := fs.String("resume", "", "continue the interrupted run in this folder from its checkpoint")
-	quiet := fs.Bool("quiet", false, "no progress display")
-	var sets setFlags
-	fs.Var(&sets, "set", "override a key: --set trainer.method=sm (repeatable)")
-	pos, err := parseArgs(fs, args, stderr)
-	if err != nil {
-		return err
+// trainOptions are the flags of ebm train.
+type trainOptions struct {
+	out, resume string
+	quiet, json bool
+	sets        []string
+}
+
+func newTrainCmd() *cobra.Command {
+	var o trainOptions
+	c := &cobra.Command{
+		Use:   "train (CONFIG.toml | --resume RUN_DIR) [flags]",
+		Short: "train a model; writes a run folder",
+		Long: `Train reads a run file, checks all of it (keys, data, energy, trainer) before anything
+starts, and trains into a run folder: --out, else [output] dir, else runs/<file name>. The
+folder holds config.toml (the resolved configuration), metrics.jsonl, params.json and
+summary.json. A folder that holds a finished run is refused unless [output] overwrite = true.
+
+The first SIGINT or SIGTERM finishes the current step, writes a checkpoint and exits with
+status 3; ebm train --resume RUN_DIR continues bit for bit. A second signal quits at once
+(status 130) and the folder keeps its last checkpoint.`,
+		Example: `  ebm train examples/gauss20-sm.toml --out runs/gauss20
+  ebm train examples/ring8-sm.toml --set trainer.method=dsm --set trainer.sigma=0.1 --out runs/ring8-dsm
+  ebm train --resume runs/ring8-dsm`,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runTrain(c, args, &o)
+		},
 	}
+	fs := c.Flags()
+	fs.StringVar(&o.out, "out", "", "run folder `DIR` (overrides [output] dir)")
+	fs.StringVar(&o.resume, "resume", "", "continue the interrupted run in `RUN_DIR` from its checkpoint")
+	quietFlag(fs, &o.quiet)
+	jsonFlag(fs, &o.json)
+	setFlag(fs, &o.sets, "override a key of the run file with `key=value`, e.g. trainer.method=sm (repeatable)")
+	return c
+}
+
+func runTrain(c *cobra.Command, pos []string, o *trainOptions) error {
+	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
+	var err error
 	reg := registry()
-	prog := newProgress(stderr, *quiet)
+	prog := newProgress(stderr, o.quiet)
 	opts := run.Options{OnStep: prog.step, Log: stderr}
 	ctx, stop := interruptible(stderr)
 	defer stop()
 
 	var sum *run.Summary
 	var dir string
-	if *resume != "" {
-		if len(pos) != 0 || *out != "" {
+	if o.resume != "" {
+		if len(pos) != 0 || o.out != "" {
 			return usagef("--resume RUN_DIR takes no CONFIG.toml and no --out: the run folder holds both")
 		}
-		dir = *resume
-		if len(sets) > 0 {
+		dir = o.resume
+		if len(o.sets) > 0 {
 			fmt.Fprintf(stderr, "warning: --set on a resumed run changes its configuration; the result will differ from an uninterrupted run\n")
 		}
-		sum, err = run.Resume(ctx, dir, sets, reg, opts)
+		sum, err = run.Resume(ctx, dir, o.sets, reg, opts)
 	} else {
 		if len(pos) != 1 {
 			return usagef("want one CONFIG.toml, got %d arguments (usage: ebm train CONFIG.toml [--out DIR] [--set key=value ...])", len(pos))
 		}
-		cfg, lerr := loadConfig(pos[0], sets, reg)
+		cfg, lerr := loadConfig(pos[0], o.sets, reg)
 		if lerr != nil {
 			return lerr
 		}
-		dir = runDir(cfg, pos[0], *out)
+		dir = runDir(cfg, pos[0], o.out)
 		opts.Overwrite = cfg.Output.Overwrite
 		sum, err = run.Train(ctx, cfg, reg, dir, opts)
 		var pe *os.PathError
@@ -92,6 +114,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 		return err
+	}
+	if o.json {
+		return writeJSON(stdout, struct {
+			Dir string `json:"run_dir"`
+			*run.Summary
+		}{dir, sum})
 	}
 	printSummary(stdout, dir, sum)
 	return nil
@@ -162,39 +190,4 @@ func runDir(cfg *run.Config, file, out string) string {
 		return cfg.Path("output.dir", cfg.Output.Dir)
 	}
 	return filepath.Join("runs", strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
-}
-
-func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	var sets setFlags
-	fs.Var(&sets, "set", "override a key (repeatable)")
-	pos, err := parseArgs(fs, args, stderr)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("want one CONFIG.toml")
-	}
-	reg := registry()
-	cfg, err := loadConfig(pos[0], sets, reg)
-	if err != nil {
-		return err
-	}
-	if len(cfg.Energy.Plugin) > 0 {
-		argv, err := cfg.PluginArgv()
-		if err != nil {
-			return usageError{err}
-		}
-		fmt.Fprintln(stdout, run.PluginWarning(argv))
-	}
-	start := time.Now()
-	built, err := run.Build(cfg, reg)
-	if err != nil {
-		return usageError{err}
-	}
-	defer built.Close()
-	n, d := built.Train.X.Dims()
-	fmt.Fprintf(stdout, "%s: valid (%s on %s, %d parameters; data %d×%d %s; checked in %s)\n", pos[0],
-		cfg.Trainer.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain(), time.Since(start).Round(time.Millisecond))
-	return nil
 }

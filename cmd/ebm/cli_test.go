@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/run"
+)
+
+// Per-command help: `ebm help CMD`, `ebm CMD --help` and `ebm CMD -h` print the same text on
+// stdout (the command's description, usage line and flags) and exit with status 0.
+func TestHelpPerCommand(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  []string
+		want []string // in the help beside the usage line
+	}{
+		{[]string{"train"}, []string{"--resume RUN_DIR", "--out DIR", "--set key=value", "--json"}},
+		{[]string{"sample"}, []string{"--n N", "--out FILE", "--json"}},
+		{[]string{"eval"}, []string{"--metric METRICS", "--data FILE"}},
+		{[]string{"study"}, []string{"--workers N", "--plan", "--merge"}},
+		{[]string{"validate"}, []string{"--set key=value", "--json"}},
+		{[]string{"list"}, []string{"energies|trainers|optimizers|samplers", "--json"}},
+		{[]string{"plugin"}, []string{"check", "info"}},
+		{[]string{"plugin", "check"}, []string{"-- ARGV...", "--config", "--dim"}},
+		{[]string{"plugin", "info"}, []string{"-- ARGV..."}},
+		{[]string{"bench"}, []string{"--peers", "--repeats"}},
+		{[]string{"version"}, []string{"--json"}},
+		{[]string{"help"}, []string{"ebm help [COMMAND]"}},
+	} {
+		name := strings.Join(tc.cmd, " ")
+		t.Run(name, func(t *testing.T) {
+			code, help, errs := ebm(t, append([]string{"help"}, tc.cmd...)...)
+			require.Equal(t, exitOK, code, errs)
+			assert.Empty(t, errs)
+			assert.Contains(t, help, "Usage:\n  ebm "+name)
+			for _, w := range tc.want {
+				assert.Contains(t, help, w)
+			}
+			for _, flag := range []string{"--help", "-h"} {
+				code, out, errs := ebm(t, append(append([]string{}, tc.cmd...), flag)...)
+				assert.Equal(t, exitOK, code, errs)
+				assert.Empty(t, errs)
+				assert.Equal(t, help, out, "ebm %s %s and ebm help %s", name, flag, name)
+			}
+		})
+	}
+}
+
+// `ebm`, `ebm help` and `ebm --help` list every command and the exit statuses; `ebm` alone is
+// a usage error with the help on stderr.
+func TestRootHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		code, out, errs := ebm(t, args...)
+		require.Equal(t, exitOK, code, errs)
+		for _, c := range []string{"train", "sample", "eval", "study", "validate", "list", "plugin", "bench", "version", "help", "Exit status:"} {
+			assert.Contains(t, out, c)
+		}
+	}
+	code, out, errs := ebm(t)
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errs, "Usage:")
+	assert.Contains(t, errs, "ebm: missing command")
+}
+
+// ebm --version, -v and ebm version print the version on stdout; --json adds the toolchain.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"version"}} {
+		code, out, errs := ebm(t, args...)
+		require.Equal(t, exitOK, code, errs)
+		assert.Equal(t, "ebm "+Version+"\n", out, args)
+	}
+	code, out, errs := ebm(t, "version", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var v struct {
+		Version, Go string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &v))
+	assert.Equal(t, Version, v.Version)
+	assert.True(t, strings.HasPrefix(v.Go, "go"), v.Go)
+}
+
+// A mistyped command is a usage error that suggests the command meant.
+func TestDidYouMean(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"trian", "x.toml"}, `unknown command "trian" (did you mean "train"?)`},
+		{[]string{"valdate"}, `(did you mean "validate"?)`},
+		{[]string{"help", "sampel"}, `unknown command "sampel" (did you mean "sample"?)`},
+		{[]string{"plugin", "chek", "--", "x"}, `unknown command "chek" (did you mean "check"?)`},
+		{[]string{"list", "energ"}, `unknown kind "energ"`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; 'ebm --help' lists the commands`},
+	} {
+		code, out, errs := ebm(t, tc.args...)
+		assert.Equal(t, exitUsage, code, errs)
+		assert.Empty(t, out)
+		assert.Contains(t, errs, tc.want)
+	}
+}
+
+// exitCode classifies errors by type, through any wrapping.
+func TestExitCodeByType(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("context: %w", err) }
+	for _, tc := range []struct {
+		err  error
+		code int
+	}{
+		{nil, exitOK},
+		{errors.New("a plugin died"), exitFail},
+		{wrap(usagef("want one CONFIG.toml")), exitUsage},
+		{wrap(&run.Error{Key: "train.batch", Msg: "must be ≥ 1"}), exitUsage},
+		{wrap(&run.InputError{Err: errors.New("bad params")}), exitUsage},
+		{wrap(&framework.CSVError{Path: "x.csv", Msg: "empty file"}), exitUsage},
+		{wrap(fmt.Errorf("sm on spins: %w", framework.ErrUnsupportedDomain)), exitUsage},
+		{wrap(interrupted{framework.ErrInterrupted}), exitInterrupted},
+		{wrap(&framework.DivergedError{Value: 1e9, Limit: 1e4}), exitFail},
+	} {
+		assert.Equal(t, tc.code, exitCode(tc.err), "%v", tc.err)
+	}
+}
+
+// One exit-status policy across the commands: 0 when the work is done, 1 when it started and
+// failed, 2 for bad usage or configuration (exit status 3 and 130 are the signal tests').
+func TestExitStatusPerCommand(t *testing.T) {
+	dir := t.TempDir()
+	finished := filepath.Join(dir, "cf")
+	code, _, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", finished, "--quiet", "--set", "trainer.closed_form=true")
+	require.Equal(t, exitOK, code, errs)
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	base, err := filepath.Abs("../../examples/gauss20-sm.toml")
+	require.NoError(t, err)
+	// The cell diverges: plain gradient descent with lr beyond 2/λmax, no rollbacks allowed.
+	study := write("s.toml", fmt.Sprintf("base = %q\nseeds = [1]\nmetrics = [\"sm_loss\"]\n[set]\n\"train.steps\" = 40\n\"optimizer.lr\" = 1.6\n\"optimizer.momentum\" = 0\n\"train.max_rollbacks\" = 0\n\"train.max_loss\" = 1e4\n", base))
+	badStudy := write("bad.toml", fmt.Sprintf("base = %q\nseeds = [1]\nmetrics = [\"nll\"]\n[set]\n\"train.stepz\" = 3\n", base))
+	diverge := []string{"--set", "optimizer.lr=1.6", "--set", "optimizer.momentum=0", "--set", "train.max_rollbacks=0", "--set", "train.max_loss=1e4"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"train ok", []string{"train", "../../examples/gauss20-sm.toml", "--out", filepath.Join(dir, "t"), "--quiet", "--set", "train.steps=3"}, exitOK},
+		{"train diverges", append([]string{"train", "../../examples/gauss20-sm.toml", "--out", filepath.Join(dir, "d"), "--quiet"}, diverge...), exitFail},
+		{"train missing file", []string{"train", filepath.Join(dir, "none.toml")}, exitUsage},
+		{"train finished folder", []string{"train", "../../examples/gauss20-sm.toml", "--out", finished}, exitUsage},
+		{"sample ok", []string{"sample", "../../examples/ring8-sample.toml", "--n", "20", "--out", filepath.Join(dir, "s.csv"), "--quiet", "--set", "sampler.warmup=10"}, exitOK},
+		{"sample n 0", []string{"sample", "../../examples/ring8-sample.toml", "--n", "0"}, exitUsage},
+		{"sample mala on spins", []string{"sample", "../../examples/ising10-pl.toml", "--set", "sampler.method=mala", "--out", filepath.Join(dir, "m.csv")}, exitUsage},
+		{"eval ok", []string{"eval", finished, "--metric", "sm_loss"}, exitOK},
+		{"eval no run", []string{"eval", dir}, exitUsage},
+		{"eval unknown metric", []string{"eval", finished, "--metric", "bogus"}, exitUsage},
+		{"study ok", []string{"study", study, "--out", filepath.Join(dir, "so"), "--quiet", "--plan"}, exitOK},
+		{"study cell fails", []string{"study", study, "--out", filepath.Join(dir, "so"), "--quiet", "--cell", "0"}, exitFail},
+		{"study bad file", []string{"study", badStudy}, exitUsage},
+		{"validate ok", []string{"validate", "../../examples/gauss20-sm.toml"}, exitOK},
+		{"validate bad key", []string{"validate", "../../examples/gauss20-sm.toml", "--set", "train.batch=0"}, exitUsage},
+		{"list ok", []string{"list", "samplers"}, exitOK},
+		{"list foo", []string{"list", "foo"}, exitUsage},
+		{"version extra", []string{"version", "extra"}, exitUsage},
+		{"help ok", []string{"help", "train"}, exitOK},
+		{"help unknown", []string{"help", "nope"}, exitUsage},
+		{"plugin no program", []string{"plugin", "check"}, exitUsage},
+		{"plugin not a plugin", []string{"plugin", "info", "--", "/bin/false"}, exitFail},
+		{"bench bad flag", []string{"bench", "--repeats", "0"}, exitUsage},
+		{"completion ok", []string{"completion", "bash"}, exitOK},
+		{"unknown flag", []string{"validate", "--frob", "x.toml"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := ebm(t, tc.args...)
+			assert.Equal(t, tc.code, code, errs)
+			if tc.code != exitOK {
+				assert.NotEmpty(t, errs, "a failure says why")
+			}
+		})
+	}
+}

@@ -24,7 +24,9 @@ const studyUsage = "ebm study STUDY.toml [--out DIR] [--workers N] [--quiet] [--
 
 // executable returns the path of the running ebm binary, which --slurm writes into the batch
 // scripts (a variable so that tests of the scripts can name another).
-var executable = func() (string, error) {
+var executable = defaultExecutable
+
+func defaultExecutable() (string, error) {
 	p, err := os.Executable()
 	if err != nil {
 		return "", err

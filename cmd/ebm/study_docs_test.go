@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -222,14 +221,14 @@ func TestStudyCommandModes(t *testing.T) {
 	assert.Contains(t, stdout, "nothing to submit; when no cell is running any more, merge with: ebm study "+path+" --out "+out+" --merge\n")
 	b2, _ := os.ReadFile(calls)
 	assert.Equal(t, string(b), string(b2), "sbatch not called")
-	var buf bytes.Buffer
-	require.NoError(t, runStudy([]string{path, "--out", out, "--merge", "--quiet"}, &buf, &buf))
-	assert.Contains(t, buf.String(), "merged 4 cells (3 done, 1 failed)")
+	code, stdout, stderr = ebm(t, "study", path, "--out", out, "--merge", "--quiet")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "merged 4 cells (3 done, 1 failed)")
 }
 
 // buildVersion reads the module's version from the build information; `make release` stamps
 // one in with -ldflags -X main.Version, which ebm version prints.
-func TestVersion(t *testing.T) {
+func TestVersionStamped(t *testing.T) {
 	assert.Equal(t, "dev", buildVersion(nil, false))
 	assert.Equal(t, "dev", buildVersion(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, true))
 	assert.Equal(t, "v1.2.3", buildVersion(&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true))

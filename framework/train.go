@@ -82,6 +82,8 @@ type Outcome struct {
 	ValidLoss   *float64   `json:"final_valid_loss,omitempty"`
 	Counts      Counts     `json:"counts"`
 	Rollbacks   []Rollback `json:"rollbacks"`
+	// Solver reports a BatchOptimizer's solve (its reason for stopping); nil otherwise.
+	Solver *SolverReport `json:"solver,omitempty"`
 }
 
 // ErrInterrupted is wrapped by the error Train returns when its context is cancelled: the
@@ -119,6 +121,9 @@ func Train(ctx context.Context, r *Run) (*Outcome, error) {
 	}
 	if cf, ok := r.Trainer.(ClosedFormer); ok && cf.ClosedForm() {
 		return r.closedForm(cf, tctx)
+	}
+	if bo, ok := r.Optimizer.(BatchOptimizer); ok {
+		return r.batch(ctx, bo, tctx)
 	}
 	l, err := newLoop(r)
 	if err != nil {

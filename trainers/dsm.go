@@ -41,6 +41,8 @@ import (
 
 // DenoisingScoreMatching is the denoising score-matching trainer (method "dsm").
 type DenoisingScoreMatching struct {
+	fixedNoise
+
 	sigmas  []float64
 	weights []float64
 	draws   int
@@ -143,6 +145,7 @@ func (t *DenoisingScoreMatching) Step(ctx *framework.StepContext, batch *mat.Den
 	}
 	n, _ := batch.Dims()
 	m := n * t.draws
+	rng := t.source(ctx.RNG)
 	t.xt = numeric.ResizeDense(t.xt, m, d)
 	t.eps = numeric.ResizeDense(t.eps, m, d)
 	t.u = numeric.ResizeDense(t.u, m, d)
@@ -156,7 +159,7 @@ func (t *DenoisingScoreMatching) Step(ctx *framework.StepContext, batch *mat.Den
 			x := batch.RawRowView(r / t.draws)
 			xt, e, u := t.xt.RawRowView(r), t.eps.RawRowView(r), t.u.RawRowView(r)
 			for j := range x {
-				e[j] = ctx.RNG.NormFloat64()
+				e[j] = rng.NormFloat64()
 				xt[j] = x[j] + sigma*e[j]
 				u[j] = -c * e[j] / sigma
 			}

@@ -48,6 +48,8 @@ import (
 
 // NoiseContrastive is the NCE trainer (method "nce").
 type NoiseContrastive struct {
+	fixedNoise
+
 	opts  NCEOptions
 	noise noiseDist
 	p     int // number of energy parameters; θ has p+1 entries
@@ -142,6 +144,7 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 	n, _ := batch.Dims()
 	m := max(1, int(math.Round(t.opts.Nu*float64(n))))
 	logNu := math.Log(float64(m) / float64(n))
+	rng := t.source(ctx.RNG)
 	t.z = numeric.ResizeDense(t.z, n+m, d)
 	t.logq = numeric.Resize(t.logq, n+m)
 	for i := 0; i < n; i++ {
@@ -150,7 +153,7 @@ func (t *NoiseContrastive) Step(ctx *framework.StepContext, batch *mat.Dense, th
 		t.logq[i] = t.noise.logProb(row)
 	}
 	for r := n; r < n+m; r++ {
-		t.logq[r] = t.noise.sample(t.z.RawRowView(r), ctx.RNG)
+		t.logq[r] = t.noise.sample(t.z.RawRowView(r), rng)
 	}
 	thetaE, logZ := theta[:t.p], theta[t.p]
 	t.req = framework.Request{Outputs: framework.OutEnergy, X: t.z, Theta: thetaE}

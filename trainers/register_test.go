@@ -17,7 +17,7 @@ func TestRegister(t *testing.T) {
 	r := framework.NewRegistry()
 	Register(r)
 	trainers := []string{"cd", "dsm", "nce", "pcd", "pl", "rm", "sm", "ssm"}
-	optimizers := []string{"adam", "sgd"}
+	optimizers := []string{"adam", "lbfgs", "newton", "sgd"}
 	assert.Equal(t, trainers, framework.Names(r.Trainers), "every estimator of the package, and nothing else")
 	assert.Equal(t, optimizers, framework.Names(r.Optimizers))
 	checkOptions := func(t *testing.T, opts any) {
@@ -57,7 +57,9 @@ func TestRegister(t *testing.T) {
 			checkOptions(t, opts)
 			o, err := e.New(opts, env)
 			require.NoError(t, err)
-			assert.Greater(t, o.LR(), 0.0)
+			if _, batch := o.(framework.BatchOptimizer); !batch {
+				assert.Greater(t, o.LR(), 0.0, "a stepping optimizer has a learning rate")
+			}
 			_, err = e.New(struct{}{}, env)
 			assert.Error(t, err)
 		})

@@ -47,6 +47,8 @@ import (
 
 // SlicedScoreMatching is the sliced score-matching trainer (method "ssm").
 type SlicedScoreMatching struct {
+	fixedNoise
+
 	projections int
 	rademacher  bool
 	vr          bool
@@ -125,6 +127,7 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 	k := t.projections
 	m := n * k
 	w := 1 / float64(m)
+	rng := t.source(ctx.RNG)
 	t.xr = numeric.ResizeDense(t.xr, m, d)
 	t.v = numeric.ResizeDense(t.v, m, d)
 	for r := 0; r < m; r++ {
@@ -132,9 +135,9 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 		v := t.v.RawRowView(r)
 		for j := range v {
 			if t.rademacher {
-				v[j] = float64(int64(ctx.RNG.Uint64()>>63)*2 - 1)
+				v[j] = float64(int64(rng.Uint64()>>63)*2 - 1)
 			} else {
-				v[j] = ctx.RNG.NormFloat64()
+				v[j] = rng.NormFloat64()
 			}
 		}
 	}

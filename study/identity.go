@@ -21,8 +21,8 @@ import (
 // enters by the sha256 of its content, or by its path relative to the study file's folder when
 // it cannot be read. A study folder that is moved or copied, or a shared file system mounted
 // at another path on the compute nodes, is therefore the same study; a data file whose content
-// changed is not. compute.workers does not enter (results do not depend on it), nor does
-// [output].
+// changed is not. compute.workers does not enter (results do not depend on it), nor do
+// [output] and base_dir (the base run file's folder).
 
 // trainPathKeys are the path-valued keys of a resolved run file.
 var trainPathKeys = []string{"data.train", "data.test", "data.valid", "energy.params"}
@@ -45,7 +45,7 @@ func (s *Study) fingerprints(c *Cell, cfg *run.Config, src *run.Source) error {
 	if err != nil {
 		return err
 	}
-	c.legacyTrain, c.legacyEval = hash(resolved), hash(legacyEval)
+	c.legacyTrain, c.legacyEval = hash(withoutBaseDir(resolved)), hash(legacyEval)
 
 	rsrc, err := run.Parse("(resolved)", resolved, nil)
 	if err != nil {
@@ -56,6 +56,7 @@ func (s *Study) fingerprints(c *Cell, cfg *run.Config, src *run.Source) error {
 		delete(comp, "workers")
 	}
 	delete(tree, "output")
+	delete(tree, "base_dir") // where the base run file is; the paths it resolves enter by content
 	for _, key := range trainPathKeys {
 		if p, ok := lookupString(tree, key); ok && p != "" {
 			setString(tree, key, s.fileID(p))
@@ -117,6 +118,18 @@ func (s *Study) fileID(p string) string {
 	}
 	s.fileIDs[abs] = id
 	return id
+}
+
+// withoutBaseDir removes the top-level base_dir line from a resolved run file: the form in
+// which goebm wrote it before base_dir was added, whose fingerprints old cell.json files hold.
+func withoutBaseDir(resolved []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(resolved, []byte("\n")) {
+		if !bytes.HasPrefix(line, []byte("base_dir = ")) {
+			out = append(out, line...)
+		}
+	}
+	return out
 }
 
 func hash(b []byte) string {

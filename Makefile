@@ -91,7 +91,7 @@ proto: ## regenerate the plugin protocol's Go and Python code (needs apt: protob
 		--python_out=plugins/examples/python/gen \
 		--grpc_python_out=plugins/examples/python/gen \
 		--plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) \
-		goebm/v1/goebm.proto health.proto grpc_controller.proto
+		goebm/v1/goebm.proto health.proto grpc_controller.proto google/rpc/status.proto
 
 clean: ## remove build outputs and demo runs
 	rm -rf $(BIN) $(DIST) runs

@@ -1,9 +1,9 @@
 package framework
 
 import (
+	"context"
 	"fmt"
 	"sort"
-	"time"
 )
 
 // Env is what a component's constructor may need from the run beyond its own options.
@@ -11,6 +11,18 @@ type Env struct {
 	Dim    int    // dimension of the data (or of [energy] dim)
 	Dir    string // folder of the TOML file, for resolving relative paths in options
 	Domain Domain // domain of the data, as loaded (continuous unless the data is all 0/1 or ±1)
+	// Context is the run's context: a component that waits on something outside the
+	// process (a plugin's requests) stops waiting when it is cancelled. Nil means
+	// context.Background().
+	Context context.Context
+}
+
+// Ctx returns env.Context, or context.Background() when it is nil.
+func (env Env) Ctx() context.Context {
+	if env.Context == nil {
+		return context.Background()
+	}
+	return env.Context
 }
 
 // Entry describes one built-in component: its TOML name, one line of help, its options and
@@ -81,19 +93,6 @@ type Registry struct {
 	// SamplerShared, when set, returns a pointer to a defaults-filled struct of the keys that
 	// every [sampler] table may hold beside its method's own (chains, steps, warm-up, thinning).
 	SamplerShared func() any
-	// OpenPlugin, when set, starts the plugin of an [energy] plugin = [...] table.
-	OpenPlugin func(cfg PluginConfig, env Env) (Energy, error)
-}
-
-// PluginConfig is the [energy] table of a plugin energy.
-type PluginConfig struct {
-	Argv         []string       // the plugin's command line, never run through a shell
-	Instances    int            // processes in the pool
-	StartTimeout time.Duration  // from start to handshake
-	CallTimeout  time.Duration  // per request
-	SHA256       string         // expected hash of the plugin binary or script, hex; empty: not checked
-	Config       map[string]any // [energy.config], validated against the plugin's schema
-	Dim          int            // the data's dimension
 }
 
 // NewRegistry returns an empty registry.

@@ -87,7 +87,9 @@ type Outcome struct {
 }
 
 // ErrInterrupted is wrapped by the error Train returns when its context is cancelled: the
-// run stopped between two steps and handed a checkpoint to OnCheckpoint.
+// run stopped between two steps and handed a checkpoint to OnCheckpoint, or, when the
+// cancellation stopped a request of a step (an energy that waits on another process gets
+// the context in its framework.Env), abandoned that step without a checkpoint.
 var ErrInterrupted = errors.New("interrupted")
 
 // DivergedError is a finite loss beyond Guard.MaxLoss.
@@ -149,6 +151,11 @@ func Train(ctx context.Context, r *Run) (*Outcome, error) {
 			return l.outcome(), fmt.Errorf("train: %w after step %d of %d: %w", ErrInterrupted, l.step, l.total, err)
 		}
 		if err := l.oneStep(); err != nil {
+			if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+				// The interruption stopped a request in flight (a plugin's): the step is
+				// abandoned half way, which is no state to save, so the last checkpoint stands.
+				return l.outcome(), fmt.Errorf("train: %w during step %d of %d, which was abandoned (no checkpoint of it): %w", ErrInterrupted, l.step+1, l.total, cerr)
+			}
 			q, v, ok := divergence(err)
 			if !ok {
 				return l.outcome(), err

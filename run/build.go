@@ -2,11 +2,11 @@ package run
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 	"gonum.org/v1/gonum/mat"
@@ -44,10 +44,17 @@ func (b *Built) Close() error {
 // Path returns the resolved path of a path-valued key.
 func (r *Config) Path(key, value string) string { return r.Source.Path(key, value) }
 
-// Build loads the data, constructs the energy, trainer, optimizer and sampler, and
+// Build is BuildContext with a context that is never cancelled.
+func Build(r *Config, reg *framework.Registry) (*Built, error) {
+	return BuildContext(context.Background(), r, reg)
+}
+
+// BuildContext loads the data, constructs the energy, trainer, optimizer and sampler, and
 // initialises θ (from [energy] params when given). On error everything started is closed,
 // and the error is an *InputError.
-func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
+// ctx is the run's: the components get it in their framework.Env, so that cancelling it
+// stops a plugin's requests at once.
+func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *Built, err error) {
 	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
 	defer func() {
 		if err != nil {
@@ -94,28 +101,19 @@ func Build(r *Config, reg *framework.Registry) (_ *Built, err error) {
 			return nil, err
 		}
 	}
-	env := framework.Env{Dim: d, Dir: r.Source.Dir, Domain: b.Train.Domain()}
+	env := framework.Env{Dim: d, Dir: r.Source.Dir, Domain: b.Train.Domain(), Context: ctx}
 
 	// The energy.
-	if r.Energy.Builtin != "" {
+	if !r.IsPlugin() {
 		entry := reg.Energies[r.Energy.Builtin]
 		if b.Energy, err = entry.New(r.EnergyOptions, env); err != nil {
 			return nil, r.Source.Locate(&Error{Key: "energy.config", Msg: err.Error()})
 		}
-	} else {
-		st, _ := time.ParseDuration(r.Energy.StartTimeout)
-		ct, _ := time.ParseDuration(r.Energy.CallTimeout)
-		argv, err := r.PluginArgv()
-		if err != nil {
-			return nil, err
-		}
-		if b.Energy, err = reg.OpenPlugin(framework.PluginConfig{Argv: argv, Instances: r.Energy.Instances,
-			StartTimeout: st, CallTimeout: ct, SHA256: r.Energy.SHA256, Config: r.Energy.Config, Dim: d}, env); err != nil {
-			return nil, r.pluginError(err)
-		}
-		if c, ok := b.Energy.(framework.Closer); ok {
-			b.closers = append(b.closers, c.Close)
-		}
+	} else if b.Energy, err = reg.Energies[PluginEntry].New(r.EnergyOptions, env); err != nil {
+		return nil, r.pluginError(err)
+	}
+	if c, ok := b.Energy.(framework.Closer); ok {
+		b.closers = append(b.closers, c.Close)
 	}
 	b.Spec = b.Energy.Spec()
 	if b.Spec.Dim != d {
@@ -232,17 +230,15 @@ func (r *Config) Resolved() ([]byte, error) {
 	data := r.Data
 	data.Train, data.Test, data.Valid = abs("data.train", data.Train), abs("data.test", data.Test), abs("data.valid", data.Valid)
 	energy := Table(r.Energy)
-	if r.Energy.Builtin != "" {
+	if !r.IsPlugin() {
 		energy["config"] = Table(r.EnergyOptions)
-		for _, k := range []string{"instances", "start_timeout", "call_timeout", "sha256", "plugin", "plugin_sampling"} {
-			delete(energy, k)
-		}
+		delete(energy, "plugin")
+		delete(energy, "plugin_sampling")
 	} else {
-		argv, err := r.PluginArgv()
-		if err != nil {
-			return nil, err
+		// The plugin's options, paths already absolute (Decode resolved them).
+		for k, v := range Table(r.EnergyOptions) {
+			energy[k] = v
 		}
-		energy["plugin"] = argv
 		delete(energy, "builtin")
 	}
 	if r.Energy.Params != "" {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/plugins/host"
 )
 
 // A registry of stand-in components, so that the config tests depend on nothing else.
@@ -64,6 +66,7 @@ func testRegistry() *framework.Registry {
 		}{LR: 1e-3}
 	},
 		New: func(o any, env framework.Env) (framework.Optimizer, error) { return fakeOpt{}, nil }}
+	host.Register(r)
 	return r
 }
 
@@ -159,7 +162,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"syntax", "batch = 32", "batch = = 32", nil, "run.toml:18:"},
 		{"duplicate key", "batch = 32", "batch = 32\nbatch = 33", nil, "run.toml:19: key train.batch: Key 'train.batch' has already been defined"},
 		{"fraction range", "batch = 32", "batch = 32\n[data.x]", nil, "key data.x: unknown key"},
-		{"bad duration", "builtin = \"fake\"", "builtin = \"fake\"\ncall_timeout = \"soon\"", nil, `key energy.call_timeout: want a positive duration`},
+		{"plugin key on a built-in", "builtin = \"fake\"", "builtin = \"fake\"\ncall_timeout = \"1m\"", nil, `run.toml:7: key energy.call_timeout: unknown key`},
+		{"bad duration", "builtin = \"fake\"", "plugin = [\"/bin/sh\", \"p.sh\"]\ncall_timeout = \"soon\"", nil, `run.toml:7: key energy.call_timeout: want a positive duration`},
+		{"bad instances", "builtin = \"fake\"", "plugin = [\"/bin/sh\", \"p.sh\"]\ninstances = 0", nil, `run.toml:7: key energy.instances: must be ≥ 1`},
+		{"plugin not on PATH", "builtin = \"fake\"", "plugin = [\"no-such-program-goebm\"]", nil, `run.toml:6: key energy.plugin: program "no-such-program-goebm" is not on $PATH`},
 		{"set unknown", "", "", []string{"train.bacth=3"}, "--set train.bacth=3: key train.bacth: unknown key"},
 		{"set bad value", "", "", []string{"train.batch=0"}, "--set train.batch=0: key train.batch: must be ≥ 1"},
 		{"set malformed", "", "", []string{"train.batch"}, "--set train.batch: want key.path=value"},
@@ -212,4 +218,47 @@ func TestBuildResolvesAndChecksData(t *testing.T) {
 	r4, _ := Decode(src4, testRegistry())
 	_, err = Build(r4, testRegistry())
 	require.ErrorContains(t, err, "missing.csv")
+}
+
+// A plugin's program and script are resolved once, against the run file's folder
+// (the working directory for --set), and the resolved config names them absolutely, so that
+// the run folder's config.toml starts the same plugin from any working directory.
+func TestPluginPathsResolved(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "examples")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	text := strings.Replace(good, `builtin = "fake"`, `plugin = ["../bin/p", "x"]`, 1)
+	src, err := Parse(filepath.Join(dir, "run.toml"), []byte(text), nil)
+	require.NoError(t, err)
+	cfg, err := Decode(src, testRegistry())
+	require.NoError(t, err)
+	opts := cfg.EnergyOptions.(*host.Options)
+	assert.Equal(t, []string{filepath.Join(root, "bin", "p"), "x"}, opts.Plugin)
+
+	text = strings.Replace(good, `builtin = "fake"`, `plugin = ["/usr/bin/python3", "-u", "plugins/p.py"]`, 1)
+	src, err = Parse(filepath.Join(dir, "run.toml"), []byte(text), nil)
+	require.NoError(t, err)
+	cfg, err = Decode(src, testRegistry())
+	require.NoError(t, err)
+	b, err := cfg.Resolved()
+	require.NoError(t, err)
+	assert.Contains(t, string(b), fmt.Sprintf("plugin = [\"/usr/bin/python3\", \"-u\", %q]", filepath.Join(dir, "plugins", "p.py")))
+	assert.Contains(t, string(b), fmt.Sprintf("base_dir = %q", dir))
+	assert.Contains(t, string(b), `call_timeout = "10m0s"`)
+
+	// The resolved file decodes to the same options from anywhere.
+	src2, err := Parse(filepath.Join(root, "elsewhere", "config.toml"), b, nil)
+	require.NoError(t, err)
+	cfg2, err := Decode(src2, testRegistry())
+	require.NoError(t, err)
+	assert.Equal(t, cfg.EnergyOptions, cfg2.EnergyOptions)
+
+	// --set paths are relative to the working directory.
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	src, err = Parse(filepath.Join(dir, "run.toml"), []byte(text), []string{`energy.plugin=["/bin/sh", "s.sh"]`})
+	require.NoError(t, err)
+	cfg, err = Decode(src, testRegistry())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/bin/sh", filepath.Join(wd, "s.sh")}, cfg.EnergyOptions.(*host.Options).Plugin)
 }

@@ -12,12 +12,8 @@ import (
 	"github.com/goebm/goebm/framework"
 )
 
-// pluginRegistry is testRegistry that accepts plugin energies (never started here).
-func pluginRegistry() *framework.Registry {
-	r := testRegistry()
-	r.OpenPlugin = func(framework.PluginConfig, framework.Env) (framework.Energy, error) { return fakeEnergy{2}, nil }
-	return r
-}
+// pluginRegistry is testRegistry, which accepts plugin energies (never started here).
+func pluginRegistry() *framework.Registry { return testRegistry() }
 
 func executable(t *testing.T, path string) {
 	t.Helper()
@@ -60,14 +56,14 @@ func TestPluginArgvResolvesPrograms(t *testing.T) {
 			text := "[data]\ntrain = \"t.csv\"\n[energy]\nplugin = " + c.plugin + "\n"
 			src, err := Parse(c.file, []byte(text), c.sets)
 			require.NoError(t, err)
-			cfg, err := Decode(src, pluginRegistry())
-			require.NoError(t, err)
-			argv, err := cfg.PluginArgv()
+			cfg, err := Decode(src, pluginRegistry()) // which resolves the program, once
 			if c.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), c.err)
 				return
 			}
+			require.NoError(t, err)
+			argv, err := cfg.PluginArgv()
 			require.NoError(t, err)
 			assert.Equal(t, c.want, argv)
 		})
@@ -77,9 +73,7 @@ func TestPluginArgvResolvesPrograms(t *testing.T) {
 	t.Setenv("PATH", ".")
 	src, err := Parse("run.toml", []byte("[data]\ntrain = \"t.csv\"\n[energy]\nplugin = [\"dw\"]\n"), nil)
 	require.NoError(t, err)
-	cfg, err := Decode(src, pluginRegistry())
-	require.NoError(t, err)
-	_, err = cfg.PluginArgv()
+	_, err = Decode(src, pluginRegistry())
 	require.ErrorContains(t, err, "only relative to the working directory")
 }
 

@@ -3,9 +3,10 @@ package run
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/goebm/goebm/framework"
 )
@@ -18,17 +19,16 @@ type DataSection struct {
 	ValidFraction float64 `toml:"valid_fraction" help:"fraction of the training rows held out for validation when valid is empty"`
 }
 
-// EnergySection is the [energy] table.
+// EnergySection is the [energy] table's own keys. A plugin energy is the registry's
+// PluginEntry, whose options are the table's other keys (plugin, instances, ...); a built-in
+// energy's options are [energy.config].
 type EnergySection struct {
-	Builtin      string         `toml:"builtin" help:"name of a built-in energy (see ebm list); or use plugin"`
-	Plugin       []string       `toml:"plugin" help:"plugin command line as an array: [\"path\", \"arg\", ...]"`
-	Params       string         `toml:"params" help:"params.json to start from instead of the energy's initialiser"`
-	Dim          int            `toml:"dim" help:"dimension; 0 takes it from the data"`
-	Config       map[string]any `toml:"config" help:"the energy's own options ([energy.config])"`
-	Instances    int            `toml:"instances" help:"plugin processes in the pool"`
-	StartTimeout string         `toml:"start_timeout" help:"time allowed for a plugin to start, e.g. \"60s\""`
-	CallTimeout  string         `toml:"call_timeout" help:"time allowed for one plugin request, e.g. \"30s\""`
-	SHA256       string         `toml:"sha256" help:"expected sha256 of the plugin binary (or script), hex"`
+	Builtin string         `toml:"builtin" help:"name of a built-in energy (see ebm list); or use plugin"`
+	Plugin  []string       `toml:"plugin" help:"plugin command line as an array: [\"path\", \"arg\", ...] (see ebm list energies, plugin)"`
+	SHA256  string         `toml:"sha256" help:"expected sha256 of the plugin's program, or of its script after an interpreter (see ebm list energies, plugin)"`
+	Params  string         `toml:"params" help:"params.json to start from instead of the energy's initialiser"`
+	Dim     int            `toml:"dim" help:"dimension; 0 takes it from the data"`
+	Config  map[string]any `toml:"config" help:"the energy's own options ([energy.config])"`
 	// PluginSampling moves the [sampler] into the plugin process when it offers the method: k
 	// sampler steps cost one round trip instead of one or more per step. The chains then
 	// draw their noise inside the plugin, so results are reproducible from the seed but
@@ -36,7 +36,19 @@ type EnergySection struct {
 	PluginSampling bool `toml:"plugin_sampling" help:"run the [sampler] inside the plugin process when it offers the method (one round trip per k steps)"`
 }
 
-// TrainSection is the [train] table.
+// PluginEntry is the registry name of the energy that serves [energy] plugin = [...] tables:
+// the table's keys other than builtin, params, dim and plugin_sampling are its options.
+const PluginEntry = "plugin"
+
+// PluginOptions is implemented by the options of the registry's PluginEntry (host.Options).
+// Decode hands them the plugin's command line with its program resolved by PluginArgv, and
+// a function that makes a path absolute as the run file's paths are (against the file's
+// folder, or the working directory for --set), for the script after an interpreter. A run
+// folder's config.toml then names both absolutely.
+type PluginOptions interface {
+	SetArgv(argv []string, abs func(path string) (string, error)) error
+}
+
 type TrainSection struct {
 	Batch      int     `toml:"batch" help:"rows per step"`
 	Steps      int     `toml:"steps" help:"optimizer steps (default 1000 unless epochs is set)"`
@@ -101,7 +113,7 @@ type top struct {
 	Seed      uint64         `toml:"seed" help:"seed of every random stream in the run"`
 	BaseDir   string         `toml:"base_dir" help:"folder that relative paths in this file resolve against and that a plugin runs in (default: the file's own folder); a run folder's config.toml records it"`
 	Data      DataSection    `toml:"data"`
-	Energy    EnergySection  `toml:"energy"`
+	Energy    map[string]any `toml:"energy"`
 	Trainer   map[string]any `toml:"trainer"`
 	Optimizer map[string]any `toml:"optimizer"`
 	Sampler   map[string]any `toml:"sampler"`
@@ -115,7 +127,6 @@ type top struct {
 func defaults() top {
 	return top{
 		Seed:    1,
-		Energy:  EnergySection{Instances: 1, StartTimeout: "60s", CallTimeout: "60s"},
 		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10, CheckpointEvery: 1000, LRBackoff: 0.5},
 		Compute: ComputeSection{Chunk: framework.DefaultChunkRows, FDStep: framework.DefaultFDStep},
 	}
@@ -139,38 +150,16 @@ func decode(src *Source, reg *framework.Registry) (*Config, error) {
 	if _, ok := lookup(src.Tree, "train.steps"); !ok && t.Train.Epochs > 0 {
 		t.Train.Steps = 0
 	}
-	r := &Config{Source: src, Seed: t.Seed, Data: t.Data, Energy: t.Energy, Train: t.Train,
+	r := &Config{Source: src, Seed: t.Seed, Data: t.Data, Train: t.Train,
 		Compute: t.Compute, Output: t.Output, Eval: t.Eval}
 	if err := r.checkSections(); err != nil {
 		return nil, err
 	}
-
-	// Energy: a built-in with its options, or a plugin whose options the plugin validates.
-	e := &r.Energy
-	switch {
-	case e.Builtin != "" && len(e.Plugin) > 0:
-		return nil, &Error{Key: "energy.plugin", Msg: "set either builtin or plugin, not both"}
-	case e.Builtin != "":
-		entry, ok := reg.Energies[e.Builtin]
-		if !ok {
-			return nil, &Error{Key: "energy.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", e.Builtin, strings.Join(framework.Names(reg.Energies), ", "))}
-		}
-		opts, err := options("energy.config", e.Config, nil, entry.Options)
-		if err != nil {
-			return nil, err
-		}
-		r.EnergyOptions = opts
-	case e.PluginSampling && len(e.Plugin) == 0:
-		return nil, &Error{Key: "energy.plugin_sampling", Msg: "needs a plugin energy ([energy] plugin = [...])"}
-	case len(e.Plugin) > 0:
-		if reg.OpenPlugin == nil {
-			return nil, &Error{Key: "energy.plugin", Msg: "this build of ebm cannot load plugins"}
-		}
-		if e.Plugin[0] == "" {
-			return nil, &Error{Key: "energy.plugin", Msg: "the first element must be the plugin's path"}
-		}
-	default:
-		return nil, &Error{Key: "energy", Msg: "missing: set [energy] builtin = \"NAME\" (see ebm list) or plugin = [\"path\", ...]"}
+	if err := r.decodeEnergy(t.Energy, reg); err != nil {
+		return nil, err
+	}
+	if r.Energy.Dim < 0 {
+		return nil, &Error{Key: "energy.dim", Msg: fmt.Sprintf("must be ≥ 0, got %d", r.Energy.Dim)}
 	}
 
 	var err error
@@ -192,18 +181,93 @@ func decode(src *Source, reg *framework.Registry) (*Config, error) {
 	return r, nil
 }
 
+// decodeEnergy decodes the [energy] table: a built-in with its options from [energy.config],
+// or the plugin energy whose options are the table's other keys (its paths resolved here,
+// once).
+func (r *Config) decodeEnergy(table map[string]any, reg *framework.Registry) error {
+	e := &r.Energy
+	own := []string{"builtin", "params", "dim", "plugin_sampling"}
+	if _, isPlugin := table["plugin"]; !isPlugin {
+		if err := decodeTable("energy", table, nil, e); err != nil {
+			return err
+		}
+		switch {
+		case e.PluginSampling:
+			return &Error{Key: "energy.plugin_sampling", Msg: "needs a plugin energy ([energy] plugin = [...])"}
+		case e.Builtin == PluginEntry:
+			return &Error{Key: "energy.builtin", Msg: "a plugin is named by its command line: set plugin = [\"path\", ...] instead"}
+		case e.Builtin == "":
+			return &Error{Key: "energy", Msg: "missing: set [energy] builtin = \"NAME\" (see ebm list) or plugin = [\"path\", ...]"}
+		}
+		entry, ok := reg.Energies[e.Builtin]
+		if !ok {
+			have := slices.DeleteFunc(framework.Names(reg.Energies), func(n string) bool { return n == PluginEntry })
+			return &Error{Key: "energy.builtin", Msg: fmt.Sprintf("no built-in energy %q (have: %s)", e.Builtin, strings.Join(have, ", "))}
+		}
+		opts, err := options("energy.config", e.Config, nil, entry.Options)
+		if err != nil {
+			return err
+		}
+		r.EnergyOptions = opts
+		return nil
+	}
+	if b, ok := table["builtin"]; ok && b != "" {
+		return &Error{Key: "energy.plugin", Msg: "set either builtin or plugin, not both"}
+	}
+	entry, ok := reg.Energies[PluginEntry]
+	if !ok {
+		return &Error{Key: "energy.plugin", Msg: "this build of ebm cannot load plugins"}
+	}
+	rest := map[string]any{}
+	for k, v := range table {
+		rest[k] = v
+	}
+	for _, k := range own {
+		delete(rest, k)
+	}
+	mine := map[string]any{}
+	for _, k := range append(own, "plugin", "sha256") {
+		if v, ok := table[k]; ok {
+			mine[k] = v
+		}
+	}
+	if err := decodeTable("energy", mine, nil, e); err != nil {
+		return err
+	}
+	opts, err := options("energy", rest, nil, entry.Options)
+	if err != nil {
+		return err
+	}
+	argv, err := r.PluginArgv()
+	if err != nil {
+		return err
+	}
+	if po, ok := opts.(PluginOptions); ok {
+		abs := func(p string) (string, error) { return filepath.Abs(r.Path("energy.plugin", p)) }
+		if err := po.SetArgv(argv, abs); err != nil {
+			var ke *framework.KeyError
+			if errors.As(err, &ke) {
+				return &Error{Key: join("energy", ke.Key), Msg: ke.Msg}
+			}
+			return &Error{Key: "energy.plugin", Msg: err.Error()}
+		}
+	}
+	r.EnergyOptions = opts
+	return nil
+}
+
+// IsPlugin reports whether the energy is served by a plugin.
+func (r *Config) IsPlugin() bool { return r.Energy.Builtin == "" }
+
 func (r *Config) checkSections() error {
 	type rule struct {
 		bad      bool
 		key, msg string
 	}
-	e := r.Energy
 	for _, c := range []rule{
 		{r.Data.Train == "", "data.train", "missing: the training data file is required"},
 		{r.Data.ValidFraction < 0 || r.Data.ValidFraction >= 1, "data.valid_fraction", fmt.Sprintf("must be in [0, 1), got %v", r.Data.ValidFraction)},
 		{r.Data.Valid != "" && r.Data.ValidFraction > 0, "data.valid_fraction", "set either valid or valid_fraction, not both"},
-		{e.Dim < 0, "energy.dim", fmt.Sprintf("must be ≥ 0, got %d", e.Dim)},
-		{e.Instances < 1, "energy.instances", fmt.Sprintf("must be ≥ 1, got %d", e.Instances)},
 		{r.Train.Batch < 1, "train.batch", fmt.Sprintf("must be ≥ 1, got %d", r.Train.Batch)},
 		{r.Train.Steps < 0, "train.steps", fmt.Sprintf("must be ≥ 0, got %d", r.Train.Steps)},
 		{r.Train.Epochs < 0, "train.epochs", fmt.Sprintf("must be ≥ 0, got %d", r.Train.Epochs)},
@@ -221,11 +285,6 @@ func (r *Config) checkSections() error {
 	} {
 		if c.bad {
 			return &Error{Key: c.key, Msg: c.msg}
-		}
-	}
-	for _, d := range []struct{ key, v string }{{"energy.start_timeout", e.StartTimeout}, {"energy.call_timeout", e.CallTimeout}} {
-		if x, err := time.ParseDuration(d.v); err != nil || x <= 0 {
-			return &Error{Key: d.key, Msg: fmt.Sprintf("want a positive duration like \"30s\" or \"2m\", got %q", d.v)}
 		}
 	}
 	return nil

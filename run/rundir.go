@@ -119,7 +119,7 @@ func train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 	if cp == nil && Finished(dir) && !opts.Overwrite {
 		return nil, fmt.Errorf("%s: %w: pass --out DIR, set [output] overwrite = true (or --set output.overwrite=true), or remove it", dir, ErrFinished)
 	}
-	built, err := Build(cfg, reg)
+	built, err := BuildContext(ctx, cfg, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,10 @@ func train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 	outcome, err := framework.Train(ctx, r)
 	if err != nil {
 		if errors.Is(err, framework.ErrInterrupted) {
-			return nil, fmt.Errorf("%w; checkpoint written: continue with `ebm train --resume %s`", err, dir)
+			if _, serr := os.Stat(cpPath); serr != nil {
+				return nil, fmt.Errorf("%w; the run has no checkpoint yet, so it cannot be resumed: train it again", err)
+			}
+			return nil, fmt.Errorf("%w; continue from the last checkpoint with `ebm train --resume %s`", err, dir)
 		}
 		return nil, err
 	}

@@ -4,19 +4,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/conformance"
+	"github.com/goebm/goebm/plugins/host"
 )
 
 // pluginOptions are the flags of ebm plugin check and ebm plugin info.
 type pluginOptions struct {
-	config string
-	dim    int
-	seed   uint64
+	config                    string
+	dim                       int
+	seed                      uint64
+	callTimeout, startTimeout time.Duration
 }
 
 // newPluginCmd returns `ebm plugin check|info [flags] -- ARGV...`.
@@ -40,7 +43,7 @@ func newPluginSubCmd(name, short string) *cobra.Command {
 	c := &cobra.Command{
 		Use:     name + " [flags] -- ARGV...",
 		Short:   short,
-		Example: "  ebm plugin " + name + " -- bin/doublewell",
+		Example: "  ebm plugin " + name + " --dim 2 -- bin/doublewell",
 		RunE: func(c *cobra.Command, args []string) error {
 			return runPlugin(c, name, args, &o)
 		},
@@ -48,8 +51,10 @@ func newPluginSubCmd(name, short string) *cobra.Command {
 	fs := c.Flags()
 	fs.SetInterspersed(false) // everything after the program's path is the program's own
 	fs.StringVar(&o.config, "config", "", "the [energy.config] table to configure the plugin with, as JSON or a TOML file")
-	fs.IntVar(&o.dim, "dim", 0, "data dimension passed to the plugin (0: the plugin's own)")
+	fs.IntVar(&o.dim, "dim", 0, "data dimension passed to the plugin (0: the dimension the plugin declares; a plugin that takes it from the data needs --dim)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of θ₀, the test points and the check's directions")
+	fs.DurationVar(&o.callTimeout, "call-timeout", host.DefaultCallTimeout, "time for one request, as [energy] call_timeout")
+	fs.DurationVar(&o.startTimeout, "start-timeout", host.DefaultStartTimeout, "time from start to handshake, as [energy] start_timeout")
 	return c
 }
 
@@ -62,7 +67,18 @@ func runPlugin(c *cobra.Command, sub string, argv []string, o *pluginOptions) er
 	if err != nil {
 		return usageError{err}
 	}
-	opts := conformance.Options{Config: cfg, Env: framework.Env{Dim: o.dim}, Seed: o.seed}
+	if o.dim < 0 || o.callTimeout <= 0 || o.startTimeout <= 0 {
+		return usagef("--dim must be ≥ 0 and the timeouts positive")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if argv, err = host.ResolveArgv(argv, wd); err != nil {
+		return usageError{err}
+	}
+	opts := conformance.Options{Config: cfg, Env: framework.Env{Dim: o.dim, Dir: wd}, Seed: o.seed,
+		CallTimeout: o.callTimeout, StartTimeout: o.startTimeout}
 	if sub == "info" {
 		return conformance.Info(argv, opts, stdout)
 	}

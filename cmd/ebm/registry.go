@@ -18,6 +18,6 @@ func registry() *framework.Registry {
 		o := samplers.DefaultDrawOptions()
 		return &o
 	}
-	r.OpenPlugin = host.OpenPlugin
+	host.Register(r)
 	return r
 }

@@ -143,7 +143,7 @@ func interruptible(stderr io.Writer) (context.Context, func()) {
 			}
 			n++
 			if n == 1 {
-				fmt.Fprintf(stderr, "\nstopping after the current step and writing a checkpoint (signal again to quit at once)\n")
+				fmt.Fprintf(stderr, "\nstopping after the current step and writing a checkpoint; a plugin's requests stop at once and their step is abandoned, keeping the last checkpoint (signal again to quit at once)\n")
 				cancel()
 				continue
 			}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,13 +30,15 @@ type Options struct {
 	// Config is the [energy.config] table to configure the plugin with.
 	Config map[string]any
 	// Env is the environment passed to Configure; Dim zero means the plugin's own
-	// dimension when it declares one, else 3.
+	// dimension when it declares one (a plugin whose dimension depends on its configuration
+	// then fails the configure step, which asks for a dimension).
 	Env framework.Env
 	// Rows is the number of points of the contract checks; zero means 6.
 	Rows int
 	// Seed seeds θ₀, the points and the check's directions.
 	Seed uint64
-	// StartTimeout and CallTimeout as in host.Config; zero means the host's defaults.
+	// StartTimeout and CallTimeout as in host.Config; zero means the host's defaults
+	// (host.DefaultStartTimeout, host.DefaultCallTimeout).
 	StartTimeout, CallTimeout time.Duration
 	// Check tunes the derivative checks (tolerances, steps).
 	Check check.Options
@@ -62,7 +65,7 @@ func (o Options) callTimeout() time.Duration {
 	if o.CallTimeout > 0 {
 		return o.CallTimeout
 	}
-	return time.Minute
+	return host.DefaultCallTimeout
 }
 
 // Check runs the conformance steps on the plugin argv, writes a report to w and returns it,
@@ -140,6 +143,7 @@ func (c *checker) run() {
 }
 
 func (c *checker) handshake() bool {
+	c.rec.begin("handshake")
 	t := time.Now()
 	conn, err := host.Dial(c.opts.hostConfig(c.argv))
 	if err != nil {
@@ -150,6 +154,7 @@ func (c *checker) handshake() bool {
 }
 
 func (c *checker) describe() bool {
+	c.rec.begin("describe")
 	var desc *pb.DescribeResponse
 	err := c.call(func(ctx context.Context) (err error) {
 		desc, err = c.conn.RPC.Describe(ctx, &pb.DescribeRequest{HostProtocolMinor: wire.ProtocolMinor})
@@ -216,6 +221,7 @@ func jsonToTOML(v any) any {
 }
 
 func (c *checker) schema() {
+	c.rec.begin("schema")
 	seen := map[string]bool{}
 	var problems, remarks []string
 	for _, f := range c.desc.ConfigSchema {
@@ -268,9 +274,6 @@ func (c *checker) env() *pb.Env {
 	if d == 0 && c.desc != nil && c.desc.Spec != nil {
 		d = int(c.desc.Spec.Dim)
 	}
-	if d == 0 {
-		d = 3
-	}
 	return &pb.Env{Dim: int64(d), Domain: pb.Domain(c.opts.Env.Domain), Dir: c.opts.Env.Dir}
 }
 
@@ -300,6 +303,7 @@ func wrongValue(typ string) string {
 }
 
 func (c *checker) badConfig() {
+	c.rec.begin("bad_config")
 	const unknown = "goebm_check_unknown_key"
 	var problems []string
 	try := func(what, key, js string) {
@@ -345,6 +349,7 @@ func contains(s []string, v string) bool {
 }
 
 func (c *checker) configure() bool {
+	c.rec.begin("configure")
 	if errs := wire.CheckConfig(c.opts.Config, c.desc.ConfigSchema); len(errs) > 0 {
 		var msgs []string
 		for _, e := range errs {
@@ -360,6 +365,9 @@ func (c *checker) configure() bool {
 	if err != nil {
 		return c.rec.fail("configure", "%v%s", err, c.stderrTail())
 	}
+	if bad, _ := refused(resp); bad && c.env().Dim == 0 {
+		return c.rec.fail("configure", "the plugin declares no dimension of its own and was given none: pass the data's dimension (ebm plugin check --dim D, or Options.Env.Dim)")
+	}
 	if bad, _ := refused(resp); bad {
 		var msgs []string
 		for _, d := range resp.Diagnostics {
@@ -371,8 +379,10 @@ func (c *checker) configure() bool {
 	if err != nil {
 		return c.rec.fail("configure", "invalid spec: %v", err)
 	}
-	if int64(spec.Dim) != c.env().Dim {
-		return c.rec.fail("configure", "spec has dimension %d, but the environment says %d", spec.Dim, c.env().Dim)
+	if d := c.env().Dim; d == 0 {
+		c.opts.Env.Dim = spec.Dim // the plugin's configuration fixed it
+	} else if int64(spec.Dim) != d {
+		return c.rec.fail("configure", "spec has dimension %d, but the environment says %d", spec.Dim, d)
 	}
 	c.spec = spec
 	return c.rec.pass("configure", "config %s → %s", js, wire.SpecString(spec))
@@ -381,6 +391,7 @@ func (c *checker) configure() bool {
 // badRequests sends malformed requests on the raw connection: each must be an error, and the
 // plugin must survive them.
 func (c *checker) badRequests() {
+	c.rec.begin("bad_request")
 	d, p := c.spec.Dim, c.spec.NumParams()
 	theta := &pb.Params{Version: 0, Data: make([]byte, 8*p)}
 	x := func(n, cols int) *pb.Tensor {
@@ -390,20 +401,20 @@ func (c *checker) badRequests() {
 		what string
 		req  *pb.EvaluateRequest
 		code codes.Code // required code, or OK for any error
-		msg  string     // required text in the message
+		is   error      // required host sentinel (errors.Is), or nil
 	}
 	cases := []bad{
-		{"no outputs", &pb.EvaluateRequest{Outputs: 0, X: x(2, d), Theta: theta}, codes.OK, ""},
-		{"unknown output bit 1<<20", &pb.EvaluateRequest{Outputs: 1 << 20, X: x(2, d), Theta: theta}, codes.OK, ""},
-		{fmt.Sprintf("X of width %d", d+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d+1), Theta: theta}, codes.OK, ""},
-		{"X with too few bytes", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{2, int64(d)}, Data: make([]byte, 8)}, Theta: theta}, codes.OK, ""},
-		{"X of rank 1", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{int64(d)}, Data: make([]byte, 8*d)}, Theta: theta}, codes.OK, ""},
-		{"weights of the wrong length", &pb.EvaluateRequest{Outputs: uint32(framework.OutParamVJP), X: x(2, d), Theta: theta, Weights: make([]byte, 8*3)}, codes.OK, ""},
-		{fmt.Sprintf("θ of %d values", p+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d), Theta: &pb.Params{Data: make([]byte, 8*(p+1))}}, codes.OK, ""},
+		{"no outputs", &pb.EvaluateRequest{Outputs: 0, X: x(2, d), Theta: theta}, codes.InvalidArgument, host.ErrBadRequest},
+		{"unknown output bit 1<<20", &pb.EvaluateRequest{Outputs: 1 << 20, X: x(2, d), Theta: theta}, codes.InvalidArgument, host.ErrBadRequest},
+		{fmt.Sprintf("X of width %d", d+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d+1), Theta: theta}, codes.InvalidArgument, host.ErrBadRequest},
+		{"X with too few bytes", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{2, int64(d)}, Data: make([]byte, 8)}, Theta: theta}, codes.InvalidArgument, host.ErrBadRequest},
+		{"X of rank 1", &pb.EvaluateRequest{Outputs: 1, X: &pb.Tensor{Shape: []int64{int64(d)}, Data: make([]byte, 8*d)}, Theta: theta}, codes.InvalidArgument, host.ErrBadRequest},
+		{"weights of the wrong length", &pb.EvaluateRequest{Outputs: uint32(framework.OutParamVJP), X: x(2, d), Theta: theta, Weights: make([]byte, 8*3)}, codes.InvalidArgument, host.ErrBadRequest},
+		{fmt.Sprintf("θ of %d values", p+1), &pb.EvaluateRequest{Outputs: 1, X: x(2, d), Theta: &pb.Params{Data: make([]byte, 8*(p+1))}}, codes.InvalidArgument, host.ErrBadRequest},
 	}
 	if p > 0 {
 		cases = append(cases, bad{"a θ version never sent", &pb.EvaluateRequest{Outputs: 1, X: x(2, d), Theta: &pb.Params{Version: 0x5eed}},
-			codes.FailedPrecondition, "theta version"})
+			codes.FailedPrecondition, host.ErrThetaNotCached})
 	}
 	if missing := (framework.OutMixed | framework.OutLaplacian | framework.OutHVP) &^ c.spec.Caps.Exact(); missing != 0 {
 		o := framework.OutHVP
@@ -414,7 +425,7 @@ func (c *checker) badRequests() {
 			}
 		}
 		cases = append(cases, bad{fmt.Sprintf("output %s, which the spec does not claim", o),
-			&pb.EvaluateRequest{Outputs: uint32(o), X: x(2, d), V: x(2, d), U: x(2, d), Theta: theta}, codes.OK, ""})
+			&pb.EvaluateRequest{Outputs: uint32(o), X: x(2, d), V: x(2, d), U: x(2, d), Theta: theta}, codes.Unimplemented, host.ErrUnimplemented})
 	}
 	var problems []string
 	for _, b := range cases {
@@ -432,8 +443,8 @@ func (c *checker) badRequests() {
 			problems = append(problems, fmt.Sprintf("%s broke the connection: %v", b.what, err))
 		case b.code != codes.OK && st.Code() != b.code:
 			problems = append(problems, fmt.Sprintf("%s: code %s, want %s", b.what, st.Code(), b.code))
-		case b.msg != "" && !strings.Contains(st.Message(), b.msg):
-			problems = append(problems, fmt.Sprintf("%s: message %q does not say %q", b.what, st.Message(), b.msg))
+		case b.is != nil && !errors.Is(host.FromStatus(err), b.is):
+			problems = append(problems, fmt.Sprintf("%s: the error carries no goebm.v1.ErrorDetail of reason %q (got %v)", b.what, b.is, host.FromStatus(err)))
 		}
 		if c.conn.Exited() {
 			break
@@ -469,6 +480,7 @@ func (c *checker) energy() {
 	cfg := c.opts.hostConfig(c.argv)
 	cfg.Config = c.opts.Config
 	cfg.Env.Dim = int(c.env().Dim)
+	c.rec.begin("open")
 	e, err := host.Open(cfg)
 	if err != nil {
 		c.rec.fail("open", "%v", err)
@@ -478,6 +490,7 @@ func (c *checker) energy() {
 	c.rec.pass("open", "the host opened and configured a second process")
 
 	p := e.Spec().NumParams()
+	c.rec.begin("init_params")
 	theta, again := make([]float64, p), make([]float64, p)
 	err1 := e.InitParams(theta, rand.New(rand.NewPCG(c.opts.Seed, 1)))
 	err2 := e.InitParams(again, rand.New(rand.NewPCG(c.opts.Seed, 1)))
@@ -499,6 +512,7 @@ func (c *checker) energy() {
 	x := points(e.Spec(), c.opts.Rows, rng)
 	copts := c.opts.Check
 	copts.Seed = c.opts.Seed
+	c.rec.begin("contract")
 	rep, err := check.Energy(e, theta, x, copts)
 	table := strings.TrimRight(rep.String(), "\n")
 	if err != nil {
@@ -522,6 +536,7 @@ func firstBitDiff(a, b []float64) int {
 // large sends one request whose X exceeds gRPC's default 4 MiB limit and compares it with
 // the same rows sent in small requests.
 func (c *checker) large(e *host.Energy, theta []float64) {
+	c.rec.begin("large_message")
 	spec := e.Spec()
 	n := c.opts.LargeBytes/(8*spec.Dim) + 1
 	x := points(spec, n, rand.New(rand.NewPCG(c.opts.Seed, 3)))
@@ -556,6 +571,7 @@ func (c *checker) large(e *host.Energy, theta []float64) {
 
 // sample runs two steps of the first sampler the plugin offers.
 func (c *checker) sample(e *host.Energy, theta []float64) {
+	c.rec.begin("sample")
 	names := e.Describe().Samplers
 	if len(names) == 0 {
 		c.rec.pass("sample", "no plugin-side samplers offered (optional)")
@@ -577,7 +593,7 @@ func (c *checker) sample(e *host.Energy, theta []float64) {
 		ch := &framework.Chains{X: x, Theta: theta, Eval: framework.NewEvaluator(e),
 			RNG: framework.Streams{Seed: c.opts.Seed}.Rands("check-sampler", chains)}
 		if err := smp.Run(ch, 2); err != nil {
-			if strings.Contains(err.Error(), "FailedPrecondition") {
+			if errors.Is(err, host.ErrUnsupported) {
 				tried = append(tried, name)
 				continue // the sampler does not support this energy
 			}
@@ -591,6 +607,7 @@ func (c *checker) sample(e *host.Energy, theta []float64) {
 }
 
 func (c *checker) shutdown() {
+	c.rec.begin("shutdown")
 	d := c.conn.Close()
 	c.conn = nil
 	if d > time.Second {

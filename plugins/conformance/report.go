@@ -51,10 +51,21 @@ func (r *Report) Step(name string) (Step, bool) {
 	return Step{}, false
 }
 
-// recorder appends steps to a report and writes each to w as it completes.
+// recorder appends steps to a report and writes each to w: its name when it starts (so a
+// slow step shows what is running), its verdict and detail when it ends.
 type recorder struct {
-	r *Report
-	w io.Writer
+	r     *Report
+	w     io.Writer
+	begun string
+}
+
+// begin writes the name of a step that starts.
+func (c *recorder) begin(name string) {
+	if c.begun != "" {
+		fmt.Fprintln(c.w)
+	}
+	fmt.Fprintf(c.w, "%-16s", name)
+	c.begun = name
 }
 
 func (c *recorder) add(s Step) bool {
@@ -66,8 +77,15 @@ func (c *recorder) add(s Step) bool {
 	case s.Warn:
 		mark = "warn"
 	}
-	detail := strings.ReplaceAll(s.Detail, "\n", "\n       ")
-	fmt.Fprintf(c.w, "%s  %-16s %s\n", mark, s.Name, detail)
+	if c.begun != s.Name {
+		if c.begun != "" {
+			fmt.Fprintln(c.w)
+		}
+		fmt.Fprintf(c.w, "%-16s", s.Name)
+	}
+	c.begun = ""
+	detail := strings.ReplaceAll(s.Detail, "\n", "\n                       ")
+	fmt.Fprintf(c.w, " %s  %s\n", mark, detail)
 	return s.Pass
 }
 

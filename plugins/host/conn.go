@@ -22,7 +22,7 @@ func Dial(c Config) (*Conn, error) {
 		return nil, err
 	}
 	if cfg.SHA256 != "" && cfg.Reattach == nil {
-		if err := verifySHA256(cfg.Argv, cfg.Env.Dir, cfg.SHA256); err != nil {
+		if err := verifySHA256(cfg.Argv, cfg.SHA256); err != nil {
 			return nil, err
 		}
 	}

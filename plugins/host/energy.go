@@ -78,7 +78,7 @@ func Open(c Config) (*Energy, error) {
 		e.label = "in-process"
 	}
 	if cfg.SHA256 != "" && cfg.Reattach == nil {
-		if err := verifySHA256(cfg.Argv, cfg.Env.Dir, cfg.SHA256); err != nil {
+		if err := verifySHA256(cfg.Argv, cfg.SHA256); err != nil {
 			return nil, err
 		}
 	}
@@ -146,7 +146,7 @@ func (e *Energy) startFirst() (*instance, error) {
 	if err != nil {
 		return nil, e.errorf(inst, "start "+strings.Join(e.cfg.Argv, " "), err)
 	}
-	ctx := context.Background()
+	ctx := e.cfg.Env.Ctx()
 	var desc *pb.DescribeResponse
 	err = inst.call(ctx, e.cfg.CallTimeout, func(ctx context.Context) (err error) {
 		desc, err = inst.rpc.Describe(ctx, &pb.DescribeRequest{HostProtocolMinor: wire.ProtocolMinor})
@@ -203,7 +203,7 @@ func (e *Energy) startFirst() (*instance, error) {
 func (e *Energy) configure(inst *instance) (*pb.Spec, error) {
 	env := &pb.Env{Dim: int64(e.cfg.Env.Dim), Domain: pb.Domain(e.cfg.Env.Domain), Dir: e.cfg.Env.Dir}
 	var resp *pb.ConfigureResponse
-	err := inst.call(context.Background(), e.cfg.CallTimeout, func(ctx context.Context) (err error) {
+	err := inst.call(e.cfg.Env.Ctx(), e.cfg.CallTimeout, func(ctx context.Context) (err error) {
 		resp, err = inst.rpc.Configure(ctx, &pb.ConfigureRequest{ConfigJson: e.configJSON, Env: env})
 		return err
 	})
@@ -252,7 +252,7 @@ func configErrors(errs []error) error {
 // must be the first one's.
 func (e *Energy) startConfigured() (*instance, error) {
 	if e.cfg.SHA256 != "" && e.cfg.Reattach == nil {
-		if err := verifySHA256(e.cfg.Argv, e.cfg.Env.Dir, e.cfg.SHA256); err != nil {
+		if err := verifySHA256(e.cfg.Argv, e.cfg.SHA256); err != nil {
 			return nil, err
 		}
 	}
@@ -378,25 +378,28 @@ func (e *Energy) restart(s *slot, old *instance) (*instance, error) {
 type failure int
 
 const (
-	failOther failure = iota
-	failCrash         // the process died or its connection broke: restart, retry if idempotent
-	failHang          // the call timed out: kill, restart on the next call, no retry
-	failTheta         // the plugin lost θ: resend it
+	failOther  failure = iota
+	failCrash          // the process died or its connection broke: restart, retry if idempotent
+	failHang           // the call timed out: kill, restart, retry if idempotent
+	failTheta          // the plugin lost θ: resend it
+	failCancel         // the run's context was cancelled: stop at once
 )
 
-func classify(err error, inst *instance) failure {
+func (e *Energy) classify(err error, inst *instance) failure {
+	if e.cfg.Env.Ctx().Err() != nil {
+		return failCancel
+	}
 	if errors.Is(err, errDead) {
 		return failCrash
+	}
+	if errors.Is(err, ErrThetaNotCached) {
+		return failTheta
 	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.Canceled:
 		return failCrash
 	case codes.DeadlineExceeded:
 		return failHang
-	case codes.FailedPrecondition:
-		if strings.Contains(status.Convert(err).Message(), "theta version") {
-			return failTheta
-		}
 	}
 	if inst.exited() {
 		return failCrash
@@ -404,16 +407,22 @@ func classify(err error, inst *instance) failure {
 	return failOther
 }
 
-// do runs one request on a process, restarting a dead process and retrying an idempotent
-// request once. f gets the instance and whether to resend θ whatever the instance holds.
+// do runs one request on a process. A process that dies or hangs (no answer within
+// call_timeout) is killed and replaced, and an idempotent request is retried once on the new
+// process; a second failure is the request's error. f gets the instance and whether to resend
+// θ whatever the instance holds.
 func (e *Energy) do(request string, idempotent bool, f func(ctx context.Context, inst *instance, resendTheta bool) error) error {
 	retried, resend := false, false
+	ctx := e.cfg.Env.Ctx()
 	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("plugin %s, %s: %w", e.label, request, err)
+		}
 		s, inst, err := e.acquire()
 		if err != nil {
 			return err
 		}
-		err = inst.call(context.Background(), e.cfg.CallTimeout, func(ctx context.Context) error {
+		err = inst.call(ctx, e.cfg.CallTimeout, func(ctx context.Context) error {
 			return f(ctx, inst, resend)
 		})
 		e.release(s)
@@ -421,34 +430,46 @@ func (e *Energy) do(request string, idempotent bool, f func(ctx context.Context,
 		if err == nil {
 			return nil
 		}
-		switch classify(err, inst) {
+		err = remoteError(err)
+		var what error
+		switch e.classify(err, inst) {
+		case failCancel:
+			return fmt.Errorf("plugin %s, %s: %w", e.label, request, ctx.Err())
 		case failTheta:
 			if !resend {
 				resend = true
 				continue
 			}
+			return e.errorf(inst, request, err)
 		case failCrash:
 			inst.waitExit(time.Second)
 			inst.killNow()
-			perr := e.errorf(inst, request, fmt.Errorf("the plugin process died: %w", err))
-			e.cfg.Logger.Warn("plugin process died", "plugin", e.label, "pid", inst.pid, "request", request, "error", err)
-			if idempotent && !retried && !e.closed.Load() {
-				retried, resend = true, true
-				continue
-			}
-			if retried {
-				perr.Err = fmt.Errorf("the plugin process died again on the retry: %w", err)
-			}
-			return perr
+			what = e.died(inst, err)
 		case failHang:
 			inst.killNow()
-			return e.errorf(inst, request, fmt.Errorf("no answer within call_timeout %v; the process was killed and will be restarted: %w", e.cfg.CallTimeout, err))
+			what = fmt.Errorf("%w: no answer within call_timeout %v; the process was killed (%v)", ErrHung, e.cfg.CallTimeout, err)
+		default:
+			return e.errorf(inst, request, err)
 		}
-		if errors.Is(err, ErrClosed) {
-			return err
+		e.cfg.Logger.Warn("plugin process failed", "plugin", e.label, "pid", inst.pid, "request", request, "error", what)
+		if idempotent && !retried && !e.closed.Load() {
+			retried, resend = true, true
+			continue
 		}
-		return e.errorf(inst, request, err)
+		perr := e.errorf(inst, request, what)
+		if retried {
+			perr.Err = fmt.Errorf("failed again on the retry, on a new process: %w", what)
+		}
+		return perr
 	}
+}
+
+// died describes a process that died: its exit status when known.
+func (e *Energy) died(inst *instance, err error) error {
+	if st := inst.status(); st != "" {
+		return fmt.Errorf("%w (%s): %v", ErrDied, st, err)
+	}
+	return fmt.Errorf("%w: %v", ErrDied, err)
 }
 
 // snapshotTheta returns the version of θ and its bytes, starting a new version when θ

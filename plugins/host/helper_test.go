@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +84,31 @@ func faultyEntry() framework.Entry[framework.Energy] {
 	return entry
 }
 
+// hangOnce wraps the double well and hangs on its first Evaluate in the first process that
+// creates the marker file; later processes answer.
+type hangOnce struct {
+	framework.Energy
+	marker string
+}
+
+func (h hangOnce) Evaluate(req *framework.Request, res *framework.Result) error {
+	if f, err := os.OpenFile(h.marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+		f.Close()
+		select {}
+	}
+	return h.Energy.Evaluate(req, res)
+}
+
+func hangOnceEntry(marker string) framework.Entry[framework.Energy] {
+	entry := doublewell.Entry()
+	inner := entry.New
+	entry.New = func(opts any, env framework.Env) (framework.Energy, error) {
+		e, err := inner(opts, env)
+		return hangOnce{e, marker}, err
+	}
+	return entry
+}
+
 // mlpEntry serves goebm's built-in MLP with two hidden layers of 16 softplus units.
 func mlpEntry() framework.Entry[framework.Energy] {
 	return framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
@@ -126,6 +154,11 @@ func servePluginMode(mode string) {
 		}})
 	case "faulty":
 		sdk.ServeEntry(faultyEntry())
+	case "grandchild":
+		spawnGrandchildren()
+		sdk.ServeEntry(doublewell.Entry())
+	case "hangonce":
+		sdk.ServeEntry(hangOnceEntry(os.Getenv("GOEBM_TEST_HANG_MARKER")))
 	case "badlog":
 		for _, l := range []string{`{"@message": 42}`, `{"@level": 7, "@message": "x"}`, `{"@timestamp": [], "@message": {"a": 1}}`,
 			`{"@message"`, "\x00\xff\xfe binary", strings.Repeat("long ", 40000), `[ERROR] plain error`, `{"@level":"warn","@message":"structured","k":1}`} {
@@ -154,10 +187,38 @@ func servePluginMode(mode string) {
 	}
 }
 
+// spawnGrandchildren starts two children that inherit the plugin's stderr and outlive it
+// unless something kills them: one in the plugin's process group, one in a session of its
+// own (out of the group's reach). It appends "pid child1 child2 socketdir" to the file
+// $GOEBM_TEST_PIDFILE.
+func spawnGrandchildren() {
+	var pids []string
+	for _, setsid := range []bool{false, true} {
+		c := exec.Command("sleep", "300")
+		c.Stderr = os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(5)
+		}
+		pids = append(pids, strconv.Itoa(c.Process.Pid))
+	}
+	f, err := os.OpenFile(os.Getenv("GOEBM_TEST_PIDFILE"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		os.Exit(6)
+	}
+	fmt.Fprintf(f, "%d %s %s\n", os.Getpid(), strings.Join(pids, " "), os.Getenv("PLUGIN_UNIX_SOCKET_DIR"))
+	f.Close()
+}
+
 // runHostMode is an intermediate host: it opens a pool of two plugins, prints their pids
 // and waits to be killed.
 func runHostMode() {
-	os.Setenv(modeEnv, "ok") // the plugins it starts serve the double well
+	if os.Getenv(modeEnv+"_CHILD") == "" {
+		os.Setenv(modeEnv, "ok") // the plugins it starts serve the double well
+	} else {
+		os.Setenv(modeEnv, os.Getenv(modeEnv+"_CHILD"))
+	}
 	e, err := Open(Config{Argv: []string{os.Args[0]}, Instances: 2, Env: framework.Env{Dim: 2},
 		Logger: discardLogger()})
 	if err != nil {

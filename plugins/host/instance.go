@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,11 +23,9 @@ import (
 type instance struct {
 	client  *plugin.Client
 	rpc     pb.EnergyClient
+	proc    *procRunner // nil when reattached
 	pid     int
 	stderr  *stderrLog
-	dir     string        // private folder for the plugin's unix socket
-	owned   bool          // started by us (not reattached)
-	release chan struct{} // ends the spawning thread
 	version atomic.Uint64 // θ version the plugin has cached
 	dead    atomic.Bool
 	once    sync.Once
@@ -38,7 +33,7 @@ type instance struct {
 
 // start execs the plugin and connects to it (handshake, protocol version, dispense).
 func start(cfg *Config, label string) (*instance, error) {
-	inst := &instance{release: make(chan struct{}), stderr: newStderrLog(label, cfg.Logger)}
+	inst := &instance{stderr: newStderrLog(label, cfg.Logger, *cfg.LogLevel, cfg.LogRate, cfg.LogBurst)}
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.PluginSet(nil),
@@ -51,30 +46,15 @@ func start(cfg *Config, label string) (*instance, error) {
 		SyncStdout: inst.stderr,
 		SyncStderr: inst.stderr,
 	}
-	var cmd *exec.Cmd
 	if cfg.Reattach != nil {
 		cc.Reattach = cfg.Reattach
 		cc.Plugins = cc.VersionedPlugins[wire.ProtocolMajor] // go-plugin reads Plugins on reattach
 		inst.pid = cfg.Reattach.Pid
 	} else {
-		dir, err := os.MkdirTemp("", "goebm-plugin-")
-		if err != nil {
-			return nil, err
-		}
-		inst.dir, inst.owned = dir, true
-		prog := cfg.Argv[0]
-		if !filepath.IsAbs(prog) && filepath.Base(prog) != prog && cfg.Env.Dir != "" {
-			prog = filepath.Join(cfg.Env.Dir, prog)
-		}
-		cmd = exec.Command(prog, cfg.Argv[1:]...)
-		cmd.Dir = cfg.Env.Dir
-		// go-plugin appends the host's environment and its own variables after these.
-		cmd.Env = []string{"PLUGIN_UNIX_SOCKET_DIR=" + dir}
-		cmd.SysProcAttr = sysProcAttr()
-		cc.Cmd = cmd
+		cc.RunnerFunc = runnerFunc(cfg.Argv, cfg.Dir, &inst.proc)
 	}
 	inst.client = plugin.NewClient(cc)
-	err := onSpawnThread(func() error {
+	err := func() error {
 		proto, err := inst.client.Client()
 		if err != nil {
 			return err
@@ -85,12 +65,13 @@ func start(cfg *Config, label string) (*instance, error) {
 		}
 		inst.rpc = raw.(pb.EnergyClient)
 		return proto.Ping()
-	}, inst.release)
-	if cmd != nil && cmd.Process != nil {
-		inst.pid = cmd.Process.Pid
+	}()
+	if inst.proc != nil {
+		inst.pid = inst.proc.pid
 	}
 	if err != nil {
-		inst.kill()
+		inst.waitExit(time.Second) // so that the stderr tail holds the plugin's last words
+		inst.killNow()
 		return inst, handshakeError(err)
 	}
 	return inst, nil
@@ -98,10 +79,13 @@ func start(cfg *Config, label string) (*instance, error) {
 
 var pluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
-// handshakeError explains go-plugin's start errors to a person.
+// handshakeError explains go-plugin's start errors to a person. go-plugin's errors are plain
+// strings, so this is the one place where the host reads error text.
 func handshakeError(err error) error {
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "cannot start the plugin"):
+		return err
 	case strings.Contains(msg, "incompatible API version"):
 		m := pluginVersionRE.FindStringSubmatch(msg)
 		v, _ := strconv.Atoi(m[len(m)-1])
@@ -123,12 +107,32 @@ func handshakeError(err error) error {
 
 // exited reports whether the process is known to have ended.
 func (in *instance) exited() bool {
+	if in.proc != nil {
+		return in.proc.exited()
+	}
 	return in.client != nil && in.client.Exited()
 }
 
+// status describes how the process ended ("exit status 2", "killed by signal 9 (killed)"),
+// or "" while it runs or when unknown.
+func (in *instance) status() string {
+	if in.proc != nil {
+		return in.proc.status()
+	}
+	return ""
+}
+
 // waitExit waits up to d for the process to end, so that its last stderr lines (a panic's
-// stack) have been read.
+// stack) have been read and its exit status is known.
 func (in *instance) waitExit(d time.Duration) bool {
+	if in.proc != nil {
+		select {
+		case <-in.proc.done:
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
 	deadline := time.Now().Add(d)
 	for !in.exited() {
 		if time.Now().After(deadline) {
@@ -139,39 +143,32 @@ func (in *instance) waitExit(d time.Duration) bool {
 	return true
 }
 
-// kill ends the process (gracefully through GRPCController.Shutdown, then SIGKILL after
-// go-plugin's 2 s), its process group, and removes its socket folder. It is idempotent.
+// kill ends the process gracefully (GRPCController.Shutdown, then go-plugin's 2 s wait, then
+// the runner's kill: the process group and, through the supervisor, every descendant) and
+// removes its socket folder. It is idempotent.
 func (in *instance) kill() {
 	in.once.Do(func() {
 		in.dead.Store(true)
 		if in.client != nil {
 			in.client.Kill()
 		}
-		if in.owned {
-			killGroup(in.pid)
-		}
 		in.stderr.flush()
-		close(in.release)
-		if in.dir != "" {
-			_ = os.RemoveAll(in.dir)
-		}
 	})
 }
 
 // killNow ends a process that is known to misbehave (hung, or half dead) without the
 // graceful Shutdown request and its 2 s wait.
 func (in *instance) killNow() {
-	if in.owned && in.pid > 0 {
-		if p, err := os.FindProcess(in.pid); err == nil {
-			_ = p.Kill()
-		}
+	in.dead.Store(true)
+	if in.proc != nil {
+		_ = in.proc.Kill(context.Background())
 	}
 	in.kill()
 }
 
 var errDead = errors.New("plugin process is not running")
 
-// call runs one RPC with the call timeout.
+// call runs one RPC with the call timeout, under ctx.
 func (in *instance) call(ctx context.Context, timeout time.Duration, f func(ctx context.Context) error) error {
 	if in.dead.Load() || in.exited() {
 		return errDead

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 const (
@@ -19,12 +20,18 @@ const (
 )
 
 // stderrLog reads a plugin's stderr: it splits it into lines whatever the writes look like,
-// logs each line (hclog-shaped JSON lines at their level, others as plain text) and keeps the
-// last tailLines lines for error reports. It never fails and never panics on any input:
-// a malformed line is just text.
+// keeps the last tailLines lines for error reports, and logs the lines at or above its level
+// (hclog-shaped JSON lines at their level, [LEVEL] prefixes, other lines as debug), at most
+// rate lines a second with bursts of burst; the lines over the rate are counted, and the
+// count is logged when lines flow again and at the end. A line below the level or over the
+// rate costs a look at its level only, so a chatty plugin cannot slow the host down. It never
+// fails and never panics on any input: a malformed line is just text.
 type stderrLog struct {
 	label string
 	log   *slog.Logger
+	level slog.Level
+	rate  float64 // lines per second; ≤ 0: no bound
+	burst float64
 
 	mu      sync.Mutex
 	partial []byte
@@ -32,10 +39,13 @@ type stderrLog struct {
 	next    int
 	count   int
 	inPanic bool
+	tokens  float64
+	last    time.Time
+	dropped int
 }
 
-func newStderrLog(label string, log *slog.Logger) *stderrLog {
-	return &stderrLog{label: label, log: log}
+func newStderrLog(label string, log *slog.Logger, level slog.Level, rate, burst int) *stderrLog {
+	return &stderrLog{label: label, log: log, level: level, rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
 }
 
 // Write implements io.Writer.
@@ -70,6 +80,39 @@ func (s *stderrLog) flush() {
 		s.line(s.partial)
 		s.partial = s.partial[:0]
 	}
+	s.reportDropped()
+}
+
+// Dropped returns how many lines the rate limit kept from the log so far.
+func (s *stderrLog) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// reportDropped logs how many lines were dropped since the last report.
+func (s *stderrLog) reportDropped() {
+	if s.dropped > 0 && s.log != nil {
+		s.log.Warn(fmt.Sprintf("%d plugin log lines dropped: more than %g lines a second", s.dropped, s.rate), "plugin", s.label)
+		s.dropped = 0
+	}
+}
+
+// admit takes a token for one line, refilling at rate per second.
+func (s *stderrLog) admit() bool {
+	if s.rate <= 0 {
+		return true
+	}
+	now := time.Now()
+	if !s.last.IsZero() {
+		s.tokens = min(s.burst, s.tokens+now.Sub(s.last).Seconds()*s.rate)
+	}
+	s.last = now
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
 }
 
 func (s *stderrLog) line(b []byte) {
@@ -84,14 +127,52 @@ func (s *stderrLog) line(b []byte) {
 	if s.log == nil {
 		return
 	}
-	level, msg, attrs := parseLine(text)
 	if strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ") || strings.HasPrefix(text, "Traceback (most recent call last)") {
 		s.inPanic = true
 	}
-	if s.inPanic && level < slog.LevelError {
-		level = slog.LevelError
+	level := sniffLevel(text)
+	if s.inPanic {
+		level = max(level, slog.LevelError)
+	}
+	if level < s.level {
+		return
+	}
+	if !s.admit() {
+		s.dropped++
+		return
+	}
+	s.reportDropped()
+	level, msg, attrs := parseLine(text)
+	if s.inPanic {
+		level = max(level, slog.LevelError)
+	}
+	if level < s.level {
+		return
 	}
 	s.log.LogAttrs(context.Background(), level, msg, append([]slog.Attr{slog.String("plugin", s.label)}, attrs...)...)
+}
+
+// sniffLevel returns a line's level without decoding it: the value of an "@level" key, info
+// for other JSON-looking lines, a [LEVEL] prefix, or debug. It is at least the level that
+// parseLine finds, so that it filters cheaply before the rate limit.
+func sniffLevel(text string) slog.Level {
+	if strings.HasPrefix(text, "{") {
+		i := strings.Index(text, `"@level"`)
+		if i < 0 {
+			return slog.LevelInfo
+		}
+		rest := strings.TrimLeft(text[i+len(`"@level"`):], " \t:")
+		if !strings.HasPrefix(rest, `"`) {
+			return slog.LevelInfo
+		}
+		rest = rest[1:]
+		if j := strings.IndexByte(rest, '"'); j >= 0 {
+			return levelOf(rest[:j])
+		}
+		return slog.LevelInfo
+	}
+	level, _, _ := parsePrefix(text)
+	return level
 }
 
 // setLabel renames the plugin in log records.
@@ -145,6 +226,11 @@ func parseLine(text string) (slog.Level, string, []slog.Attr) {
 			return level, msg, attrs
 		}
 	}
+	return parsePrefix(text)
+}
+
+// parsePrefix reads a plain line with an optional [LEVEL] prefix; other lines are debug.
+func parsePrefix(text string) (slog.Level, string, []slog.Attr) {
 	for _, p := range []struct {
 		prefix string
 		level  slog.Level

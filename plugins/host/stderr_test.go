@@ -11,7 +11,7 @@ import (
 
 func TestStderrLogSplitsAnyWrites(t *testing.T) {
 	h := &captureHandler{}
-	s := newStderrLog("p", slog.New(h))
+	s := newStderrLog("p", slog.New(h), slog.LevelDebug-4, -1, 0)
 	for _, w := range []string{"first li", "ne\nsecond\n", "{\"@level\": \"error\", \"@message\": 42}\n", "no newline"} {
 		s.Write([]byte(w))
 	}
@@ -22,7 +22,7 @@ func TestStderrLogSplitsAnyWrites(t *testing.T) {
 }
 
 func TestStderrLogKeepsTheLastLines(t *testing.T) {
-	s := newStderrLog("p", nil)
+	s := newStderrLog("p", nil, 0, 0, 0)
 	for i := 0; i < 3*tailLines; i++ {
 		fmt.Fprintf(s, "line %d\n", i)
 	}
@@ -43,4 +43,30 @@ func TestParseLineNeverFails(t *testing.T) {
 	assert.Equal(t, slog.LevelWarn, level)
 	assert.Equal(t, "m", msg)
 	assert.Len(t, attrs, 2)
+}
+
+// A flood of lines reaches the log at the rate limit, lines below the level not at all, and
+// the count of dropped lines is reported; every line is still kept for error reports.
+func TestStderrLogRateAndLevel(t *testing.T) {
+	h := &captureHandler{}
+	s := newStderrLog("p", slog.New(h), slog.LevelInfo, 20, 50)
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(s, `{"@level":"info","@message":"line %d"}`+"\n", i)
+		fmt.Fprintf(s, "[DEBUG] below the level %d\n", i)
+	}
+	assert.Equal(t, "[DEBUG] below the level 9999", s.tail(1)[0])
+	h.mu.Lock()
+	logged := len(h.msgs)
+	h.mu.Unlock()
+	assert.GreaterOrEqual(t, logged, 50, "the burst passes")
+	assert.Less(t, logged, 50+40, "then about 20 lines a second")
+	dropped := s.Dropped()
+	assert.Equal(t, 10000-logged, dropped)
+	s.flush()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	assert.Equal(t, fmt.Sprintf("WARN %d plugin log lines dropped: more than 20 lines a second", dropped), h.msgs[len(h.msgs)-1])
+	for _, m := range h.msgs {
+		assert.NotContains(t, m, "below the level")
+	}
 }

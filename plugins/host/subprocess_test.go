@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,7 +180,7 @@ func TestSHA256(t *testing.T) {
 	assert.Contains(t, ke.Msg, "want "+cfg.SHA256)
 
 	// For an interpreter the script is pinned.
-	p, err := pinnedFile([]string{"python3", "-u", "plugin.py"}, "/some/dir")
+	p, err := pinnedFile([]string{"/usr/bin/python3", "-u", "/some/dir/plugin.py"})
 	require.NoError(t, err)
 	assert.Equal(t, "/some/dir/plugin.py", p)
 }
@@ -248,7 +249,9 @@ func TestCrashRestartRetry(t *testing.T) {
 	_, err = eval(e, &bad)
 	var pe *Error
 	require.ErrorAs(t, err, &pe)
-	assert.Contains(t, pe.Error(), "died again on the retry")
+	assert.Contains(t, pe.Error(), "failed again on the retry")
+	assert.ErrorIs(t, err, ErrDied)
+	assert.Contains(t, pe.Error(), "exit status 2", "a Go panic's exit status")
 	assert.Contains(t, pe.Error(), "panic: the plugin dies on purpose")
 	assert.Contains(t, pe.Error(), "goroutine", "with its stack")
 	assert.Contains(t, pe.Error(), "Evaluate(energy,grad_x,param_vjp; 20 rows)")
@@ -279,6 +282,8 @@ func TestPanicInHandler(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A plugin that hangs is killed at call_timeout and the request retried once on a new
+// process; when it hangs again, the error says so.
 func TestHungPlugin(t *testing.T) {
 	cfg := pluginConfig(t, "faulty")
 	cfg.Env = framework.Env{Dim: 2}
@@ -290,13 +295,53 @@ func TestHungPlugin(t *testing.T) {
 	start := time.Now()
 	_, err := eval(e, req)
 	require.Error(t, err)
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.ErrorIs(t, err, ErrHung)
 	assert.Contains(t, err.Error(), "no answer within call_timeout 300ms")
-	assert.Contains(t, err.Error(), "DeadlineExceeded")
+	assert.Contains(t, err.Error(), "failed again on the retry, on a new process")
 	waitDead(t, pid, 2*time.Second)
 	req.X.Set(0, 0, 0.5)
 	_, err = eval(e, req)
 	require.NoError(t, err, "the next request restarts the plugin")
+}
+
+// A plugin that hangs once (the first process to see the request) is killed, and the retry
+// on a new process answers with the same bits as a plugin that never hung.
+func TestHangOnceRetried(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "hung")
+	t.Setenv("GOEBM_TEST_HANG_MARKER", marker)
+	cfg := pluginConfig(t, "hangonce")
+	cfg.Env = framework.Env{Dim: 2}
+	cfg.CallTimeout = 500 * time.Millisecond
+	e := open(t, cfg)
+	req := energyRequest(rand.New(rand.NewPCG(5, 6)), 7, 2)
+	want := evalDirect(t, 2, req)
+	pid := e.PIDs()[0]
+	got, err := eval(e, req)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.FileExists(t, marker, "the first process hung")
+	assert.NotEqual(t, pid, e.PIDs()[0], "the hung process was replaced")
+	waitDead(t, pid, 2*time.Second)
+}
+
+// Cancelling the energy's context stops a request in flight at once, without restarting the
+// plugin or retrying.
+func TestContextCancelStopsRequest(t *testing.T) {
+	cfg := pluginConfig(t, "faulty")
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Env = framework.Env{Dim: 2, Context: ctx}
+	e := open(t, cfg)
+	req := energyRequest(rand.New(rand.NewPCG(5, 7)), 5, 2)
+	req.X.Set(0, 0, trigHang)
+	pid := e.PIDs()[0]
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := eval(e, req)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 2*time.Second, "the hung request did not wait for call_timeout")
+	assert.Equal(t, int64(0), e.restarts.Load(), "no restart")
+	assert.Equal(t, pid, e.PIDs()[0])
 }
 
 func TestNonFiniteAndBadShape(t *testing.T) {
@@ -343,6 +388,8 @@ func TestMalformedLogLines(t *testing.T) {
 	cfg.Env = framework.Env{Dim: 2}
 	h := &captureHandler{}
 	cfg.Logger = slog.New(h)
+	trace := slog.LevelDebug - 4
+	cfg.LogLevel = &trace
 	e := open(t, cfg)
 	req := energyRequest(rand.New(rand.NewPCG(7, 7)), 5, 2)
 	_, err := eval(e, req)
@@ -356,23 +403,21 @@ func TestMalformedLogLines(t *testing.T) {
 	assert.Contains(t, msgs, `DEBUG {"@message"`)
 }
 
+// A host that is SIGKILLed leaves nothing behind: its plugins, their children (even one in
+// a session of its own) and their socket folders are gone within seconds.
 func TestHostKilledLeavesNoPlugin(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "pids")
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), modeEnv+"=host")
+	cmd.Env = append(os.Environ(), modeEnv+"=host", modeEnv+"_CHILD=grandchild", "GOEBM_TEST_PIDFILE="+file)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err, "the intermediate host printed its plugins' pids")
-	var pids []int
-	for _, f := range strings.Fields(line) {
-		pid, err := strconv.Atoi(f)
-		require.NoError(t, err)
-		pids = append(pids, pid)
-	}
-	require.Len(t, pids, 2)
+	require.Len(t, strings.Fields(line), 2)
+	pids, dirs := pluginTree(t, file, 2)
 	for _, pid := range pids {
 		require.True(t, alive(pid))
 	}
@@ -381,4 +426,65 @@ func TestHostKilledLeavesNoPlugin(t *testing.T) {
 	for _, pid := range pids {
 		waitDead(t, pid, 3*time.Second)
 	}
+	for _, d := range dirs {
+		waitGone(t, d, time.Second)
+	}
+}
+
+// pluginTree reads the lines the grandchild plugins wrote: each process's pid, its two
+// children's, and its socket folder.
+func pluginTree(t *testing.T, file string, processes int) (pids []int, dirs []string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	require.Len(t, lines, processes)
+	for _, l := range lines {
+		f := strings.Fields(l)
+		require.Len(t, f, 4, l)
+		for _, s := range f[:3] {
+			pid, err := strconv.Atoi(s)
+			require.NoError(t, err)
+			pids = append(pids, pid)
+		}
+		dirs = append(dirs, f[3])
+	}
+	return pids, dirs
+}
+
+func waitGone(t *testing.T, dir string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("socket folder %s still there after %v", dir, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A plugin whose children inherit its stderr (one in its process group, one in a session of
+// its own) closes within seconds, and leaves no process and no socket folder behind.
+func TestDescendantsEndWithPlugin(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pids")
+	t.Setenv("GOEBM_TEST_PIDFILE", file)
+	cfg := pluginConfig(t, "grandchild")
+	cfg.Env = framework.Env{Dim: 2}
+	e := open(t, cfg)
+	_, err := eval(e, energyRequest(rand.New(rand.NewPCG(8, 8)), 3, 2))
+	require.NoError(t, err)
+	pids, dirs := pluginTree(t, file, 1)
+	for _, pid := range pids {
+		require.True(t, alive(pid), "pid %d", pid)
+	}
+	start := time.Now()
+	require.NoError(t, e.Close())
+	assert.Less(t, time.Since(start), 3*time.Second)
+	for _, pid := range pids {
+		waitDead(t, pid, 2*time.Second)
+	}
+	waitGone(t, dirs[0], time.Second)
 }

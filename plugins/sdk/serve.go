@@ -10,11 +10,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/internal/wire"
+	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
 	"github.com/goebm/goebm/samplers"
 )
 
@@ -164,5 +163,5 @@ func recoverStream(log hclog.Logger) grpc.StreamServerInterceptor {
 func panicError(log hclog.Logger, method string, r any) error {
 	stack := string(debug.Stack())
 	log.Error("panic in handler", "method", method, "panic", fmt.Sprint(r), "stack", stack)
-	return status.Errorf(codes.Internal, "panic in %s: %v\n%s", method[strings.LastIndex(method, "/")+1:], r, stack)
+	return wire.Errorf(pb.ErrorReason_ERROR_REASON_PANIC, "", "panic in %s: %v\n%s", method[strings.LastIndex(method, "/")+1:], r, stack)
 }

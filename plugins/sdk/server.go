@@ -8,8 +8,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"gonum.org/v1/gonum/mat"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/internal/wire"
@@ -59,7 +57,7 @@ func (s *server) state() (framework.Energy, framework.Spec, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.energy == nil {
-		return nil, framework.Spec{}, status.Error(codes.FailedPrecondition, "the plugin is not configured: call Configure first")
+		return nil, framework.Spec{}, wire.Errorf(pb.ErrorReason_ERROR_REASON_NOT_CONFIGURED, "", "the plugin is not configured: call Configure first")
 	}
 	return s.energy, s.spec, nil
 }
@@ -79,7 +77,7 @@ func (s *server) Describe(_ context.Context, _ *pb.DescribeRequest) (*pb.Describ
 	if s.entry != nil && s.entry.Options != nil {
 		schema, err := Schema(s.entry.Options())
 		if err != nil {
-			return nil, status.Errorf(codes.Internal, "config schema: %v", err)
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_PANIC, "", "config schema: %v", err)
 		}
 		resp.ConfigSchema = schema
 	}
@@ -132,12 +130,12 @@ func (s *server) InitParams(_ context.Context, req *pb.InitParamsRequest) (*pb.I
 	}
 	words, err := wire.Uint64s(req.RandomWords)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "random_words: %v", err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "random_words: %v", err)
 	}
 	src := &replay{words: words}
 	theta := make([]float64, spec.NumParams())
 	if err := e.InitParams(theta, rand.New(src)); err != nil {
-		return nil, status.Errorf(codes.Internal, "InitParams: %v", err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_PANIC, "", "InitParams: %v", err)
 	}
 	return &pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta), WordsUsed: src.used}, nil
 }
@@ -152,15 +150,15 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 	}
 	out := framework.Output(req.Outputs)
 	if out == 0 || out&^allOutputs != 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "outputs %#x: want a non-empty subset of %#x", req.Outputs, uint32(allOutputs))
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "outputs %#x: want a non-empty subset of %#x", req.Outputs, uint32(allOutputs))
 	}
 	if missing := out &^ spec.Caps.Exact(); missing != 0 {
-		return nil, status.Errorf(codes.Unimplemented, "outputs [%s] are not among the energy's exact outputs [%s]", missing, spec.Caps.Exact())
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_UNIMPLEMENTED, "", "outputs [%s] are not among the energy's exact outputs [%s]", missing, spec.Caps.Exact())
 	}
 	d, p := spec.Dim, spec.NumParams()
 	x, err := wire.Matrix("x", req.X, -1, d)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 	}
 	n, _ := x.Dims()
 	theta, err := s.thetas.get(req.Theta, p)
@@ -170,26 +168,26 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 	fr := framework.Request{Outputs: out, X: x, Theta: theta, MixedSelf: req.MixedSelf}
 	if len(req.Weights) > 0 {
 		if fr.Weights, err = wire.Vector("weights", req.Weights, n); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 		}
 	}
 	if len(req.LapWeights) > 0 {
 		if fr.LapWeights, err = wire.Vector("lap_weights", req.LapWeights, n); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 		}
 	}
 	if req.U != nil {
 		if fr.U, err = wire.Matrix("u", req.U, n, d); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 		}
 	}
 	if req.V != nil || out.Has(framework.OutHVP) {
 		if fr.V, err = wire.Matrix("v", req.V, n, d); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 		}
 	}
 	if err := fr.Validate(spec); err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 	}
 	if n == 0 {
 		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),
@@ -200,7 +198,7 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 	res := &sc.res
 	res.Reset(out, n, d, p)
 	if err := framework.EvaluateChunk(e, spec.Caps, &fr, res, &sc.self); err != nil {
-		return nil, status.Errorf(codes.Unknown, "Evaluate(%s; %d rows): %v", out, n, err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_FAILED, "", "Evaluate(%s; %d rows): %v", out, n, err)
 	}
 	return encodeResult(out, res, n, d), nil
 }
@@ -255,7 +253,7 @@ func (s *server) Sample(_ context.Context, req *pb.SampleRequest) (*pb.SampleRes
 	}
 	entry, ok := s.samplers[req.Sampler]
 	if !ok {
-		return nil, status.Errorf(codes.Unimplemented, "sampler %q is not available in this plugin (it offers %v)", req.Sampler, framework.Names(s.samplers))
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_UNIMPLEMENTED, "", "sampler %q is not available in this plugin (it offers %v)", req.Sampler, framework.Names(s.samplers))
 	}
 	cs, err := s.sampler(req.Sampler, req.OptionsJson, entry, spec)
 	if err != nil {
@@ -263,13 +261,13 @@ func (s *server) Sample(_ context.Context, req *pb.SampleRequest) (*pb.SampleRes
 	}
 	x, err := wire.Matrix("x", req.X, -1, spec.Dim)
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
 	}
 	chains, _ := x.Dims()
 	x = mat.DenseCopyOf(x)
 	seeds, err := wire.Uint64s(req.Seeds)
 	if err != nil || len(seeds) != 2*chains {
-		return nil, status.Errorf(codes.InvalidArgument, "seeds has %d bytes, want 16 per chain (%d chains)", len(req.Seeds), chains)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "seeds has %d bytes, want 16 per chain (%d chains)", len(req.Seeds), chains)
 	}
 	theta, err := s.thetas.get(req.Theta, spec.NumParams())
 	if err != nil {
@@ -285,7 +283,7 @@ func (s *server) Sample(_ context.Context, req *pb.SampleRequest) (*pb.SampleRes
 	err = cs.s.Run(c, int(req.Steps))
 	cs.mu.Unlock()
 	if err != nil {
-		return nil, status.Errorf(codes.Unknown, "sampler %s, %d steps on %d chains: %v", req.Sampler, req.Steps, chains, err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_FAILED, "", "sampler %s, %d steps on %d chains: %v", req.Sampler, req.Steps, chains, err)
 	}
 	counts := ev.Counts()
 	resp := &pb.SampleResponse{X: wire.Tensor(c.X), Proposed: c.Proposed, Accepted: c.Accepted,
@@ -310,14 +308,14 @@ func (s *server) sampler(name, optsJSON string, entry framework.Entry[framework.
 		opts = entry.Options()
 	}
 	if errs := DecodeConfig(optsJSON, opts); len(errs) > 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "sampler %s options: %v", name, errs[0])
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "sampler %s options: %v", name, errs[0])
 	}
 	smp, err := entry.New(opts, s.env)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "sampler %s: %v", name, err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "sampler %s: %v", name, err)
 	}
 	if err := smp.Supports(spec); err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "sampler %s: %v", name, err)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_UNSUPPORTED, "", "sampler %s: %v", name, err)
 	}
 	if s.smpCache == nil {
 		s.smpCache = map[string]*cachedSampler{}

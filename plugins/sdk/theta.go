@@ -1,11 +1,7 @@
 package sdk
 
 import (
-	"fmt"
 	"sync"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/goebm/goebm/plugins/internal/wire"
 	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
@@ -33,11 +29,11 @@ func (c *thetaCache) get(prm *pb.Params, p int) ([]float64, error) {
 		if p == 0 {
 			return nil, nil
 		}
-		return nil, status.Errorf(codes.InvalidArgument, "theta is missing (the energy has %d parameters)", p)
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "theta is missing (the energy has %d parameters)", p)
 	}
 	if len(prm.Data) > 0 || p == 0 {
 		if len(prm.Data) != 8*p {
-			return nil, status.Errorf(codes.InvalidArgument, "theta has %d bytes, want 8·%d = %d", len(prm.Data), p, 8*p)
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "theta has %d bytes, want 8·%d = %d", len(prm.Data), p, 8*p)
 		}
 		theta := make([]float64, p)
 		wire.CopyFloats(theta, prm.Data)
@@ -55,7 +51,7 @@ func (c *thetaCache) get(prm *pb.Params, p int) ([]float64, error) {
 			return s.theta, nil
 		}
 	}
-	return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf("theta version %d not cached", prm.Version))
+	return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_THETA_NOT_CACHED, "theta", "theta version %d not cached", prm.Version)
 }
 
 func (c *thetaCache) put(version uint64, theta []float64) {

@@ -43,6 +43,7 @@ from goebm.v1 import goebm_pb2 as pb
 from goebm.v1 import goebm_pb2_grpc as pb_grpc
 import grpc_controller_pb2
 import grpc_controller_pb2_grpc
+from google.rpc import status_pb2
 import health_pb2
 import health_pb2_grpc
 
@@ -133,9 +134,21 @@ class GaussianDiag:
 
 
 class Abort(Exception):
-    def __init__(self, code, message):
+    def __init__(self, code, message, reason):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.reason = code, message, reason
+
+
+# Error reasons (goebm.v1.ErrorReason), attached to every error so the host need not read messages.
+BAD_REQUEST, NOT_CONFIGURED, THETA_NOT_CACHED, FAILED, PANIC = 1, 2, 3, 6, 7
+
+
+def abort(context, code, message, reason):
+    """Ends the RPC with an error status carrying a goebm.v1.ErrorDetail."""
+    st = status_pb2.Status(code=code.value[0], message=message)
+    st.details.add().Pack(pb.ErrorDetail(reason=reason))
+    context.set_trailing_metadata((("grpc-status-details-bin", st.SerializeToString()),))
+    context.abort(code, message)
 
 
 def le_bytes(a):
@@ -144,18 +157,18 @@ def le_bytes(a):
 
 def matrix(what, t, rows, cols):
     if t is None or len(t.shape) != 2:
-        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} must be a rank-2 tensor")
+        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} must be a rank-2 tensor", BAD_REQUEST)
     n, c = t.shape
     if (rows is not None and n != rows) or c != cols:
-        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has shape {n}×{c}, want {rows if rows is not None else 'n'}×{cols}")
+        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has shape {n}×{c}, want {rows if rows is not None else 'n'}×{cols}", BAD_REQUEST)
     if len(t.data) != 8 * n * c:
-        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has {len(t.data)} bytes, want {8 * n * c}")
+        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has {len(t.data)} bytes, want {8 * n * c}", BAD_REQUEST)
     return np.frombuffer(t.data, dtype="<f8").reshape(n, c)
 
 
 def vector(what, b, n):
     if len(b) != 8 * n:
-        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has {len(b)} bytes, want {8 * n}")
+        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what} has {len(b)} bytes, want {8 * n}", BAD_REQUEST)
     return np.frombuffer(b, dtype="<f8")
 
 
@@ -169,12 +182,12 @@ class EnergyService(pb_grpc.EnergyServicer):
         try:
             return f()
         except Abort as e:
-            context.abort(e.code, e.message)
+            abort(context, e.code, e.message, e.reason)
         except Exception as e:  # an error in the energy: report it with its traceback
             import traceback
             tb = traceback.format_exc()
             log("error", "handler failed", error=str(e), traceback=tb)
-            context.abort(grpc.StatusCode.INTERNAL, f"{e}\n{tb}")
+            abort(context, grpc.StatusCode.INTERNAL, f"{e}\n{tb}", PANIC)
 
     def Describe(self, request, context):
         schema = [pb.ConfigField(key=k, type=t, default_json=json.dumps(dv), help=h) for k, (t, dv, h) in SCHEMA.items()]
@@ -217,7 +230,7 @@ class EnergyService(pb_grpc.EnergyServicer):
     def _energy(self):
         with self.lock:
             if self.energy is None:
-                raise Abort(grpc.StatusCode.FAILED_PRECONDITION, "the plugin is not configured: call Configure first")
+                raise Abort(grpc.StatusCode.FAILED_PRECONDITION, "the plugin is not configured: call Configure first", NOT_CONFIGURED)
             return self.energy
 
     def _theta(self, params, p):
@@ -232,14 +245,14 @@ class EnergyService(pb_grpc.EnergyServicer):
         with self.lock:
             theta = self.thetas.get(params.version)
         if theta is None or params.version == 0:
-            raise Abort(grpc.StatusCode.FAILED_PRECONDITION, f"theta version {params.version} not cached")
+            raise Abort(grpc.StatusCode.FAILED_PRECONDITION, f"theta version {params.version} not cached", THETA_NOT_CACHED)
         return theta
 
     def InitParams(self, request, context):
         def run():
             e = self._energy()
             if len(request.random_words) % 8:
-                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "random_words is not a whole number of 64-bit words")
+                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "random_words is not a whole number of 64-bit words", BAD_REQUEST)
             words = np.frombuffer(request.random_words, dtype="<u8")
             theta, used = e.init_params(words)
             if theta is None:
@@ -252,7 +265,7 @@ class EnergyService(pb_grpc.EnergyServicer):
             e = self._energy()
             out = request.outputs
             if out == 0 or out & ~ALL_OUTPUTS:
-                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"outputs {out:#x}: want a non-empty subset of {ALL_OUTPUTS:#x}")
+                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"outputs {out:#x}: want a non-empty subset of {ALL_OUTPUTS:#x}", BAD_REQUEST)
             d, p = e.d, e.num_params()
             x = matrix("x", request.x if request.HasField("x") else None, None, d)
             n = x.shape[0]

@@ -39,6 +39,31 @@ class EnergyStub(object):
                 request_serializer=goebm_dot_v1_dot_goebm__pb2.SampleRequest.SerializeToString,
                 response_deserializer=goebm_dot_v1_dot_goebm__pb2.SampleResponse.FromString,
                 )
+        self.EvaluateStream = channel.unary_stream(
+                '/goebm.v1.Energy/EvaluateStream',
+                request_serializer=goebm_dot_v1_dot_goebm__pb2.EvaluateRequest.SerializeToString,
+                response_deserializer=goebm_dot_v1_dot_goebm__pb2.EvaluateResponse.FromString,
+                )
+        self.PutParams = channel.stream_unary(
+                '/goebm.v1.Energy/PutParams',
+                request_serializer=goebm_dot_v1_dot_goebm__pb2.ParamsPiece.SerializeToString,
+                response_deserializer=goebm_dot_v1_dot_goebm__pb2.PutParamsResponse.FromString,
+                )
+        self.InitParamsStream = channel.unary_stream(
+                '/goebm.v1.Energy/InitParamsStream',
+                request_serializer=goebm_dot_v1_dot_goebm__pb2.InitParamsRequest.SerializeToString,
+                response_deserializer=goebm_dot_v1_dot_goebm__pb2.InitParamsResponse.FromString,
+                )
+        self.Statistics = channel.unary_unary(
+                '/goebm.v1.Energy/Statistics',
+                request_serializer=goebm_dot_v1_dot_goebm__pb2.StatisticsRequest.SerializeToString,
+                response_deserializer=goebm_dot_v1_dot_goebm__pb2.StatisticsResponse.FromString,
+                )
+        self.BlockGibbs = channel.unary_unary(
+                '/goebm.v1.Energy/BlockGibbs',
+                request_serializer=goebm_dot_v1_dot_goebm__pb2.BlockGibbsRequest.SerializeToString,
+                response_deserializer=goebm_dot_v1_dot_goebm__pb2.BlockGibbsResponse.FromString,
+                )
 
 
 class EnergyServicer(object):
@@ -81,6 +106,47 @@ class EnergyServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EvaluateStream(self, request, context):
+        """Minor 1.
+
+        EvaluateStream is Evaluate with the answer in pieces, each within the plugin's message
+        limit: per-row outputs by ranges of rows, θ-sized outputs by ranges of values. Together
+        the pieces hold every requested output exactly once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutParams(self, request_iterator, context):
+        """PutParams stores a parameter vector (or InitParams' random words) that is too large for
+        one message, in pieces; the plugin keeps it under its version, as if it had come in
+        Params.data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InitParamsStream(self, request, context):
+        """InitParamsStream is InitParams with θ in pieces (value_offset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Statistics(self, request, context):
+        """Statistics serves an energy linear in θ (capability linear): E(x; θ) = θᵀT(x) + c(x).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlockGibbs(self, request, context):
+        """BlockGibbs runs block-Gibbs sweeps (capability block-gibbs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnergyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -108,6 +174,31 @@ def add_EnergyServicer_to_server(servicer, server):
                     servicer.Sample,
                     request_deserializer=goebm_dot_v1_dot_goebm__pb2.SampleRequest.FromString,
                     response_serializer=goebm_dot_v1_dot_goebm__pb2.SampleResponse.SerializeToString,
+            ),
+            'EvaluateStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.EvaluateStream,
+                    request_deserializer=goebm_dot_v1_dot_goebm__pb2.EvaluateRequest.FromString,
+                    response_serializer=goebm_dot_v1_dot_goebm__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'PutParams': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutParams,
+                    request_deserializer=goebm_dot_v1_dot_goebm__pb2.ParamsPiece.FromString,
+                    response_serializer=goebm_dot_v1_dot_goebm__pb2.PutParamsResponse.SerializeToString,
+            ),
+            'InitParamsStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.InitParamsStream,
+                    request_deserializer=goebm_dot_v1_dot_goebm__pb2.InitParamsRequest.FromString,
+                    response_serializer=goebm_dot_v1_dot_goebm__pb2.InitParamsResponse.SerializeToString,
+            ),
+            'Statistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.Statistics,
+                    request_deserializer=goebm_dot_v1_dot_goebm__pb2.StatisticsRequest.FromString,
+                    response_serializer=goebm_dot_v1_dot_goebm__pb2.StatisticsResponse.SerializeToString,
+            ),
+            'BlockGibbs': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockGibbs,
+                    request_deserializer=goebm_dot_v1_dot_goebm__pb2.BlockGibbsRequest.FromString,
+                    response_serializer=goebm_dot_v1_dot_goebm__pb2.BlockGibbsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -201,5 +292,90 @@ class Energy(object):
         return grpc.experimental.unary_unary(request, target, '/goebm.v1.Energy/Sample',
             goebm_dot_v1_dot_goebm__pb2.SampleRequest.SerializeToString,
             goebm_dot_v1_dot_goebm__pb2.SampleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EvaluateStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/goebm.v1.Energy/EvaluateStream',
+            goebm_dot_v1_dot_goebm__pb2.EvaluateRequest.SerializeToString,
+            goebm_dot_v1_dot_goebm__pb2.EvaluateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PutParams(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(request_iterator, target, '/goebm.v1.Energy/PutParams',
+            goebm_dot_v1_dot_goebm__pb2.ParamsPiece.SerializeToString,
+            goebm_dot_v1_dot_goebm__pb2.PutParamsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def InitParamsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/goebm.v1.Energy/InitParamsStream',
+            goebm_dot_v1_dot_goebm__pb2.InitParamsRequest.SerializeToString,
+            goebm_dot_v1_dot_goebm__pb2.InitParamsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Statistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/goebm.v1.Energy/Statistics',
+            goebm_dot_v1_dot_goebm__pb2.StatisticsRequest.SerializeToString,
+            goebm_dot_v1_dot_goebm__pb2.StatisticsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def BlockGibbs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/goebm.v1.Energy/BlockGibbs',
+            goebm_dot_v1_dot_goebm__pb2.BlockGibbsRequest.SerializeToString,
+            goebm_dot_v1_dot_goebm__pb2.BlockGibbsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,7 @@ func TestStudyOnSlurm(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(vlog), "stopping after the current step and writing a checkpoint")
 	assert.Contains(t, must("scontrol show job "+merge), "JobState=CANCELLED")
+	assert.Contains(t, must("scontrol show job "+array+"_"+strconv.Itoa(victim)), "ExitCode=3:0", "the cancelled task exited with status 3")
 
 	plan = planOf(t, must("ebm study examples/studies/gauss20-small.toml --plan --json"))
 	require.Equal(t, 0, plan.Counts.Running)

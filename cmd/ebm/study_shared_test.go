@@ -231,3 +231,64 @@ func fileExistsAt(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// SIGTERM, which Slurm sends to a cancelled or timed-out task, stops `ebm study --cell` after
+// the current step with a checkpoint, releases the cell's lock and exits with status 3 (not
+// 0: the scheduler shows the task as not done); the next run of the cell continues from the
+// checkpoint and ends with the results of an uninterrupted run.
+func TestStudyCellSIGTERM(t *testing.T) {
+	bin := buildEBM(t)
+	dir := t.TempDir()
+	base := strings.Replace(strings.Replace(sharedBase, "steps = 200", "steps = 2000\ncheckpoint_every = 100000", 1),
+		"builtin = \"gaussian\"", "builtin = \"mlp\"\n[energy.config]\nhidden = [16, 16]", 1)
+	path := writeSharedStudy(t, dir, base, `[{method = "sm"}]`, `["sm_loss"]`, "[1]")
+	ref := filepath.Join(dir, "ref")
+	out, err := exec.Command(bin, "study", path, "--out", ref, "--quiet").CombinedOutput()
+	require.NoError(t, err, string(out))
+	want, err := os.ReadFile(filepath.Join(ref, "results.csv"))
+	require.NoError(t, err)
+
+	folder := filepath.Join(dir, "out")
+	s, err := study.Load(path, registry())
+	require.NoError(t, err)
+	cell := filepath.Join(folder, "cells", s.Cells[0].Dir)
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "study", path, "--out", folder, "--cell", "0")
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(time.Minute)
+	for lines(filepath.Join(cell, "metrics.jsonl")) < 2 {
+		require.True(t, time.Now().Before(deadline), "cell 0 never started training")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, stderr.String())
+	assert.Equal(t, exitInterrupted, ee.ExitCode(), stderr.String())
+	assert.FileExists(t, filepath.Join(cell, "checkpoint.json"))
+	assert.NoFileExists(t, filepath.Join(cell, "summary.json"))
+	assert.NoFileExists(t, cell+study.LockSuffix)
+	a := cellAttempts(t, cell)
+	assert.Equal(t, "interrupted", a[len(a)-1].State)
+
+	out, err = exec.Command(bin, "study", path, "--out", folder, "--cell", "0").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "resuming at step ")
+	a = cellAttempts(t, cell)
+	assert.Equal(t, attemptRecord{Event: "start", Action: "resume", PID: a[2].PID}, a[2])
+	out, err = exec.Command(bin, "study", path, "--out", folder, "--merge").CombinedOutput()
+	require.NoError(t, err, string(out))
+	got, err := os.ReadFile(filepath.Join(folder, "results.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+}
+
+// lines counts the lines of a file (0 when missing).
+func lines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n"))
+}

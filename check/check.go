@@ -10,7 +10,7 @@ import (
 )
 
 // secondOrder are the outputs an energy may compute exactly or leave to the Evaluator.
-const secondOrder = framework.OutMixed | framework.OutLaplacian | framework.OutLaplacianVJP | framework.OutHVP
+const secondOrder = framework.OutMixed | framework.OutLaplacian | framework.OutLaplacianVJP | framework.OutHVP | framework.OutParamJac
 
 // Energy checks e at θ on the points x (n×d, n ≥ 1) and returns the report.
 //
@@ -163,6 +163,9 @@ func (c *checker) base() error {
 	if res.HVP != nil {
 		fill(res.HVP.RawMatrix().Data)
 	}
+	if res.ParamJac != nil {
+		fill(res.ParamJac.RawMatrix().Data)
+	}
 	before := snapshotResult(res, c.all)
 	inputs := snapshotInputs(&c.req)
 
@@ -219,6 +222,7 @@ func nonFinite(res *framework.Result, o framework.Output) string {
 		{framework.OutLaplacian, func() string { return vec("laplacian", res.Laplacian, true) }},
 		{framework.OutLaplacianVJP, func() string { return vec("laplacian_vjp", res.LaplacianVJP, false) }},
 		{framework.OutHVP, func() string { return dense("hvp", res.HVP) }},
+		{framework.OutParamJac, func() string { return dense("param_jac", res.ParamJac) }},
 	}
 	for _, ch := range checks {
 		if o.Has(ch.o) {

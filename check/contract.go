@@ -14,9 +14,9 @@ import (
 
 // resultSnapshot records the buffers Reset gave a Result, to see whether Evaluate kept them.
 type resultSnapshot struct {
-	ptrs [7]*float64
-	lens [7]int
-	mats [2]*mat.Dense
+	ptrs [8]*float64
+	lens [8]int
+	mats [3]*mat.Dense
 }
 
 func firstElem(s []float64) *float64 {
@@ -33,13 +33,13 @@ func denseData(m *mat.Dense) []float64 {
 	return m.RawMatrix().Data
 }
 
-func resultSlices(r *framework.Result) [7][]float64 {
-	return [7][]float64{r.Energy, denseData(r.GradX), r.ParamVJP, r.Mixed, r.Laplacian, r.LaplacianVJP, denseData(r.HVP)}
+func resultSlices(r *framework.Result) [8][]float64 {
+	return [8][]float64{r.Energy, denseData(r.GradX), r.ParamVJP, r.Mixed, r.Laplacian, r.LaplacianVJP, denseData(r.HVP), denseData(r.ParamJac)}
 }
 
-var sliceNames = [7]string{"energy", "grad_x", "param_vjp", "mixed", "laplacian", "laplacian_vjp", "hvp"}
-var sliceOutputs = [7]framework.Output{framework.OutEnergy, framework.OutGradX, framework.OutParamVJP,
-	framework.OutMixed, framework.OutLaplacian, framework.OutLaplacianVJP, framework.OutHVP}
+var sliceNames = [8]string{"energy", "grad_x", "param_vjp", "mixed", "laplacian", "laplacian_vjp", "hvp", "param_jac"}
+var sliceOutputs = [8]framework.Output{framework.OutEnergy, framework.OutGradX, framework.OutParamVJP,
+	framework.OutMixed, framework.OutLaplacian, framework.OutLaplacianVJP, framework.OutHVP, framework.OutParamJac}
 
 func snapshotResult(r *framework.Result, o framework.Output) resultSnapshot {
 	var s resultSnapshot
@@ -48,7 +48,7 @@ func snapshotResult(r *framework.Result, o framework.Output) resultSnapshot {
 			s.ptrs[k], s.lens[k] = firstElem(sl), len(sl)
 		}
 	}
-	s.mats = [2]*mat.Dense{r.GradX, r.HVP}
+	s.mats = [3]*mat.Dense{r.GradX, r.HVP, r.ParamJac}
 	return s
 }
 
@@ -68,6 +68,9 @@ func (s resultSnapshot) diff(r *framework.Result, o framework.Output) string {
 	}
 	if o.Has(framework.OutHVP) && r.HVP != s.mats[1] {
 		return "hvp matrix was replaced by Evaluate"
+	}
+	if o.Has(framework.OutParamJac) && r.ParamJac != s.mats[2] {
+		return "param_jac matrix was replaced by Evaluate"
 	}
 	return ""
 }

@@ -124,11 +124,12 @@ func (c *checker) thetaDerivatives() error {
 	needPV := c.outs.Has(framework.OutParamVJP)
 	needMix := c.outs.Has(framework.OutMixed)
 	needLV := c.outs.Has(framework.OutLaplacianVJP)
-	if !needPV && !needMix && !needLV {
+	needPJ := c.outs.Has(framework.OutParamJac)
+	if !needPV && !needMix && !needLV && !needPJ {
 		return nil
 	}
 	var o framework.Output
-	if needPV {
+	if needPV || needPJ {
 		o |= framework.OutEnergy
 	}
 	if needMix {
@@ -150,8 +151,10 @@ func (c *checker) thetaDerivatives() error {
 	cmpPV := newComparer("param_vjp", "central differences in θ of Σ wᵢE(xᵢ)", c.opts.Tol, c.opts.Floor)
 	cmpMix := newComparer("mixed", "central differences in θ of Σ uᵢᵀ∇ₓE(xᵢ), u fixed", c.opts.Tol, c.opts.Floor)
 	cmpLV := newComparer("laplacian_vjp", "central differences in θ of Σ vᵢΔₓE(xᵢ)", c.opts.Tol, c.opts.Floor)
+	cmpPJ := newComparer("param_jac", "central differences in θ of each E(xᵢ)", c.opts.Tol, c.opts.Floor)
+	fPJ := make([]float64, n)
 	if c.opts.ThetaDirections > 0 {
-		for _, cmp := range []*comparer{cmpPV, cmpMix, cmpLV} {
+		for _, cmp := range []*comparer{cmpPV, cmpMix, cmpLV, cmpPJ} {
 			cmp.it.Method += fmt.Sprintf(", along %d random directions", ndir)
 		}
 	}
@@ -175,6 +178,7 @@ func (c *checker) thetaDerivatives() error {
 			h = c.step(c.theta[j])
 		}
 		var fPV, fMix, fLV float64
+		clear(fPJ)
 		for m := range stencilM {
 			copy(th, c.theta)
 			if c.opts.ThetaDirections > 0 {
@@ -198,6 +202,9 @@ func (c *checker) thetaDerivatives() error {
 				}
 				if needLV {
 					fLV += coef * c.lw[i] * res.Laplacian[i]
+				}
+				if needPJ {
+					fPJ[i] += coef * res.Energy[i]
 				}
 			}
 		}
@@ -226,6 +233,11 @@ func (c *checker) thetaDerivatives() error {
 		if needLV {
 			cmpLV.add(exact(c.res.LaplacianVJP), fLV/(12*h), where)
 		}
+		if needPJ {
+			for i := 0; i < n; i++ {
+				cmpPJ.add(exact(c.res.ParamJac.RawRowView(i)), fPJ[i]/(12*h), func() string { return fmt.Sprintf("row %d, %s", i, where()) })
+			}
+		}
 	}
 	if needPV {
 		c.add(cmpPV.item())
@@ -235,6 +247,9 @@ func (c *checker) thetaDerivatives() error {
 	}
 	if needLV {
 		c.add(cmpLV.item())
+	}
+	if needPJ {
+		c.add(cmpPJ.item())
 	}
 	return nil
 }

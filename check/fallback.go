@@ -89,6 +89,9 @@ func Fallback(e framework.Energy, theta []float64, x *mat.Dense, opts Options) (
 		}
 		rep.Items = append(rep.Items, cmp.item())
 	}
+	if second.Has(framework.OutParamJac) {
+		vec("param_jac", opts.FallbackTol, rf.ParamJac.RawMatrix().Data, re.ParamJac.RawMatrix().Data, false)
+	}
 	return rep, rep.Err()
 }
 

@@ -58,7 +58,7 @@ func (g *Gaussian) Spec() framework.Spec {
 	}
 	return framework.Spec{
 		Name: "gaussian", Dim: g.d, Domain: framework.Continuous, Blocks: blocks,
-		Caps: framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapLinear,
+		Caps: framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapLinear | framework.CapParamJac,
 	}
 }
 
@@ -92,6 +92,9 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 	n, err := checkRequest("gaussian", req, res, g.d, g.numParams())
 	if err != nil || n == 0 {
 		return err
+	}
+	if req.Outputs.Has(framework.OutParamJac) {
+		g.paramJac(req.X, res.ParamJac)
 	}
 	if g.diagonal {
 		g.evalDiag(req, res, n)

@@ -59,7 +59,11 @@ func requireChecks(t *testing.T, e framework.Energy, theta []float64, x *mat.Den
 		require.True(t, it.Pass, it.Name)
 	}
 	// every output the energy claims was compared with finite differences
-	for _, name := range []string{"grad_x", "param_vjp", "mixed", "laplacian", "laplacian_vjp", "hvp"} {
+	names := []string{"grad_x", "param_vjp", "mixed", "laplacian", "laplacian_vjp", "hvp"}
+	if e.Spec().Caps.Has(framework.CapParamJac) {
+		names = append(names, "param_jac")
+	}
+	for _, name := range names {
 		it, ok := rep.Item(name)
 		require.True(t, ok, "%s not checked", name)
 		require.Positive(t, it.Compared, name)
@@ -76,7 +80,11 @@ func requireFallback(t *testing.T, e framework.Energy, theta []float64, x *mat.D
 	t.Helper()
 	rep, err := check.Fallback(e, theta, x, opts)
 	require.NoError(t, err, rep.String())
-	require.Len(t, rep.Items, 5, rep.String()) // paths + four outputs
+	want := 5 // paths + four outputs
+	if e.Spec().Caps.Has(framework.CapParamJac) {
+		want++
+	}
+	require.Len(t, rep.Items, want, rep.String())
 	return rep
 }
 

@@ -61,7 +61,7 @@ func (e *Ising) Spec() framework.Spec {
 	return framework.Spec{
 		Name: "ising", Dim: e.d, Domain: dom,
 		Blocks: []framework.Block{{Name: "h", Shape: []int{e.d}}, {Name: "J", Shape: []int{e.d, e.d}}},
-		Caps:   framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapLinear,
+		Caps:   framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapLinear | framework.CapParamJac,
 	}
 }
 
@@ -121,6 +121,9 @@ func (e *Ising) Evaluate(req *framework.Request, res *framework.Result) error {
 	n, err := checkRequest("ising", req, res, d, e.numParams())
 	if err != nil || n == 0 {
 		return err
+	}
+	if req.Outputs.Has(framework.OutParamJac) {
+		e.paramJac(req.X, res.ParamJac)
 	}
 	ws := e.pool.Get().(*isingWork)
 	defer e.pool.Put(ws)

@@ -59,7 +59,7 @@ func (e *RBM) Spec() framework.Spec {
 	return framework.Spec{
 		Name: "rbm", Dim: e.d, Domain: framework.Binary,
 		Blocks: []framework.Block{{Name: "W", Shape: []int{e.h, e.d}}, {Name: "b", Shape: []int{e.d}}, {Name: "c", Shape: []int{e.h}}},
-		Caps:   framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapBlockGibbs,
+		Caps:   framework.CapMixed | framework.CapMixedSelf | framework.CapLaplacian | framework.CapHVP | framework.CapBlockGibbs | framework.CapParamJac,
 	}
 }
 
@@ -149,6 +149,9 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		}
 	}
 	S := general(n, H, ws.s)
+	if o.Has(framework.OutParamJac) {
+		rbmParamJac(req.X, ws.s, H, res.ParamJac)
+	}
 	needG := o.Has(framework.OutGradX) || (o.Has(framework.OutMixed) && req.MixedSelf != 0)
 	var G blas64.General // ∇ₓE
 	if needG {

@@ -76,10 +76,26 @@ func checkRequest(name string, req *framework.Request, res *framework.Result, d,
 		vec(framework.OutLaplacianVJP, "laplacian_vjp", res.LaplacianVJP, p),
 		mat(framework.OutGradX, "grad_x", res.GradX != nil, gr, gc),
 		mat(framework.OutHVP, "hvp", res.HVP != nil, hr, hc),
+		paramJacShape(o, res, n, p),
 	} {
 		if err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// paramJacShape checks the result buffer of OutParamJac: n×p.
+func paramJacShape(o framework.Output, res *framework.Result, n, p int) error {
+	if !o.Has(framework.OutParamJac) {
+		return nil
+	}
+	var r, c int
+	if res.ParamJac != nil {
+		r, c = res.ParamJac.Dims()
+	}
+	if r != n || c != p {
+		return &framework.ShapeError{What: "result param_jac", Want: fmt.Sprintf("%d×%d", n, p), Got: fmt.Sprintf("%d×%d", r, c)}
+	}
+	return nil
 }

@@ -73,6 +73,8 @@ const (
 	// Without it an energy is never asked for OutMixed with MixedSelf ≠ 0: EvaluateChunk
 	// asks for ∇ₓE first and then for the mixed product along the formed direction.
 	CapMixedSelf
+	// CapParamJac: the energy computes the per-row θ-gradients ∇θE(xᵢ) exactly (OutParamJac).
+	CapParamJac
 )
 
 var capNames = []struct {
@@ -81,6 +83,7 @@ var capNames = []struct {
 }{
 	{CapMixed, "mixed"}, {CapLaplacian, "laplacian"}, {CapHVP, "hvp"},
 	{CapLinear, "linear"}, {CapBlockGibbs, "block-gibbs"}, {CapMixedSelf, "mixed-self"},
+	{CapParamJac, "param-jac"},
 }
 
 // Has reports whether every capability in c2 is in c.
@@ -148,11 +151,16 @@ const (
 	OutLaplacianVJP
 	// OutHVP: ∇²ₓE(xᵢ) vᵢ with vᵢ = Request.V row i, into Result.HVP (n×d).
 	OutHVP
+	// OutParamJac: the θ-gradient ∇θE(xᵢ) of each row, unweighted, into Result.ParamJac (n×p):
+	// the rows whose weighted sum OutParamVJP returns. Standard errors need them one by one
+	// (the covariance of per-observation gradients); energies without CapParamJac get them
+	// from the Evaluator by central differences of E in θ (2p energy passes).
+	OutParamJac
 
 	// FirstOrder are the outputs every energy must compute itself.
 	FirstOrder = OutEnergy | OutGradX | OutParamVJP
 	// allOutputs is every output defined above.
-	allOutputs = OutEnergy | OutGradX | OutParamVJP | OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP
+	allOutputs = OutEnergy | OutGradX | OutParamVJP | OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP | OutParamJac
 )
 
 var outNames = []struct {
@@ -161,7 +169,7 @@ var outNames = []struct {
 }{
 	{OutEnergy, "energy"}, {OutGradX, "grad_x"}, {OutParamVJP, "param_vjp"},
 	{OutMixed, "mixed"}, {OutLaplacian, "laplacian"}, {OutLaplacianVJP, "laplacian_vjp"},
-	{OutHVP, "hvp"},
+	{OutHVP, "hvp"}, {OutParamJac, "param_jac"},
 }
 
 // Has reports whether every output in o2 is in o.
@@ -189,6 +197,9 @@ func (c Capability) Exact() Output {
 	}
 	if c.Has(CapHVP) {
 		o |= OutHVP
+	}
+	if c.Has(CapParamJac) {
+		o |= OutParamJac
 	}
 	return o
 }
@@ -278,6 +289,7 @@ type Result struct {
 	Laplacian    []float64
 	LaplacianVJP []float64
 	HVP          *mat.Dense
+	ParamJac     *mat.Dense
 }
 
 // Reset sizes the buffers of the outputs in o for n rows of dimension d and p parameters,
@@ -303,6 +315,9 @@ func (r *Result) Reset(o Output, n, d, p int) {
 	}
 	if o.Has(OutHVP) {
 		r.HVP = resizeDense(r.HVP, n, d)
+	}
+	if o.Has(OutParamJac) {
+		r.ParamJac = resizeDense(r.ParamJac, n, p)
 	}
 }
 

@@ -82,6 +82,7 @@ type chunk struct {
 	res      Result
 	x, u, v  mat.Dense
 	gx, hvp  mat.Dense
+	pj       mat.Dense
 	err      error
 	thetaOut Output
 	self     SelfScratch
@@ -229,6 +230,9 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 		if req.Outputs.Has(OutHVP) {
 			r.HVP = rowView(&ch.hvp, res.HVP, ch.lo, ch.hi)
 		}
+		if req.Outputs.Has(OutParamJac) {
+			r.ParamJac = rowView(&ch.pj, res.ParamJac, ch.lo, ch.hi)
+		}
 		r.Reset(thetaOut, m, d, p)
 	}
 	ev.next.Store(0)
@@ -253,7 +257,7 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 	if req.Outputs.Has(OutEnergy) {
 		ev.counts.EnergyRows += int64(n)
 	}
-	if req.Outputs&(OutGradX|OutParamVJP) != 0 {
+	if req.Outputs&(OutGradX|OutParamVJP|OutParamJac) != 0 {
 		ev.counts.GradRows += int64(n)
 	}
 	if req.Outputs&(OutMixed|OutLaplacian|OutLaplacianVJP|OutHVP) != 0 {
@@ -421,6 +425,11 @@ func (ev *Evaluator) checkFinite(o Output, res *Result) error {
 	}
 	if o.Has(OutHVP) {
 		if err := FiniteDense("hvp", src, res.HVP); err != nil {
+			return err
+		}
+	}
+	if o.Has(OutParamJac) {
+		if err := FiniteDense("param_jac", src, res.ParamJac); err != nil {
 			return err
 		}
 	}

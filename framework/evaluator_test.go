@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-const allSecond = CapMixed | CapLaplacian | CapHVP
+const allSecond = CapMixed | CapLaplacian | CapHVP | CapParamJac
 
 func fullRequest(rng *rand.Rand, e Energy, n int) *Request {
 	s := e.Spec()
@@ -41,7 +41,7 @@ func TestFallbacksAgreeWithExact(t *testing.T) {
 	e := &quartic{d: 3, caps: allSecond}
 	req := fullRequest(rng, e, 70)
 	exact, approx := NewEvaluator(e), NewEvaluator(e)
-	approx.ForceFallback = OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP
+	approx.ForceFallback = OutMixed | OutLaplacian | OutLaplacianVJP | OutHVP | OutParamJac
 	var re, ra Result
 	require.NoError(t, exact.Evaluate(req, &re))
 	require.NoError(t, approx.Evaluate(req, &ra))
@@ -49,10 +49,20 @@ func TestFallbacksAgreeWithExact(t *testing.T) {
 	assert.Less(t, maxRelDiff(ra.Laplacian, re.Laplacian), 1e-6, "laplacian")
 	assert.Less(t, maxRelDiff(ra.LaplacianVJP, re.LaplacianVJP), 1e-5, "laplacian_vjp")
 	assert.Less(t, maxRelDiff(ra.HVP.RawMatrix().Data, re.HVP.RawMatrix().Data), 1e-6, "hvp")
+	// E is linear in θ: central differences in θ are exact up to rounding.
+	assert.Less(t, maxRelDiff(ra.ParamJac.RawMatrix().Data, re.ParamJac.RawMatrix().Data), 1e-9, "param_jac")
 	assert.Equal(t, re.Energy, ra.Energy)
 	assert.Equal(t, map[string]string{"energy": "exact", "grad_x": "exact", "param_vjp": "exact",
 		"mixed": "finite-difference", "laplacian": "finite-difference", "laplacian_vjp": "finite-difference",
-		"hvp": "finite-difference"}, approx.Paths())
+		"hvp": "finite-difference", "param_jac": "finite-difference"}, approx.Paths())
+	// The rows of param_jac, weighted, sum to param_vjp.
+	sum := make([]float64, len(re.ParamVJP))
+	for i, w := range req.Weights {
+		for k := range sum {
+			sum[k] += w * re.ParamJac.At(i, k)
+		}
+	}
+	assert.Less(t, maxRelDiff(sum, re.ParamVJP), 1e-12, "Σ wᵢ param_jacᵢ = param_vjp")
 	assert.Equal(t, "exact", exact.Paths()["hvp"])
 }
 

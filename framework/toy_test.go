@@ -77,6 +77,11 @@ func (q *quartic) Evaluate(req *Request, res *Result) error {
 			if req.Outputs.Has(OutHVP) {
 				res.HVP.Set(i, j, h*req.V.At(i, j))
 			}
+			if req.Outputs.Has(OutParamJac) {
+				res.ParamJac.Set(i, j, xj*xj/2)
+				res.ParamJac.Set(i, d+j, xj)
+				res.ParamJac.Set(i, 2*d+j, xj*xj*xj*xj/4)
+			}
 		}
 		if req.Outputs.Has(OutEnergy) {
 			if q.nan && i == n-1 {

@@ -56,6 +56,9 @@ func (e *Energy) rowsPerPart(o framework.Output, n, d, p, thetaBytes int) int {
 	if o.Has(framework.OutHVP) {
 		out += 8 * d
 	}
+	if o.Has(framework.OutParamJac) {
+		out += 8 * p
+	}
 	perRow = max(perRow+8*d, out) // U and V both, or the answer
 	fixed := thetaBytes + 3*8*p + 4096
 	if fixed >= e.limit {
@@ -127,7 +130,7 @@ func rows(dst *mat.Dense, m *mat.Dense, lo, hi int) *mat.Dense {
 
 // decode checks the answer's shapes and values and writes it into res.
 func (e *Energy) decode(o framework.Output, resp *pb.EvaluateResponse, res *framework.Result, off, n int) error {
-	d, p := e.spec.Dim, e.spec.NumParams()
+	p := e.spec.NumParams()
 	src := "plugin " + e.label
 	vec := func(name string, b []byte, dst []float64) error {
 		if len(b) != 8*len(dst) {
@@ -153,6 +156,7 @@ func (e *Energy) decode(o framework.Output, resp *pb.EvaluateResponse, res *fram
 		if t == nil {
 			return fmt.Errorf("answer has no %s", name)
 		}
+		_, d := dst.Dims() // d, or p for param_jac
 		if len(t.Shape) != 2 || t.Shape[0] != int64(n) || t.Shape[1] != int64(d) {
 			return fmt.Errorf("answer has %s of shape %v, want [%d %d]", name, t.Shape, n, d)
 		}
@@ -205,6 +209,11 @@ func (e *Energy) decode(o framework.Output, resp *pb.EvaluateResponse, res *fram
 	}
 	if o.Has(framework.OutHVP) {
 		if err := matrix("hvp", resp.Hvp, res.HVP); err != nil {
+			return err
+		}
+	}
+	if o.Has(framework.OutParamJac) {
+		if err := matrix("param_jac", resp.ParamJac, res.ParamJac); err != nil {
 			return err
 		}
 	}

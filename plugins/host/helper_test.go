@@ -152,6 +152,10 @@ func servePluginMode(mode string) {
 		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
 			return energy.NewMLP(env.Dim, []int{64, 64}, "softplus")
 		}})
+	case "ising": // exact per-row θ-gradients (capability param-jac)
+		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "ising", New: func(_ any, env framework.Env) (framework.Energy, error) {
+			return energy.NewIsing(env.Dim, true)
+		}})
 	case "faulty":
 		sdk.ServeEntry(faultyEntry())
 	case "grandchild":
@@ -234,5 +238,6 @@ func runHostMode() {
 // plus CapMixedSelf, because the SDK forms the mixed product's direction itself.
 func viaSDK(s framework.Spec) framework.Spec {
 	s.Caps |= framework.CapMixedSelf
+	s.Caps &^= framework.CapLinear | framework.CapBlockGibbs // served in-process only
 	return s
 }

@@ -44,12 +44,15 @@ func TestBitIdentical(t *testing.T) {
 	const d, n = 3, 300
 	mlp, err := energy.NewMLP(d, []int{16, 16}, "softplus")
 	require.NoError(t, err)
+	ising, err := energy.NewIsing(d, true)
+	require.NoError(t, err)
 	cases := []struct {
 		mode   string
 		direct framework.Energy
 	}{
 		{"ok", doublewell.New(d, *doublewell.DefaultOptions())},
 		{"mlp", mlp},
+		{"ising", ising},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -79,6 +82,9 @@ func TestBitIdentical(t *testing.T) {
 				{Outputs: framework.OutLaplacian | framework.OutLaplacianVJP, X: x, LapWeights: w},
 				{Outputs: framework.OutHVP | framework.OutGradX, X: x, V: v},
 			}
+			if tc.direct.Spec().Caps.Has(framework.CapParamJac) {
+				reqs = append(reqs, &framework.Request{Outputs: framework.OutParamJac | framework.OutEnergy, X: x})
+			}
 			for step := 0; step < 2; step++ {
 				for _, req := range reqs {
 					var want framework.Result
@@ -103,6 +109,7 @@ func TestBitIdentical(t *testing.T) {
 						requireBits(t, what+" laplacian", pick(o, framework.OutLaplacian, want.Laplacian), pick(o, framework.OutLaplacian, res.Laplacian))
 						requireBits(t, what+" laplacian_vjp", pick(o, framework.OutLaplacianVJP, want.LaplacianVJP), pick(o, framework.OutLaplacianVJP, res.LaplacianVJP))
 						requireBits(t, what+" hvp", pick(o, framework.OutHVP, denseData(want.HVP)), pick(o, framework.OutHVP, denseData(res.HVP)))
+						requireBits(t, what+" param_jac", pick(o, framework.OutParamJac, denseData(want.ParamJac)), pick(o, framework.OutParamJac, denseData(res.ParamJac)))
 					}
 				}
 				// A new θ, as after an optimizer step: the plugins must use it.

@@ -16,7 +16,7 @@ import (
 
 // allOutputs is every output bit of framework.Output that the protocol carries.
 const allOutputs = framework.OutEnergy | framework.OutGradX | framework.OutParamVJP | framework.OutMixed |
-	framework.OutLaplacian | framework.OutLaplacianVJP | framework.OutHVP
+	framework.OutLaplacian | framework.OutLaplacianVJP | framework.OutHVP | framework.OutParamJac
 
 // server implements pb.EnergyServer on a framework.Energy, or on an Entry that builds one
 // from the configuration the host sends.
@@ -191,7 +191,7 @@ func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.Evalu
 	}
 	if n == 0 {
 		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),
-			GradX: &mat.Dense{}, HVP: &mat.Dense{}}, 0, d), nil
+			GradX: &mat.Dense{}, HVP: &mat.Dense{}, ParamJac: &mat.Dense{}}, 0, d), nil
 	}
 	sc := s.results.Get().(*evalScratch)
 	defer s.results.Put(sc)
@@ -241,6 +241,11 @@ func encodeResult(out framework.Output, res *framework.Result, n, d int) *pb.Eva
 	if out.Has(framework.OutHVP) {
 		resp.Hvp = wire.Tensor(res.HVP)
 		resp.Hvp.Shape = []int64{int64(n), int64(d)}
+	}
+	if out.Has(framework.OutParamJac) {
+		_, p := res.ParamJac.Dims()
+		resp.ParamJac = wire.Tensor(res.ParamJac)
+		resp.ParamJac.Shape = []int64{int64(n), int64(p)}
 	}
 	return resp
 }

@@ -38,7 +38,7 @@ func FromSpec(s *pb.Spec) (framework.Spec, error) {
 	default:
 		return out, fmt.Errorf("spec %s has unknown domain %d", s.Name, s.Domain)
 	}
-	const known = framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapLinear | framework.CapBlockGibbs | framework.CapMixedSelf
+	const known = framework.CapMixed | framework.CapLaplacian | framework.CapHVP | framework.CapLinear | framework.CapBlockGibbs | framework.CapMixedSelf | framework.CapParamJac
 	if bad := out.Caps &^ known; bad != 0 {
 		return out, fmt.Errorf("spec %s has unknown capability bits %#x", s.Name, uint32(bad))
 	}

@@ -359,8 +359,9 @@ func (x *Block) GetShape() []int64 {
 
 // Capability bits (framework.Capability):
 //
-//	1 mixed, 2 laplacian, 4 hvp, 8 linear, 16 block-gibbs, 32 mixed-self.
+//	1 mixed, 2 laplacian, 4 hvp, 8 linear, 16 block-gibbs, 32 mixed-self, 64 param-jac.
 //
+// param-jac: the plugin fills param_jac when asked for output 128 (the host asks only then).
 // linear (minor 1): the plugin serves Statistics. block-gibbs (minor 1): it serves BlockGibbs.
 // mixed-self: the plugin honours mixed_self in an Evaluate request. Without it the host never
 // sends mixed_self ≠ 0: it asks for grad_x first and sends u + mixed_self·grad_x as u (two
@@ -1064,7 +1065,8 @@ func (x *Params) GetData() []byte {
 
 // Output bits (framework.Output):
 //
-//	1 energy, 2 grad_x, 4 param_vjp, 8 mixed, 16 laplacian, 32 laplacian_vjp, 64 hvp.
+//	1 energy, 2 grad_x, 4 param_vjp, 8 mixed, 16 laplacian, 32 laplacian_vjp, 64 hvp,
+//	128 param_jac (only of plugins with capability param-jac).
 type EvaluateRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Outputs    uint32                 `protobuf:"varint,1,opt,name=outputs,proto3" json:"outputs,omitempty"`
@@ -1199,8 +1201,11 @@ type EvaluateResponse struct {
 	// Minor 1, in EvaluateStream pieces only: energy, laplacian, grad_x and hvp hold rows
 	// [row_offset, row_offset + m) (m from the piece's sizes); param_vjp, mixed and
 	// laplacian_vjp hold values [value_offset, value_offset + len).
-	RowOffset     int64 `protobuf:"varint,8,opt,name=row_offset,json=rowOffset,proto3" json:"row_offset,omitempty"`
-	ValueOffset   int64 `protobuf:"varint,9,opt,name=value_offset,json=valueOffset,proto3" json:"value_offset,omitempty"`
+	RowOffset   int64 `protobuf:"varint,8,opt,name=row_offset,json=rowOffset,proto3" json:"row_offset,omitempty"`
+	ValueOffset int64 `protobuf:"varint,9,opt,name=value_offset,json=valueOffset,proto3" json:"value_offset,omitempty"`
+	// Capability param-jac: n×p, ∇θE(xᵢ) one row per point, unweighted (in EvaluateStream
+	// pieces, rows [row_offset, row_offset + m) like grad_x).
+	ParamJac      *Tensor `protobuf:"bytes,10,opt,name=param_jac,json=paramJac,proto3" json:"param_jac,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1296,6 +1301,13 @@ func (x *EvaluateResponse) GetValueOffset() int64 {
 		return x.ValueOffset
 	}
 	return 0
+}
+
+func (x *EvaluateResponse) GetParamJac() *Tensor {
+	if x != nil {
+		return x.ParamJac
+	}
+	return nil
 }
 
 // ParamsPiece is one piece of a vector kept under version: bytes [offset, offset +
@@ -1890,7 +1902,7 @@ const file_goebm_v1_goebm_proto_rawDesc = "" +
 	"\n" +
 	"chunk_rows\x18\t \x01(\rR\tchunkRows\x12\x1b\n" +
 	"\tper_chunk\x18\n" +
-	" \x01(\bR\bperChunk\"\xaf\x02\n" +
+	" \x01(\bR\bperChunk\"\xde\x02\n" +
 	"\x10EvaluateResponse\x12\x16\n" +
 	"\x06energy\x18\x01 \x01(\fR\x06energy\x12'\n" +
 	"\x06grad_x\x18\x02 \x01(\v2\x10.goebm.v1.TensorR\x05gradX\x12\x1b\n" +
@@ -1901,7 +1913,9 @@ const file_goebm_v1_goebm_proto_rawDesc = "" +
 	"\x03hvp\x18\a \x01(\v2\x10.goebm.v1.TensorR\x03hvp\x12\x1d\n" +
 	"\n" +
 	"row_offset\x18\b \x01(\x03R\trowOffset\x12!\n" +
-	"\fvalue_offset\x18\t \x01(\x03R\vvalueOffset\"i\n" +
+	"\fvalue_offset\x18\t \x01(\x03R\vvalueOffset\x12-\n" +
+	"\tparam_jac\x18\n" +
+	" \x01(\v2\x10.goebm.v1.TensorR\bparamJac\"i\n" +
 	"\vParamsPiece\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x04R\x05total\x12\x16\n" +
@@ -2027,40 +2041,41 @@ var file_goebm_v1_goebm_proto_depIdxs = []int32{
 	4,  // 13: goebm.v1.EvaluateRequest.v:type_name -> goebm.v1.Tensor
 	4,  // 14: goebm.v1.EvaluateResponse.grad_x:type_name -> goebm.v1.Tensor
 	4,  // 15: goebm.v1.EvaluateResponse.hvp:type_name -> goebm.v1.Tensor
-	4,  // 16: goebm.v1.StatisticsRequest.x:type_name -> goebm.v1.Tensor
-	4,  // 17: goebm.v1.StatisticsResponse.jacobian:type_name -> goebm.v1.Tensor
-	4,  // 18: goebm.v1.StatisticsResponse.offset_grad:type_name -> goebm.v1.Tensor
-	4,  // 19: goebm.v1.BlockGibbsRequest.x:type_name -> goebm.v1.Tensor
-	16, // 20: goebm.v1.BlockGibbsRequest.theta:type_name -> goebm.v1.Params
-	4,  // 21: goebm.v1.BlockGibbsResponse.x:type_name -> goebm.v1.Tensor
-	4,  // 22: goebm.v1.SampleRequest.x:type_name -> goebm.v1.Tensor
-	16, // 23: goebm.v1.SampleRequest.theta:type_name -> goebm.v1.Params
-	4,  // 24: goebm.v1.SampleResponse.x:type_name -> goebm.v1.Tensor
-	8,  // 25: goebm.v1.Energy.Describe:input_type -> goebm.v1.DescribeRequest
-	11, // 26: goebm.v1.Energy.Configure:input_type -> goebm.v1.ConfigureRequest
-	14, // 27: goebm.v1.Energy.InitParams:input_type -> goebm.v1.InitParamsRequest
-	17, // 28: goebm.v1.Energy.Evaluate:input_type -> goebm.v1.EvaluateRequest
-	25, // 29: goebm.v1.Energy.Sample:input_type -> goebm.v1.SampleRequest
-	17, // 30: goebm.v1.Energy.EvaluateStream:input_type -> goebm.v1.EvaluateRequest
-	19, // 31: goebm.v1.Energy.PutParams:input_type -> goebm.v1.ParamsPiece
-	14, // 32: goebm.v1.Energy.InitParamsStream:input_type -> goebm.v1.InitParamsRequest
-	21, // 33: goebm.v1.Energy.Statistics:input_type -> goebm.v1.StatisticsRequest
-	23, // 34: goebm.v1.Energy.BlockGibbs:input_type -> goebm.v1.BlockGibbsRequest
-	9,  // 35: goebm.v1.Energy.Describe:output_type -> goebm.v1.DescribeResponse
-	13, // 36: goebm.v1.Energy.Configure:output_type -> goebm.v1.ConfigureResponse
-	15, // 37: goebm.v1.Energy.InitParams:output_type -> goebm.v1.InitParamsResponse
-	18, // 38: goebm.v1.Energy.Evaluate:output_type -> goebm.v1.EvaluateResponse
-	26, // 39: goebm.v1.Energy.Sample:output_type -> goebm.v1.SampleResponse
-	18, // 40: goebm.v1.Energy.EvaluateStream:output_type -> goebm.v1.EvaluateResponse
-	20, // 41: goebm.v1.Energy.PutParams:output_type -> goebm.v1.PutParamsResponse
-	15, // 42: goebm.v1.Energy.InitParamsStream:output_type -> goebm.v1.InitParamsResponse
-	22, // 43: goebm.v1.Energy.Statistics:output_type -> goebm.v1.StatisticsResponse
-	24, // 44: goebm.v1.Energy.BlockGibbs:output_type -> goebm.v1.BlockGibbsResponse
-	35, // [35:45] is the sub-list for method output_type
-	25, // [25:35] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	4,  // 16: goebm.v1.EvaluateResponse.param_jac:type_name -> goebm.v1.Tensor
+	4,  // 17: goebm.v1.StatisticsRequest.x:type_name -> goebm.v1.Tensor
+	4,  // 18: goebm.v1.StatisticsResponse.jacobian:type_name -> goebm.v1.Tensor
+	4,  // 19: goebm.v1.StatisticsResponse.offset_grad:type_name -> goebm.v1.Tensor
+	4,  // 20: goebm.v1.BlockGibbsRequest.x:type_name -> goebm.v1.Tensor
+	16, // 21: goebm.v1.BlockGibbsRequest.theta:type_name -> goebm.v1.Params
+	4,  // 22: goebm.v1.BlockGibbsResponse.x:type_name -> goebm.v1.Tensor
+	4,  // 23: goebm.v1.SampleRequest.x:type_name -> goebm.v1.Tensor
+	16, // 24: goebm.v1.SampleRequest.theta:type_name -> goebm.v1.Params
+	4,  // 25: goebm.v1.SampleResponse.x:type_name -> goebm.v1.Tensor
+	8,  // 26: goebm.v1.Energy.Describe:input_type -> goebm.v1.DescribeRequest
+	11, // 27: goebm.v1.Energy.Configure:input_type -> goebm.v1.ConfigureRequest
+	14, // 28: goebm.v1.Energy.InitParams:input_type -> goebm.v1.InitParamsRequest
+	17, // 29: goebm.v1.Energy.Evaluate:input_type -> goebm.v1.EvaluateRequest
+	25, // 30: goebm.v1.Energy.Sample:input_type -> goebm.v1.SampleRequest
+	17, // 31: goebm.v1.Energy.EvaluateStream:input_type -> goebm.v1.EvaluateRequest
+	19, // 32: goebm.v1.Energy.PutParams:input_type -> goebm.v1.ParamsPiece
+	14, // 33: goebm.v1.Energy.InitParamsStream:input_type -> goebm.v1.InitParamsRequest
+	21, // 34: goebm.v1.Energy.Statistics:input_type -> goebm.v1.StatisticsRequest
+	23, // 35: goebm.v1.Energy.BlockGibbs:input_type -> goebm.v1.BlockGibbsRequest
+	9,  // 36: goebm.v1.Energy.Describe:output_type -> goebm.v1.DescribeResponse
+	13, // 37: goebm.v1.Energy.Configure:output_type -> goebm.v1.ConfigureResponse
+	15, // 38: goebm.v1.Energy.InitParams:output_type -> goebm.v1.InitParamsResponse
+	18, // 39: goebm.v1.Energy.Evaluate:output_type -> goebm.v1.EvaluateResponse
+	26, // 40: goebm.v1.Energy.Sample:output_type -> goebm.v1.SampleResponse
+	18, // 41: goebm.v1.Energy.EvaluateStream:output_type -> goebm.v1.EvaluateResponse
+	20, // 42: goebm.v1.Energy.PutParams:output_type -> goebm.v1.PutParamsResponse
+	15, // 43: goebm.v1.Energy.InitParamsStream:output_type -> goebm.v1.InitParamsResponse
+	22, // 44: goebm.v1.Energy.Statistics:output_type -> goebm.v1.StatisticsResponse
+	24, // 45: goebm.v1.Energy.BlockGibbs:output_type -> goebm.v1.BlockGibbsResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_goebm_v1_goebm_proto_init() }

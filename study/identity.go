@@ -58,14 +58,14 @@ func (s *Study) fingerprints(c *Cell, cfg *run.Config, src *run.Source) error {
 	delete(tree, "output")
 	delete(tree, "base_dir") // where the base run file is; the paths it resolves enter by content
 	for _, key := range trainPathKeys {
-		if p, ok := lookupString(tree, key); ok && p != "" {
-			setString(tree, key, s.fileID(p))
+		if err := s.replacePath(rsrc, key, func(p string) string { return p }); err != nil {
+			return err
 		}
 	}
-	if e, ok := tree["energy"].(map[string]any); ok {
-		if argv, ok := e["plugin"].([]any); ok && len(argv) > 0 {
-			if p, ok := argv[0].(string); ok {
-				argv[0] = s.fileID(p)
+	if argv, ok := rsrc.Lookup("energy.plugin"); ok {
+		if a, ok := argv.([]any); ok && len(a) > 0 {
+			if p, ok := a[0].(string); ok {
+				a[0] = s.fileID(p)
 			}
 		}
 	}
@@ -74,20 +74,38 @@ func (s *Study) fingerprints(c *Cell, cfg *run.Config, src *run.Source) error {
 		return fmt.Errorf("fingerprint: %w", err)
 	}
 
-	ev := deepCopy(evalTree)
-	if m, ok := ev.(map[string]any); ok {
+	// The [eval] table, on a copy (SetValue copies), its paths as the cell resolves them.
+	esrc, err := run.Parse("(eval)", nil, nil)
+	if err != nil {
+		return err
+	}
+	if evalTree != nil {
+		if err := esrc.SetValue("eval", evalTree, "(fingerprint)"); err != nil {
+			return err
+		}
 		for _, key := range evalPathKeys {
-			if p, ok := lookupString(m, key); ok && p != "" {
-				setString(m, key, s.fileID(src.Path("eval."+key, p)))
+			if err := s.replacePath(esrc, "eval."+key, func(p string) string { return src.Path("eval."+key, p) }); err != nil {
+				return err
 			}
 		}
 	}
-	eb, err := json.Marshal(map[string]any{"eval": ev, "metrics": s.Metrics})
+	eb, err := json.Marshal(map[string]any{"eval": esrc.Tree["eval"], "metrics": s.Metrics})
 	if err != nil {
 		return err
 	}
 	c.trainHash, c.evalHash = hash(tb.Bytes()), hash(eb)
 	return nil
+}
+
+// replacePath replaces the path at key in src, when it has one, by the fileID of the file it
+// names (resolve turns the value into the path to read).
+func (s *Study) replacePath(src *run.Source, key string, resolve func(string) string) error {
+	v, ok := src.Lookup(key)
+	p, isString := v.(string)
+	if !ok || !isString || p == "" {
+		return nil
+	}
+	return src.SetValue(key, s.fileID(resolve(p)), "(fingerprint)")
 }
 
 // fileID names a file by its content, "sha256:HEX", or, when it cannot be read, by its path
@@ -135,64 +153,4 @@ func withoutBaseDir(resolved []byte) []byte {
 func hash(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
-}
-
-// lookupString returns the string at the dotted key path in a TOML tree.
-func lookupString(tree map[string]any, key string) (string, bool) {
-	m, last := walk(tree, key)
-	if m == nil {
-		return "", false
-	}
-	v, ok := m[last].(string)
-	return v, ok
-}
-
-func setString(tree map[string]any, key, v string) {
-	if m, last := walk(tree, key); m != nil {
-		m[last] = v
-	}
-}
-
-// walk returns the table holding the last part of a dotted key path, and that part.
-func walk(tree map[string]any, key string) (map[string]any, string) {
-	m := tree
-	for {
-		i := 0
-		for i < len(key) && key[i] != '.' {
-			i++
-		}
-		if i == len(key) {
-			return m, key
-		}
-		next, ok := m[key[:i]].(map[string]any)
-		if !ok {
-			return nil, ""
-		}
-		m, key = next, key[i+1:]
-	}
-}
-
-// deepCopy copies the maps and slices of a TOML value.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
 }

@@ -36,10 +36,7 @@ type MergeOutcome struct {
 // set, it writes nothing when a cell is not finished and returns an error wrapping
 // ErrIncomplete that lists them.
 func (s *Study) Merge(o MergeOptions) (*MergeOutcome, error) {
-	out := o.Out
-	if out == "" {
-		out = s.Out
-	}
+	out := s.folder(o.Out)
 	logw := o.Log
 	if logw == nil {
 		logw = io.Discard

@@ -48,9 +48,7 @@ func lockPath(out string, c *Cell) string {
 // States reads the state of every cell in the study folder out (the study file's out when
 // empty) without changing anything. A missing folder is a study with every cell to do.
 func (s *Study) States(out string) ([]CellState, error) {
-	if out == "" {
-		out = s.Out
-	}
+	out = s.folder(out)
 	states := make([]CellState, len(s.Cells))
 	for i, c := range s.Cells {
 		st, err := s.readCell(filepath.Join(out, "cells", c.Dir), c)
@@ -111,9 +109,7 @@ type PlanCell struct {
 
 // Plan returns the cells of the study with their states in the study folder out.
 func (s *Study) Plan(out string) (*Plan, error) {
-	if out == "" {
-		out = s.Out
-	}
+	out = s.folder(out)
 	states, err := s.States(out)
 	if err != nil {
 		return nil, err

@@ -73,10 +73,7 @@ var ErrCellFailed = errors.New("cell failed")
 // framework.ErrInterrupted; running it again finishes the study.
 func (s *Study) Run(ctx context.Context, o Options) (*Outcome, error) {
 	start := time.Now()
-	out := o.Out
-	if out == "" {
-		out = s.Out
-	}
+	out := s.folder(o.Out)
 	logw := o.Log
 	if logw == nil {
 		logw = io.Discard
@@ -355,6 +352,14 @@ func (q *queue) heldBy() string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// folder returns the study folder: out, or the study file's out when out is empty.
+func (s *Study) folder(out string) string {
+	if out == "" {
+		return s.Out
+	}
+	return out
 }
 
 // writeSources keeps copies of the study file and its base run file in the study folder.

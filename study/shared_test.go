@@ -74,6 +74,10 @@ func TestMovedStudy(t *testing.T) {
 	a := filepath.Join(tmp, "mount-a")
 	require.NoError(t, os.Mkdir(a, 0o755))
 	path := writeStudy(t, a)
+	// An evaluation path in the study file: resolved against its folder, absolute in the cells.
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(text), "[eval.samples]", "[eval]\ndata = \"train.csv\"\n\n[eval.samples]", 1)), 0o644))
 	reg := registry()
 	s, err := study.Load(path, reg)
 	require.NoError(t, err)

@@ -218,11 +218,7 @@ var ErrSbatch = errors.New("sbatch failed")
 // job, which depends on them with afterany (a failed cell must not leave it pending forever;
 // the merge checks the cells itself). With nothing to submit it writes and submits nothing.
 func (s *Study) Submit(ctx context.Context, o SlurmOptions) (*SlurmSubmission, error) {
-	out := o.Out
-	if out == "" {
-		out = s.Out
-	}
-	out, err := filepath.Abs(out)
+	out, err := filepath.Abs(s.folder(o.Out))
 	if err != nil {
 		return nil, err
 	}

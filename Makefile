@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers release test-slurm
+.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,9 +56,17 @@ demo: build ## train the built-in examples: gauss20 (score matching) and ring8 (
 bench: ## micro-benchmarks of the hot paths (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./energy/ ./trainers/ ./samplers/ ./framework/
 
-bench-peers: build ## goebm side by side with the PyTorch and scikit-learn peers (apt: python3-torch python3-sklearn python3-scipy); see docs/benchmarks.md
+bench-peers: build ## goebm side by side with the PyTorch and scikit-learn peers, in-process and end to end (apt: python3-torch python3-sklearn python3-scipy); see docs/benchmarks.md
 	@mkdir -p runs
-	$(BIN)/ebm bench --peers --repeats 3 --vary-seed --json runs/bench-peers.json
+	$(BIN)/ebm bench --peers --e2e --repeats 3 --vary-seed --json runs/bench-peers.json
+
+bench-scaling: build ## seconds per step and peak memory as batch, width and d grow, beside PyTorch: docs/scaling.{csv,md}, docs/img/scaling-*
+	@mkdir -p runs
+	$(BIN)/ebm bench --scaling --peers --out docs --json runs/bench-scaling.json
+
+bench-study: build ## cells per hour of a small example study against the number of workers
+	@mkdir -p runs
+	$(BIN)/ebm bench --study examples/studies/gauss20-small.toml --study-workers 1,2 --repeats 2 --json runs/bench-study.json
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$' || true); \

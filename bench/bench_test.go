@@ -210,6 +210,12 @@ func TestRunPeerParses(t *testing.T) {
 
 	_, _, err = RunPeer(context.Background(), &PeerEnv{Dir: t.TempDir(), Python: "/bin/sh"}, "gauss20", sel("gauss20"))
 	assert.ErrorContains(t, err, "give --peer-dir")
+
+	// the data folder is passed on, so the scripts never look for ../data
+	env.DataDir = "/data/here"
+	_, line, err := RunPeer(context.Background(), env, "digits", sel("digits"))
+	require.NoError(t, err)
+	assert.Contains(t, line, "sklearn_rbm_digits.py --repeats 1 --data-dir /data/here")
 }
 
 // Compare alternates the sides round by round, pairs the rounds' times into speed-ups and
@@ -225,7 +231,7 @@ func TestCompareAlternatesAndPairs(t *testing.T) {
 			return &Sample{PerStep: times[runs-1], Accuracy: float64(env.Seed)}, nil
 		}}
 	peerTimes := []float64{10e-3, 10e-3, 40e-3}
-	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 3, VarySeed: true, Env: Env{Seed: 5},
+	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 3, VarySeed: true, Env: Env{Seed: 5}, Machine: quietMachine(),
 		runPeer: func(ctx context.Context, env *PeerEnv, group string, ws []Workload) (map[string]PeerSample, string, error) {
 			order = append(order, "peer")
 			s := PeerSample{PerStep: peerTimes[round], Accuracy: 1}
@@ -243,8 +249,10 @@ func TestCompareAlternatesAndPairs(t *testing.T) {
 	assert.Equal(t, []string{"fake"}, res.PeerCommands)
 
 	var buf bytes.Buffer
-	res.WriteTable(&buf)
+	require.NoError(t, res.WriteTable(&buf, false))
 	assert.Contains(t, buf.String(), "| g/w | step | 2 ms (1 ms–4 ms) | 10 ms (10 ms–40 ms) | **10× (5×–10×)** | acc | 6 (5–7) | 1 |")
+	assert.Contains(t, buf.String(), "Load: load average 0.05 0.10 0.20 before")
+	assert.NotContains(t, buf.String(), "†")
 
 	path := filepath.Join(t.TempDir(), "out.json")
 	res.Workloads[0].Peer[0].Accuracy = math.NaN() // JSON has no NaN: written as null

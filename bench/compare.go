@@ -32,6 +32,13 @@ type Options struct {
 	Request bool
 	// Log receives a line per run as the rounds go (nil: none).
 	Log io.Writer
+	// E2E, when set, also times every training workload end to end through `ebm train` in
+	// each round, beside the in-process step.
+	E2E *Trainer
+	// Machine reads the load on the machine; nil means FS{} (/proc). Window is how long it
+	// is watched before the first run and after the last (0: SampleWindow).
+	Machine ProcSource
+	Window  time.Duration
 
 	runPeer func(ctx context.Context, env *PeerEnv, group string, ws []Workload) (map[string]PeerSample, string, error) // RunPeer; tests replace it
 }
@@ -67,25 +74,30 @@ type WorkloadResult struct {
 
 	Seeds []uint64      `json:"seeds"`
 	Goebm []*Sample     `json:"goebm_runs"`
+	E2E   []*E2ESample  `json:"goebm_e2e_runs,omitempty"`
 	Peer  []*PeerSample `json:"peer_runs,omitempty"`
+	Flops float64       `json:"gemm_flops_per_unit,omitempty"` // matrix-product FLOPs of one unit, when counted
 
 	GoebmTime     Stats  `json:"goebm_sec_per_unit"`
 	PeerTime      *Stats `json:"peer_sec_per_unit,omitempty"`
 	Ratio         *Stats `json:"speedup,omitempty"` // peer time / goebm time, paired by round
 	GoebmAccuracy Stats  `json:"goebm_accuracy"`
 	PeerAccuracy  *Stats `json:"peer_accuracy,omitempty"`
+	// End to end: goebm's `ebm train` (summary.json wall time per unit), the peer's whole
+	// loop (its total time over its steps, warm-up included) and their ratio by round.
+	E2ETime  *Stats `json:"goebm_e2e_sec_per_unit,omitempty"`
+	PeerLoop *Stats `json:"peer_loop_sec_per_unit,omitempty"`
+	E2ERatio *Stats `json:"speedup_e2e,omitempty"`
 }
 
 // Machine describes where the numbers were measured.
 type Machine struct {
-	CPUs       int      `json:"nproc"`
-	GOMAXPROCS int      `json:"gomaxprocs"`
-	Model      string   `json:"cpu_model"`
-	Go         string   `json:"go"`
-	OS         string   `json:"os_arch"`
-	Kernel     string   `json:"gemm_kernel"`
-	LoadBefore []string `json:"loadavg_before"`
-	LoadAfter  []string `json:"loadavg_after"`
+	CPUs       int    `json:"nproc"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Model      string `json:"cpu_model"`
+	Go         string `json:"go"`
+	OS         string `json:"os_arch"`
+	Kernel     string `json:"gemm_kernel"`
 }
 
 // Result is the outcome of Compare.
@@ -93,6 +105,7 @@ type Result struct {
 	Date         string            `json:"date"`
 	Command      string            `json:"command,omitempty"`
 	Machine      Machine           `json:"machine"`
+	Conditions   Conditions        `json:"conditions"`
 	Repeats      int               `json:"repeats"`
 	VarySeed     bool              `json:"vary_seed"`
 	Workloads    []*WorkloadResult `json:"workloads"`
@@ -107,11 +120,18 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	rep := max(o.Repeats, 1)
 	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Repeats: rep, VarySeed: o.VarySeed}
+	watch := &Watcher{Src: o.Machine, Window: o.Window}
+	if watch.Src == nil {
+		watch.Src = FS{}
+	}
+	if err := watch.Start(); err != nil {
+		return nil, err
+	}
 	byName := map[string]*WorkloadResult{}
 	var groups []string
 	grouped := map[string][]Workload{}
 	for _, w := range o.Workloads {
-		wr := &WorkloadResult{Name: w.Name, Unit: w.Unit, Accuracy: w.Accuracy, Higher: w.Higher, ChainsPerUnit: w.Rate}
+		wr := &WorkloadResult{Name: w.Name, Unit: w.Unit, Accuracy: w.Accuracy, Higher: w.Higher, ChainsPerUnit: w.Rate, Flops: w.Flops}
 		res.Workloads = append(res.Workloads, wr)
 		byName[w.Name] = wr
 		if _, ok := grouped[w.Group]; !ok {
@@ -146,6 +166,16 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 					wr.Seeds = append(wr.Seeds, seed)
 					logf("round %d/%d  goebm %-18s %s/%s  %s %.4g  (%.1fs)", r+1, rep, w.Name,
 						FormatSeconds(s.PerStep), w.Unit, w.Accuracy, s.Accuracy, time.Since(t0).Seconds())
+					if o.E2E == nil || w.RunFile == nil {
+						continue
+					}
+					e, err := runE2E(ctx, o.E2E, &env, w)
+					if err != nil {
+						return fmt.Errorf("%s end to end: %w", w.Name, err)
+					}
+					wr.E2E = append(wr.E2E, e)
+					logf("round %d/%d  goebm %-18s %s/%s end to end (ebm train, %.0f steps/s; process %.1fs)", r+1, rep, w.Name,
+						FormatSeconds(e.PerUnit), w.Unit, e.StepsPerSec, e.ProcessSeconds)
 				}
 				return nil
 			}
@@ -190,23 +220,7 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	for _, wr := range res.Workloads {
-		var gt, ga, pt, pa, ratio []float64
-		for i, s := range wr.Goebm {
-			gt = append(gt, s.PerStep)
-			ga = append(ga, s.Accuracy)
-			if i < len(wr.Peer) {
-				ratio = append(ratio, wr.Peer[i].PerStep/s.PerStep)
-			}
-		}
-		for _, s := range wr.Peer {
-			pt = append(pt, s.PerStep)
-			pa = append(pa, s.Accuracy)
-		}
-		wr.GoebmTime, wr.GoebmAccuracy = statsOf(gt), statsOf(ga)
-		if len(wr.Peer) > 0 {
-			p, a, q := statsOf(pt), statsOf(pa), statsOf(ratio)
-			wr.PeerTime, wr.PeerAccuracy, wr.Ratio = &p, &a, &q
-		}
+		wr.summarise()
 	}
 	if o.Request {
 		rr, err := RequestRate(o.Env.DataDir, 4096, o.Env.Workers, o.Env.Chunk)
@@ -215,14 +229,53 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Request = rr
 	}
-	res.Machine.LoadAfter = loadavg()
+	var err error
+	if res.Conditions, err = watch.Stop(); err != nil {
+		return nil, err
+	}
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
 }
 
+// summarise computes the statistics over the rounds; ratios pair the sides round by round.
+func (wr *WorkloadResult) summarise() {
+	var gt, ga, pt, pa, ratio, et, pl, eratio []float64
+	for i, s := range wr.Goebm {
+		gt = append(gt, s.PerStep)
+		ga = append(ga, s.Accuracy)
+		if i < len(wr.Peer) {
+			ratio = append(ratio, wr.Peer[i].PerStep/s.PerStep)
+		}
+	}
+	for i, e := range wr.E2E {
+		et = append(et, e.PerUnit)
+		if i < len(wr.Peer) {
+			eratio = append(eratio, wr.Peer[i].Loop/e.PerUnit)
+		}
+	}
+	for _, s := range wr.Peer {
+		pt = append(pt, s.PerStep)
+		pa = append(pa, s.Accuracy)
+		pl = append(pl, s.Loop)
+	}
+	wr.GoebmTime, wr.GoebmAccuracy = statsOf(gt), statsOf(ga)
+	if len(wr.Peer) > 0 {
+		p, a, q := statsOf(pt), statsOf(pa), statsOf(ratio)
+		wr.PeerTime, wr.PeerAccuracy, wr.Ratio = &p, &a, &q
+	}
+	if len(wr.E2E) > 0 {
+		e := statsOf(et)
+		wr.E2ETime = &e
+		if len(wr.Peer) > 0 {
+			l, q := statsOf(pl), statsOf(eratio)
+			wr.PeerLoop, wr.E2ERatio = &l, &q
+		}
+	}
+}
+
 func machine() Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(),
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Kernel: energy.GemmKernel(), LoadBefore: loadavg()}
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Kernel: energy.GemmKernel()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -232,18 +285,6 @@ func machine() Machine {
 		}
 	}
 	return m
-}
-
-func loadavg() []string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return nil
-	}
-	f := strings.Fields(string(b))
-	if len(f) > 3 {
-		f = f[:3]
-	}
-	return f
 }
 
 // FormatSeconds prints a duration in s, ms or µs with 3 significant digits.

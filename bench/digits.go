@@ -56,15 +56,13 @@ func digitsWorkloads() []Workload {
 	return []Workload{{
 		Name: "digits/rbm64", Group: "digits", Peer: "rbm64", Unit: "epoch",
 		Accuracy: "full pseudo-log-likelihood", Higher: true,
-		Run: runDigits,
+		Run:     runDigits,
+		RunFile: func(env *Env) string { return fmt.Sprintf(digitsConfig, env.epochs()) },
 	}}
 }
 
 func runDigits(ctx context.Context, env *Env) (*Sample, error) {
-	epochs := 20
-	if env.Epochs > 0 {
-		epochs = env.Epochs
-	}
+	epochs := env.epochs()
 	b, err := env.config("bench-digits.toml", fmt.Sprintf(digitsConfig, epochs))
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ func gauss20Workloads() []Workload {
 			Run: func(ctx context.Context, env *Env) (*Sample, error) {
 				return runGauss20(ctx, env, trainer)
 			},
+			RunFile: func(env *Env) string { return fmt.Sprintf(gauss20Config, trainer, env.steps(2000)) },
 		}
 	}
 	return []Workload{

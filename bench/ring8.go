@@ -66,11 +66,14 @@ func ring8Workloads() []Workload {
 			Run: func(ctx context.Context, env *Env) (*Sample, error) {
 				return runRing8(ctx, env, trainer)
 			},
+			RunFile: func(env *Env) string { return fmt.Sprintf(ring8Config, trainer, env.steps(3000)) },
 		}
 	}
+	sm := mk("exact_sm", "exact_sm", `method = "sm"`)
+	sm.Flops = ExactSMFlops(2, []int{64, 64}, 256)
 	return []Workload{
 		mk("dsm", "dsm", "method = \"dsm\"\nsigma = 0.1"),
-		mk("exact_sm", "exact_sm", `method = "sm"`),
+		sm,
 		mk("ssm", "ssm", "method = \"ssm\"\nprojections = 1\nprojection = \"gaussian\""),
 		mk("pcd_ula", "pcd_ula", ring8PCD),
 	}

@@ -75,6 +75,13 @@ type Workload struct {
 	// rate can be printed next to the time.
 	Rate float64
 	Run  func(ctx context.Context, env *Env) (*Sample, error)
+	// RunFile returns the text of the workload's run file (relative paths in DataDir), for
+	// timing it end to end with `ebm train`; nil when the workload is not a training run.
+	RunFile func(env *Env) string
+	// Flops, when positive, is the number of floating-point operations of the matrix
+	// products in one unit (ExactSMFlops for exact score matching on the MLP), printed with
+	// the rate it implies.
+	Flops float64
 }
 
 // Workloads returns every workload in the order they are run.
@@ -147,6 +154,14 @@ func (env *Env) data(name string) (*mat.Dense, error) {
 	return ds.X, nil
 }
 
+// epochs returns digits' number of epochs: Epochs, else 20.
+func (env *Env) epochs() int {
+	if env.Epochs > 0 {
+		return env.Epochs
+	}
+	return 20
+}
+
 func (env *Env) steps(def int) int {
 	if env.Steps > 0 {
 		return env.Steps
@@ -157,16 +172,7 @@ func (env *Env) steps(def int) int {
 // config decodes and builds the run file text (relative paths resolve in DataDir) with the
 // environment's overrides, exactly as `ebm train` does with --set.
 func (env *Env) config(name, text string, sets ...string) (*run.Built, error) {
-	sets = append([]string{fmt.Sprintf("seed=%d", env.Seed)}, sets...)
-	if env.Workers > 0 {
-		sets = append(sets, fmt.Sprintf("compute.workers=%d", env.Workers))
-	}
-	if env.Chunk > 0 {
-		sets = append(sets, fmt.Sprintf("compute.chunk=%d", env.Chunk))
-	}
-	if env.LogEvery > 0 {
-		sets = append(sets, fmt.Sprintf("train.log_every=%d", env.LogEvery))
-	}
+	sets = append(env.sets(), sets...)
 	src, err := run.Parse(filepath.Join(env.DataDir, name), []byte(text), sets)
 	if err != nil {
 		return nil, err
@@ -177,6 +183,22 @@ func (env *Env) config(name, text string, sets ...string) (*run.Built, error) {
 		return nil, err
 	}
 	return run.Build(r, reg)
+}
+
+// sets returns the --set overrides of the environment: the seed, and the [compute] and
+// log_every settings when given.
+func (env *Env) sets() []string {
+	sets := []string{fmt.Sprintf("seed=%d", env.Seed)}
+	if env.Workers > 0 {
+		sets = append(sets, fmt.Sprintf("compute.workers=%d", env.Workers))
+	}
+	if env.Chunk > 0 {
+		sets = append(sets, fmt.Sprintf("compute.chunk=%d", env.Chunk))
+	}
+	if env.LogEvery > 0 {
+		sets = append(sets, fmt.Sprintf("train.log_every=%d", env.LogEvery))
+	}
+	return sets
 }
 
 // train runs b's training with framework.Train and times every step.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,15 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// runBench on two short workloads: the Markdown table on stdout with a row per workload, a
-// line per run on stderr, and the JSON file with every run. (The command is reached through
-// runBench until it joins the command table.)
+// ebm bench on two short workloads: the Markdown table on stdout with a row per workload, a
+// line per run on stderr, and the JSON file with every run and the load on the machine.
 func TestBenchCommand(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bench.json")
 	var out, errb bytes.Buffer
 	err := call("bench", []string{"--only", "gauss20/exact_sm,langevin/ula", "--steps", "30", "--repeats", "2",
-		"--no-request", "--data", "../../examples/data", "--json", path}, &out, &errb)
+		"--no-request", "--data", "../../examples/data", "--json", path, "--watch", "50ms", "--allow-busy"}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	table := out.String()
 	assert.Contains(t, table, "| workload | unit | goebm | accuracy figure | goebm |")
@@ -29,12 +29,18 @@ func TestBenchCommand(t *testing.T) {
 	assert.Contains(t, table, "| langevin/ula | step of 4096 chains | ")
 	assert.Contains(t, table, "M chain-steps/s")
 	assert.Equal(t, 4, strings.Count(errb.String(), "round "), errb.String())
+	assert.Contains(t, table, "Load: load average ")
 
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var res struct {
-		Command   string `json:"command"`
-		Repeats   int    `json:"repeats"`
+		Command    string `json:"command"`
+		Repeats    int    `json:"repeats"`
+		Conditions struct {
+			Before struct {
+				Window float64 `json:"window_sec"`
+			} `json:"before"`
+		} `json:"conditions"`
 		Workloads []struct {
 			Name  string `json:"name"`
 			Goebm []struct {
@@ -45,6 +51,7 @@ func TestBenchCommand(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(raw, &res))
 	assert.Equal(t, 2, res.Repeats)
+	assert.InDelta(t, 0.05, res.Conditions.Before.Window, 0.04, "--watch 50ms")
 	require.Len(t, res.Workloads, 2)
 	for _, w := range res.Workloads {
 		require.Len(t, w.Goebm, 2, w.Name)
@@ -63,7 +70,11 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--repeats", "0"}, "--repeats must be ≥ 1"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--data", "/nonexistent"}, "has no gauss20_precision.csv"},
-		{[]string{"--peers", "--peer-dir", "/nonexistent", "--data", "../../examples/data"}, "peer folder /nonexistent has no torch_mlp2d.py"},
+		{[]string{"--peers", "--peer-dir", "/nonexistent", "--data", "../../examples/data"}, "peer folder /nonexistent (--peer-dir) has no torch_mlp2d.py"},
+		{[]string{"--scaling", "--study", "s.toml"}, "separate modes"},
+		{[]string{"--scaling", "--sweeps", "depth", "--data", "../../examples/data"}, `no scaling sweep "depth" (known: batch, width, dim)`},
+		{[]string{"--scaling", "--peer-threads", "0", "--data", "../../examples/data"}, `--peer-threads: "0" is not a positive integer`},
+		{[]string{"--study", "s.toml", "--study-workers", "x"}, `--study-workers: "x" is not a positive integer`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -72,6 +83,65 @@ func TestBenchUsage(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 			var ue usageError
 			assert.True(t, errors.As(err, &ue), "a usage error (exit status 2)")
+		})
+	}
+}
+
+// asEbm makes the test binary run as the ebm command (main1) when the bench starts it as a
+// child: `ebm train` for --e2e and --e2e-config, `ebm bench --child` for --scaling.
+const asEbm = "GOEBM_TEST_RUN_AS_EBM"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asEbm) == "1" {
+		os.Exit(main1(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// --e2e trains the workload's run file with ebm train (this test binary as ebm) and the table
+// shows the in-process step beside the end-to-end time from summary.json; --e2e-config times
+// any run file the same way.
+func TestBenchEndToEnd(t *testing.T) {
+	t.Setenv(asEbm, "1")
+	var out, errb bytes.Buffer
+	err := call("bench", []string{"--only", "gauss20/dsm", "--steps", "30", "--repeats", "1", "--e2e", "--no-request",
+		"--data", "../../examples/data", "--watch", "50ms", "--allow-busy"}, &out, &errb)
+	require.NoError(t, err, errb.String())
+	assert.Contains(t, out.String(), "| workload | unit | goebm step | goebm `ebm train` | peer step | peer whole loop | speed-up, step | speed-up, end to end |")
+	assert.Regexp(t, `\| gauss20/dsm \| step \| [0-9.]+ [mµ]s†? \| [0-9.]+ [mµ]s†? \| – \| – \| – \| – \|`, out.String())
+	assert.Contains(t, errb.String(), "end to end (ebm train, ")
+
+	out.Reset()
+	errb.Reset()
+	err = call("bench", []string{"--e2e-config", "../../examples/gauss20-dsm.toml", "--set", "train.steps=20", "--repeats", "1",
+		"--watch", "50ms"}, &out, &errb)
+	require.NoError(t, err, errb.String())
+	assert.Contains(t, out.String(), "| ../../examples/gauss20-dsm.toml | 20 | ")
+	assert.Contains(t, out.String(), "with --set train.steps=20, 1 round(s)")
+}
+
+// Every `ebm bench` command in docs/benchmarks.md, README.md and the Makefile is accepted as
+// written, from the repository's root: its flags, files, data, peer scripts and workloads
+// check out (--dry-run runs nothing).
+func TestBenchDocCommands(t *testing.T) {
+	t.Setenv("EBM_PEERS_DIR", "")
+	re := regexp.MustCompile("ebm bench([^`#\n]*)")
+	var cmds []string
+	for _, f := range []string{"../../docs/benchmarks.md", "../../README.md", "../../Makefile"} {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			cmds = append(cmds, strings.TrimSpace(m[1]))
+		}
+	}
+	require.GreaterOrEqual(t, len(cmds), 10)
+	t.Chdir("../..")
+	for _, c := range cmds {
+		t.Run(c, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := call("bench", append(strings.Fields(c), "--dry-run"), &out, &errb)
+			require.NoError(t, err, errb.String())
+			assert.Contains(t, out.String(), "would run: ")
 		})
 	}
 }

@@ -50,8 +50,8 @@ test-slow: ## the slow statistical checks (build tag slow)
 	$(GO) test $(GOFLAGS) -tags slow -timeout 30m ./...
 
 demo: build ## train the built-in examples: gauss20 (score matching) and ring8 (MLP, exact SM)
-	$(BIN)/ebm train examples/gauss20-sm.toml --out runs/demo-gauss20 --set output.overwrite=true
-	$(BIN)/ebm train examples/ring8-sm.toml --out runs/demo-ring8 --set output.overwrite=true
+	$(BIN)/ebm train examples/gauss20-sm.toml --out runs/demo-gauss20 --force
+	$(BIN)/ebm train examples/ring8-sm.toml --out runs/demo-ring8 --force
 
 bench: ## micro-benchmarks of the hot paths (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./energy/ ./trainers/ ./samplers/ ./framework/

@@ -129,13 +129,25 @@ func (r *Run) batch(ctx context.Context, bo BatchOptimizer, tctx *TrainContext) 
 	start := time.Now()
 	var before float64
 	records, iters := 0, 0
-	if c := r.Resume; c != nil {
-		if len(c.Theta) != len(r.Theta) {
-			return nil, fmt.Errorf("checkpoint does not fit this run: it has %d parameters, the run %d (was the config changed?)", len(c.Theta), len(r.Theta))
-		}
+	if c := r.Resume; c != nil { // checked by Init
 		copy(r.Theta, c.Theta)
 		r.Eval.setCounts(c.Counts)
 		records, iters, before = c.Records, c.Step, c.Seconds
+		if c.Final {
+			// The solve had finished; only the outputs were left to write.
+			return &Outcome{Steps: c.Step, TrainLoss: c.TrainLoss, ValidLoss: c.ValidLoss, Rollbacks: []Rollback{},
+				Solver: c.Solver, Seconds: c.Seconds, Counts: c.Counts}, nil
+		}
+	}
+	n, _ := r.Train.Dims()
+	checkpoint := func(step int) *Checkpoint {
+		perm := make([]int, n)
+		for i := range perm {
+			perm[i] = i
+		}
+		return &Checkpoint{Version: CheckpointVersion, Step: step, Theta: append([]float64(nil), r.Theta...),
+			Perm: perm, LR: r.Optimizer.LR(), Counts: r.Eval.Counts(), Records: records, Rollbacks: []Rollback{},
+			Seconds: before + time.Since(start).Seconds()}
 	}
 	sctx := &StepContext{Eval: r.Eval}
 	evals := 0
@@ -168,7 +180,6 @@ func (r *Run) batch(ctx context.Context, bo BatchOptimizer, tctx *TrainContext) 
 		return nil
 	}
 	hs, _ := r.Trainer.(Hessianer)
-	n, _ := r.Train.Dims()
 	prob := &BatchProblem{
 		Func:          f,
 		MaxIterations: r.Schedule.BatchIterations(),
@@ -202,10 +213,7 @@ func (r *Run) batch(ctx context.Context, bo BatchOptimizer, tctx *TrainContext) 
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 				if r.OnCheckpoint != nil {
-					c := &Checkpoint{Version: CheckpointVersion, Step: iters, Theta: append([]float64(nil), r.Theta...),
-						Perm: make([]int, n), LR: r.Optimizer.LR(), Counts: r.Eval.Counts(), Records: records, Rollbacks: []Rollback{},
-						Seconds: before + time.Since(start).Seconds()}
-					if cperr := r.OnCheckpoint(c); cperr != nil {
+					if cperr := r.OnCheckpoint(checkpoint(iters)); cperr != nil {
 						return nil, fmt.Errorf("train: interrupted at iteration %d, and the checkpoint failed: %w", iters, cperr)
 					}
 				}
@@ -236,5 +244,13 @@ func (r *Run) batch(ctx context.Context, bo BatchOptimizer, tctx *TrainContext) 
 		out.StepsPerSec = float64(steps) / out.Seconds
 	}
 	out.Counts = r.Eval.Counts()
+	if r.OnCheckpoint != nil {
+		// The final checkpoint, before the caller writes its outputs (see Run.OnCheckpoint).
+		c := checkpoint(steps)
+		c.Final, c.Solver, c.TrainLoss, c.ValidLoss = true, rep, rep.Loss, out.ValidLoss
+		if err := r.OnCheckpoint(c); err != nil {
+			return nil, fmt.Errorf("train: final checkpoint: %w", err)
+		}
+	}
 	return out, nil
 }

@@ -54,9 +54,10 @@ func createTemp(path string) (*os.File, error) {
 	return nil, fmt.Errorf("no free temporary name beside %s", path)
 }
 
-// WriteJSONAtomic writes v as indented JSON with WriteFileAtomic.
+// WriteJSONAtomic writes v as indented JSON (MarshalJSON: NaN and ±Inf as null) with
+// WriteFileAtomic.
 func WriteJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := MarshalJSON(v, true)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

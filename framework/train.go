@@ -25,14 +25,22 @@ type Schedule struct {
 	Guard           Guard
 }
 
-// Guard is the divergence guard. When a step produces a NaN or Inf (in the loss, the
-// gradient, the parameters or any energy output) or a loss beyond MaxLoss, the run goes back
-// to its last good state (kept in memory every LogEvery steps), multiplies the learning rate
-// by LRFactor and goes on; after MaxRollbacks rollbacks it stops with the diagnostic.
+// Guard is the divergence guard. A step diverges when it produces a NaN or Inf (in the loss,
+// the gradient, its norm, the parameters, any energy output, or a figure of the metrics
+// record) or a finite loss beyond the limits below. With MaxRollbacks > 0 the run then goes
+// back to its last good state (a snapshot kept in memory every LogEvery steps, and confirmed
+// good by the step after it), multiplies the learning rate by LRFactor and goes on; after
+// MaxRollbacks rollbacks, or at once when MaxRollbacks is 0, it stops with the diagnostic.
+// Snapshots are taken only when MaxRollbacks > 0. Checkpoints carry the last good state, so a
+// resumed run rolls back exactly where the uninterrupted run would.
 type Guard struct {
-	MaxRollbacks int     // 0: stop at the first divergence
+	MaxRollbacks int     // 0: stop at the first divergence (and keep no snapshots)
 	LRFactor     float64 // learning-rate multiplier per rollback, in (0, 1)
-	MaxLoss      float64 // |loss| above this is divergence (0: only NaN and Inf)
+	MaxLoss      float64 // |loss| above this is divergence (0: no absolute limit)
+	// MaxLossRatio makes a loss divergent when |loss| exceeds MaxLossRatio times the loss's
+	// scale: the smallest max(1, |loss|) of the run's steps so far (0: off). The scale never
+	// rises, so a loss that grows step after step is caught however slowly it grows.
+	MaxLossRatio float64
 }
 
 // Metrics is one record of metrics.jsonl.
@@ -65,11 +73,18 @@ type Run struct {
 	Resume *Checkpoint
 	// OnMetrics receives every metrics record; an error stops the run.
 	OnMetrics func(Metrics) error
-	// OnCheckpoint receives a checkpoint every Schedule.CheckpointEvery steps and when the
-	// run is interrupted through its context; an error stops the run.
+	// OnCheckpoint receives a checkpoint every Schedule.CheckpointEvery steps, when the run is
+	// interrupted through its context, and once more after the last step, before Train
+	// returns (so that outputs written after it can be redone from it); an error stops the run.
 	OnCheckpoint func(*Checkpoint) error
 	// OnStep, when set, is called after every step (for progress displays).
 	OnStep func(step, total int, loss float64)
+
+	started bool
+	tctx    *TrainContext
+	cf      ClosedFormer
+	bo      BatchOptimizer
+	loop    *loop
 }
 
 // Outcome is what a finished run reports.
@@ -92,13 +107,18 @@ type Outcome struct {
 // the context in its framework.Env), abandoned that step without a checkpoint.
 var ErrInterrupted = errors.New("interrupted")
 
-// DivergedError is a finite loss beyond Guard.MaxLoss.
+// DivergedError is a finite loss beyond Guard.MaxLoss, or beyond Guard.MaxLossRatio times the
+// loss's scale (then Scale is that scale and Limit the ratio times it).
 type DivergedError struct {
 	Value, Limit float64
+	Scale        float64 // 0 for the absolute limit MaxLoss
 	Step         int
 }
 
 func (e *DivergedError) Error() string {
+	if e.Scale > 0 {
+		return fmt.Sprintf("loss %g beyond the divergence threshold %g (max_loss_ratio × the loss's scale %g so far) at step %d", e.Value, e.Limit, e.Scale, e.Step)
+	}
 	return fmt.Sprintf("loss %g beyond the divergence threshold %g at step %d", e.Value, e.Limit, e.Step)
 }
 
@@ -111,52 +131,96 @@ func (s Schedule) TotalSteps(n int) int {
 	return s.Epochs * ((n + b - 1) / b)
 }
 
+// Init readies the run without training: it calls the trainer's Init (its checks of the
+// energy's domain and capabilities, and of the sampler), sizes the loop and, when Resume is
+// set, checks the checkpoint against the run and restores it into θ and every component.
+// Train calls it when the caller has not. Call it first when nothing may be written before
+// every check has passed (run folders do). It does nothing the second time.
+func (r *Run) Init() error {
+	if r.started {
+		return nil
+	}
+	tctx := &TrainContext{Eval: r.Eval, Train: r.Train, Streams: r.Streams, Sampler: r.Sampler}
+	if err := r.Trainer.Init(tctx); err != nil {
+		return err
+	}
+	r.tctx = tctx
+	if cf, ok := r.Trainer.(ClosedFormer); ok && cf.ClosedForm() {
+		r.cf, r.started = cf, true
+		return nil
+	}
+	if bo, ok := r.Optimizer.(BatchOptimizer); ok {
+		if _, ok := r.Trainer.(NoiseFixer); !ok {
+			return fmt.Errorf("train: the optimizer minimises the whole objective at once, which needs a trainer whose loss is a deterministic function of θ on the data (sm, pl, rm, mle, nce, dsm, ssm); %T draws samples from a sampler: use adam or sgd", r.Trainer)
+		}
+		if c := r.Resume; c != nil {
+			n, _ := r.Train.Dims()
+			if err := c.check(n, len(r.Theta), math.MaxInt); err != nil {
+				return err
+			}
+		}
+		r.bo, r.started = bo, true
+		return nil
+	}
+	l, err := newLoop(r)
+	if err != nil {
+		return err
+	}
+	if r.Resume != nil {
+		if err := l.restore(r.Resume, true); err != nil {
+			return err
+		}
+	}
+	if r.Schedule.Guard.MaxRollbacks > 0 && l.good == nil {
+		l.good = l.snapshot()
+	}
+	r.loop, r.started = l, true
+	return nil
+}
+
 // Train runs the training loop: it draws minibatches (shuffled per epoch from the "shuffle"
 // stream), asks the trainer for the loss and its gradient, checks both are finite, clips,
 // takes an optimizer step and a proximal step if the trainer has one, and records metrics.
 // A trainer that solves its loss in closed form is solved once instead. A run resumed from a
 // checkpoint ends with exactly the parameters of an uninterrupted one.
+//
+// When ctx is cancelled the run stops after the current step, or, when the trainer checks
+// StepContext.Err and the loop has kept the state from before the step, within the step
+// (the step is then undone); it hands a checkpoint to OnCheckpoint and returns an error
+// wrapping ErrInterrupted.
 func Train(ctx context.Context, r *Run) (*Outcome, error) {
-	tctx := &TrainContext{Eval: r.Eval, Train: r.Train, Streams: r.Streams, Sampler: r.Sampler}
-	if err := r.Trainer.Init(tctx); err != nil {
+	if err := r.Init(); err != nil {
 		return nil, err
 	}
-	if cf, ok := r.Trainer.(ClosedFormer); ok && cf.ClosedForm() {
-		return r.closedForm(cf, tctx)
+	if r.cf != nil {
+		return r.closedForm(r.cf, r.tctx)
 	}
-	if bo, ok := r.Optimizer.(BatchOptimizer); ok {
-		return r.batch(ctx, bo, tctx)
+	if r.bo != nil {
+		return r.batch(ctx, r.bo, r.tctx)
 	}
-	l, err := newLoop(r)
-	if err != nil {
-		return nil, err
-	}
-	if r.Resume != nil {
-		if err := l.restore(r.Resume, true); err != nil {
-			return nil, err
-		}
-	}
-	// good is the last state whose loss has been seen finite and in bounds; pending becomes
-	// good once the step after it has checked its loss.
-	good := l.checkpoint()
-	var pending *Checkpoint
+	l := r.loop
+	guard := r.Schedule.Guard.MaxRollbacks > 0
 	snapEvery := max(r.Schedule.LogEvery, 1)
 	for l.step < l.total {
 		if err := ctx.Err(); err != nil {
-			if r.OnCheckpoint != nil {
-				if cerr := r.OnCheckpoint(l.checkpoint()); cerr != nil {
-					return l.outcome(), fmt.Errorf("train: interrupted after step %d, and the checkpoint failed: %w", l.step, cerr)
-				}
-			}
-			return l.outcome(), fmt.Errorf("train: %w after step %d of %d: %w", ErrInterrupted, l.step, l.total, err)
+			return l.interrupt(err)
 		}
-		if err := l.oneStep(); err != nil {
+		if err := l.oneStep(ctx); err != nil {
+			var ab *abandonedStep
+			if errors.As(err, &ab) {
+				// The step saw the interruption and gave up: put back the state from before it.
+				if uerr := l.undo(); uerr != nil {
+					return l.outcome(), uerr
+				}
+				return l.interrupt(ctx.Err())
+			}
 			if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-				// The interruption stopped a request in flight (a plugin's): the step is
-				// abandoned half way, which is no state to save, so the last checkpoint stands.
+				// The interruption stopped a request in flight (a plugin's) in a step the loop
+				// cannot undo (a stateful trainer's fast step): the step is abandoned half way,
+				// which is no state to save, so the last checkpoint stands.
 				return l.outcome(), fmt.Errorf("train: %w during step %d of %d, which was abandoned (no checkpoint of it): %w", ErrInterrupted, l.step+1, l.total, cerr)
 			}
-			q, v, ok := divergence(err)
+			q, v, step, ok := divergence(err)
 			if !ok {
 				return l.outcome(), err
 			}
@@ -166,27 +230,29 @@ func Train(ctx context.Context, r *Run) (*Outcome, error) {
 				}
 				return l.outcome(), err
 			}
-			bad := l.step
+			if step < 0 {
+				step = l.step
+			}
 			lr := r.Optimizer.LR() * r.Schedule.Guard.LRFactor
 			records := l.records
-			if err := l.restore(good, false); err != nil {
+			if err := l.restore(l.good, false); err != nil {
 				return l.outcome(), err
 			}
 			l.records = records
 			r.Optimizer.SetLR(lr)
-			rb := Rollback{Step: bad, Quantity: q, Value: v, ToStep: l.step, LR: lr}
+			rb := Rollback{Step: step, Quantity: q, Value: v, ToStep: l.step, LR: lr}
 			l.rollbacks = append(l.rollbacks, rb)
 			if err := l.emit(Metrics{Step: l.step, LR: lr, Rollback: &rb}); err != nil {
 				return l.outcome(), err
 			}
-			good, pending = l.checkpoint(), nil
+			l.good, l.pending = l.snapshot(), nil
 			continue
 		}
-		if pending != nil && l.step > pending.Step {
-			good, pending = pending, nil
+		if l.pending != nil && l.step > l.pending.Step {
+			l.good, l.pending = l.pending, nil
 		}
-		if l.step%snapEvery == 0 {
-			pending = l.checkpoint()
+		if guard && l.step%snapEvery == 0 {
+			l.pending = l.snapshot()
 		}
 		if ce := r.Schedule.CheckpointEvery; ce > 0 && l.step%ce == 0 && l.step < l.total && r.OnCheckpoint != nil {
 			if err := r.OnCheckpoint(l.checkpoint()); err != nil {
@@ -194,20 +260,44 @@ func Train(ctx context.Context, r *Run) (*Outcome, error) {
 			}
 		}
 	}
+	if r.OnCheckpoint != nil {
+		if err := r.OnCheckpoint(l.checkpoint()); err != nil {
+			return l.outcome(), fmt.Errorf("train: final checkpoint at step %d: %w", l.step, err)
+		}
+	}
 	return l.outcome(), nil
 }
 
-// divergence reports whether err is a divergence the guard may recover from, and what went bad.
-func divergence(err error) (quantity string, value float64, ok bool) {
+// abandonedStep is a trainer step that failed after the run was interrupted, with the state
+// from before it kept: the loop undoes it.
+type abandonedStep struct{ err error }
+
+func (a *abandonedStep) Error() string { return "step abandoned: " + a.err.Error() }
+func (a *abandonedStep) Unwrap() error { return a.err }
+
+// interrupt hands the checkpoint of the current state to OnCheckpoint and returns the error
+// of an interrupted run.
+func (l *loop) interrupt(cause error) (*Outcome, error) {
+	if l.r.OnCheckpoint != nil {
+		if cerr := l.r.OnCheckpoint(l.checkpoint()); cerr != nil {
+			return l.outcome(), fmt.Errorf("train: interrupted after step %d, and the checkpoint failed: %w", l.step, cerr)
+		}
+	}
+	return l.outcome(), fmt.Errorf("train: %w after step %d of %d: %w", ErrInterrupted, l.step, l.total, cause)
+}
+
+// divergence reports whether err is a divergence the guard may recover from, what went bad
+// and at which step (−1 when the error does not say).
+func divergence(err error) (quantity string, value float64, step int, ok bool) {
 	var nf *NonFiniteError
 	if errors.As(err, &nf) {
-		return nf.Quantity, nf.Value, true
+		return nf.Quantity, nf.Value, nf.Step, true
 	}
 	var de *DivergedError
 	if errors.As(err, &de) {
-		return "loss", de.Value, true
+		return "loss", de.Value, de.Step, true
 	}
-	return "", 0, false
+	return "", 0, -1, false
 }
 
 func (r *Run) closedForm(cf ClosedFormer, tctx *TrainContext) (*Outcome, error) {
@@ -253,6 +343,7 @@ type loop struct {
 	prox             Proximal
 	sum              float64
 	count            int
+	scale            float64 // the loss's scale for Guard.MaxLossRatio (0 before the first step)
 	records          int
 	rollbacks        []Rollback
 	start            time.Time
@@ -260,7 +351,24 @@ type loop struct {
 	lastLoss, lastGN float64
 	trainLoss        float64
 	validLoss        *float64
+
+	// The divergence guard (MaxRollbacks > 0 only): good is the last state whose loss has
+	// been seen finite and in bounds; pending, a snapshot of the state at the current step,
+	// becomes good once the step after it has checked its loss.
+	good, pending *Checkpoint
+
+	// The state from before the current step, to undo a step abandoned on interruption.
+	undoable             bool
+	prePos               int
+	preRNG               []byte
+	preCounts            Counts
+	preTrainer, preSampl []byte
+	slow                 bool // the last step took long enough to be worth saving the trainer's state
 }
+
+// slowStep is how long a step must take for the loop to save a stateful trainer's state
+// before the next one, so that the next can be abandoned when the run is interrupted.
+const slowStep = 50 * time.Millisecond
 
 func newLoop(r *Run) (*loop, error) {
 	n, d := r.Train.Dims()
@@ -271,7 +379,7 @@ func newLoop(r *Run) (*loop, error) {
 	l := &loop{r: r, total: total, n: n, d: d, b: min(max(r.Schedule.Batch, 1), n),
 		grad: make([]float64, len(r.Theta)), perm: make([]int, n), pos: n,
 		shufflePCG: r.Streams.PCG("shuffle", 0), trainPCG: r.Streams.PCG("trainer", 0),
-		start: time.Now(), rollbacks: []Rollback{}}
+		start: time.Now(), rollbacks: []Rollback{}, slow: true}
 	l.batch = mat.NewDense(l.b, d, nil)
 	for i := range l.perm {
 		l.perm[i] = i
@@ -282,8 +390,53 @@ func newLoop(r *Run) (*loop, error) {
 	return l, nil
 }
 
-// oneStep takes one optimizer step and records metrics when due.
-func (l *loop) oneStep() error {
+// mark keeps what a step changes before it can fail or be abandoned: the position in the
+// epoch, the trainer's stream, the work counts and the sampler's state (all small), and the
+// trainer's own state when it has one and the last step was slow. It returns whether the
+// step can be undone.
+func (l *loop) mark() bool {
+	r := l.r
+	l.prePos, l.preRNG, l.preCounts = l.pos, pcgState(l.trainPCG), r.Eval.Counts()
+	l.preTrainer, l.preSampl = nil, nil
+	var err error
+	if l.preSampl, err = marshalState(r.Sampler); err != nil {
+		return false
+	}
+	if _, ok := r.Trainer.(Stateful); ok {
+		if !l.slow {
+			return false
+		}
+		if l.preTrainer, err = marshalState(r.Trainer); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// undo puts back the state mark kept.
+func (l *loop) undo() error {
+	r := l.r
+	l.pos = l.prePos
+	if err := l.trainPCG.UnmarshalBinary(l.preRNG); err != nil {
+		return fmt.Errorf("train: undo step %d: %w", l.step, err)
+	}
+	r.Eval.setCounts(l.preCounts)
+	if l.preTrainer != nil {
+		if err := unmarshalState(r.Trainer, l.preTrainer, "trainer"); err != nil {
+			return err
+		}
+	}
+	if l.preSampl != nil {
+		if err := unmarshalState(r.Sampler, l.preSampl, "sampler"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneStep takes one optimizer step and records metrics when due. The trainer sees ctx only
+// when the step can be undone.
+func (l *loop) oneStep(ctx context.Context) error {
 	r := l.r
 	if l.pos >= l.n {
 		if r.Schedule.Shuffle {
@@ -294,6 +447,14 @@ func (l *loop) oneStep() error {
 			l.epochs++
 		}
 	}
+	began := time.Now()
+	l.undoable = l.mark()
+	l.sctx.Context = nil
+	if l.undoable {
+		l.sctx.Context = ctx
+	}
+	defer func() { l.slow = time.Since(began) >= slowStep }()
+
 	m := min(l.b, l.n-l.pos)
 	cur := l.batch
 	if m != l.b {
@@ -308,18 +469,31 @@ func (l *loop) oneStep() error {
 	l.sctx.Step = step
 	loss, err := r.Trainer.Step(&l.sctx, cur, r.Theta, l.grad)
 	if err != nil {
+		if l.undoable && ctx.Err() != nil {
+			return &abandonedStep{err}
+		}
 		return atStep(err, step)
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return &NonFiniteError{Quantity: "loss", Source: "trainer", Index: -1, Value: loss, Step: step}
 	}
-	if g := r.Schedule.Guard.MaxLoss; g > 0 && math.Abs(loss) > g {
-		return &DivergedError{Value: loss, Limit: g, Step: step}
+	g := r.Schedule.Guard
+	if g.MaxLoss > 0 && math.Abs(loss) > g.MaxLoss {
+		return &DivergedError{Value: loss, Limit: g.MaxLoss, Step: step}
+	}
+	if g.MaxLossRatio > 0 && l.scale > 0 && math.Abs(loss) > g.MaxLossRatio*l.scale {
+		return &DivergedError{Value: loss, Limit: g.MaxLossRatio * l.scale, Scale: l.scale, Step: step}
 	}
 	if err := FiniteVec("gradient", "trainer", l.grad); err != nil {
 		return atStep(err, step)
 	}
 	gnorm := norm(l.grad)
+	if math.IsInf(gnorm, 0) {
+		return &NonFiniteError{Quantity: "gradient norm", Source: "trainer", Index: -1, Value: gnorm, Step: step}
+	}
+	if math.IsInf(l.sum+loss, 0) {
+		return &NonFiniteError{Quantity: "mean loss since the last record", Source: "trainer", Index: -1, Value: l.sum + loss, Step: step}
+	}
 	if c := r.Schedule.ClipNorm; c > 0 && gnorm > c {
 		for i := range l.grad {
 			l.grad[i] *= c / gnorm
@@ -331,6 +505,9 @@ func (l *loop) oneStep() error {
 	}
 	if err := FiniteVec("parameters", "optimizer update", r.Theta); err != nil {
 		return atStep(err, step)
+	}
+	if s := max(1, math.Abs(loss)); l.scale == 0 || s < l.scale {
+		l.scale = s
 	}
 	l.sum += loss
 	l.count++
@@ -379,13 +556,16 @@ func (l *loop) outcome() *Outcome {
 	return out
 }
 
-// checkpoint captures the loop's state. Component state is marshalled by the components.
-func (l *loop) checkpoint() *Checkpoint {
+// snapshot captures the loop's state in memory: θ, the position in the data, the random
+// streams and each component's state (framework.Stateful, in the component's own binary
+// form). It is what the guard rolls back to, and the body of a checkpoint.
+func (l *loop) snapshot() *Checkpoint {
 	r := l.r
 	c := &Checkpoint{Version: CheckpointVersion, Step: l.step, Epochs: l.epochs, Pos: l.pos,
 		Perm: append([]int(nil), l.perm...), Theta: append([]float64(nil), r.Theta...),
 		LR: r.Optimizer.LR(), Shuffle: pcgState(l.shufflePCG), TrainRNG: pcgState(l.trainPCG),
-		Counts: r.Eval.Counts(), Records: l.records, LossSum: l.sum, LossCount: l.count,
+		Counts: r.Eval.Counts(), Records: l.records, LossSum: l.sum, LossCount: l.count, LossScale: l.scale,
+		TrainLoss: l.trainLoss, ValidLoss: l.validLoss,
 		Rollbacks: append([]Rollback(nil), l.rollbacks...), Seconds: l.before + time.Since(l.start).Seconds()}
 	var err error
 	if c.Optimizer, err = marshalState(r.Optimizer); err == nil {
@@ -401,29 +581,41 @@ func (l *loop) checkpoint() *Checkpoint {
 	return c
 }
 
-// restore puts the loop back to c. full also restores the wall-clock and metrics offsets
-// (a resume); a rollback keeps them.
+// checkpoint is snapshot plus the guard's last good state, for OnCheckpoint.
+func (l *loop) checkpoint() *Checkpoint {
+	c := l.snapshot()
+	if l.r.Schedule.Guard.MaxRollbacks > 0 {
+		c.Good = l.good
+		c.Pending = l.pending != nil
+	}
+	return c
+}
+
+// restore puts the loop back to c, after checking that c fits the run. full also restores
+// the wall-clock and metrics offsets, the rollbacks and the guard's state (a resume); a
+// rollback keeps them.
 func (l *loop) restore(c *Checkpoint, full bool) error {
 	r := l.r
-	if c.Version != CheckpointVersion {
-		return fmt.Errorf("checkpoint at step %d is incomplete: a component could not save its state", c.Step)
+	if err := c.check(l.n, len(r.Theta), l.total); err != nil {
+		return err
 	}
-	if len(c.Theta) != len(r.Theta) || len(c.Perm) != l.n {
-		return fmt.Errorf("checkpoint does not fit this run: it has %d parameters and %d rows, the run %d and %d (was the config or the data changed?)",
-			len(c.Theta), len(c.Perm), len(r.Theta), l.n)
-	}
-	if c.Step > l.total {
-		return fmt.Errorf("checkpoint is at step %d, beyond this run's %d steps", c.Step, l.total)
+	if full && c.Good != nil {
+		if err := c.Good.check(l.n, len(r.Theta), l.total); err != nil {
+			return fmt.Errorf("the guard's last good state: %w", err)
+		}
+		if c.Good.Good != nil || c.Good.Step > c.Step {
+			return fmt.Errorf("%w: the guard's last good state is at step %d, after the checkpoint's %d", ErrBadCheckpoint, c.Good.Step, c.Step)
+		}
 	}
 	copy(r.Theta, c.Theta)
 	copy(l.perm, c.Perm)
 	l.step, l.epochs, l.pos = c.Step, c.Epochs, c.Pos
-	l.sum, l.count = c.LossSum, c.LossCount
+	l.sum, l.count, l.scale = c.LossSum, c.LossCount, c.LossScale
 	if err := l.shufflePCG.UnmarshalBinary(c.Shuffle); err != nil {
-		return fmt.Errorf("checkpoint: shuffle stream: %w", err)
+		return fmt.Errorf("%w: shuffle stream: %w", ErrBadCheckpoint, err)
 	}
 	if err := l.trainPCG.UnmarshalBinary(c.TrainRNG); err != nil {
-		return fmt.Errorf("checkpoint: trainer stream: %w", err)
+		return fmt.Errorf("%w: trainer stream: %w", ErrBadCheckpoint, err)
 	}
 	r.Optimizer.SetLR(c.LR)
 	if err := unmarshalState(r.Optimizer, c.Optimizer, "optimizer"); err != nil {
@@ -441,6 +633,14 @@ func (l *loop) restore(c *Checkpoint, full bool) error {
 		l.rollbacks = append([]Rollback{}, c.Rollbacks...)
 		l.before = c.Seconds
 		l.start = time.Now()
+		l.trainLoss, l.validLoss = c.TrainLoss, c.ValidLoss
+		l.good, l.pending = nil, nil
+		if r.Schedule.Guard.MaxRollbacks > 0 {
+			l.good = c.Good
+			if c.Pending {
+				l.pending = l.snapshot()
+			}
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"context"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
@@ -19,6 +20,20 @@ type StepContext struct {
 	Eval *Evaluator
 	RNG  *rand.Rand // the trainer's own stream; draw from it in a fixed order
 	Step int        // 0-based step number
+	// Context, when set, is cancelled when the run is interrupted and the training loop can
+	// undo the step (it has kept the state from before it). A trainer whose step can run for
+	// long (many noise levels, draws, projections or sampler steps) checks Err between its
+	// parts and returns that error, so that an interrupted run stops within a second; the
+	// loop then puts everything back as it was before the step.
+	Context context.Context
+}
+
+// Err returns the error of Context (nil when it is not set or not cancelled).
+func (c *StepContext) Err() error {
+	if c == nil || c.Context == nil {
+		return nil
+	}
+	return c.Context.Err()
 }
 
 // Trainer is an estimator: a loss on a batch and its gradient in θ.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -26,7 +27,10 @@ type Built struct {
 	Test    *framework.Dataset
 	Run     *framework.Run
 	Streams framework.Streams
-	closers []func() error
+	// Inputs are the digests of the data files read, by key ("data.train" → "sha256:…"), as
+	// checkpoints keep them; InputPaths are their paths.
+	Inputs, InputPaths map[string]string
+	closers            []func() error
 }
 
 // Close releases what Build started.
@@ -54,30 +58,52 @@ func Build(r *Config, reg *framework.Registry) (*Built, error) {
 // and the error is an *InputError.
 // ctx is the run's: the components get it in their framework.Env, so that cancelling it
 // stops a plugin's requests at once.
+//
+// Before it allocates, Build estimates the memory the configuration needs (data, θ and its
+// copies, each component's workspace) and refuses, with an error naming the key that asks
+// for the most, a run that would exceed the machine's memory or [compute] max_memory. Data
+// files are read under the same bound.
 func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *Built, err error) {
-	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}}
+	b := &Built{Config: r, Streams: framework.Streams{Seed: r.Seed}, Inputs: map[string]string{}, InputPaths: map[string]string{}}
 	defer func() {
 		if err != nil {
 			b.Close()
 			err = &InputError{Err: err}
 		}
 	}()
-	if b.Train, err = framework.ReadCSV(r.Path("data.train", r.Data.Train)); err != nil {
+	budget, from := r.memoryBudget()
+	mem := &memoryCheck{r: r, budget: budget, from: from}
+	read := func(key, value string) (*framework.Dataset, error) {
+		path := r.Path(key, value)
+		ds, err := framework.ReadCSVLimit(path, budget)
+		if err != nil {
+			if errors.Is(err, framework.ErrDataTooLarge) {
+				return nil, r.Source.Locate(&Error{Key: key, Msg: fmt.Sprintf("%v (the limit is %s)", err, from)})
+			}
+			return nil, err
+		}
+		n, d := ds.X.Dims()
+		mem.needs = append(mem.needs, need{key, float64(n) * float64(d) * 8 * 2})
+		b.Inputs[key], b.InputPaths[key] = "sha256:"+ds.SHA256, ds.Path
+		return ds, nil
+	}
+	if b.Train, err = read("data.train", r.Data.Train); err != nil {
 		return nil, err
 	}
 	n, d := b.Train.X.Dims()
+	mem.dim = d
 	if r.Energy.Dim != 0 && r.Energy.Dim != d {
 		return nil, r.Source.Locate(&Error{Key: "energy.dim", Msg: fmt.Sprintf("is %d but %s has %d columns", r.Energy.Dim, r.Data.Train, d)})
 	}
 	train := b.Train.X
 	switch {
 	case r.Data.Valid != "":
-		vd, err := framework.ReadCSV(r.Path("data.valid", r.Data.Valid))
+		vd, err := read("data.valid", r.Data.Valid)
 		if err != nil {
 			return nil, err
 		}
 		if _, vdim := vd.X.Dims(); vdim != d {
-			return nil, fmt.Errorf("%s has %d columns, the training data %d", vd.Path, vdim, d)
+			return nil, r.Source.Locate(&Error{Key: "data.valid", Msg: fmt.Sprintf("%s has %d columns, the training data %d", vd.Path, vdim, d)})
 		}
 		b.Valid = vd.X
 	case r.Data.ValidFraction > 0:
@@ -97,14 +123,26 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 		}
 	}
 	if r.Data.Test != "" {
-		if b.Test, err = framework.ReadCSV(r.Path("data.test", r.Data.Test)); err != nil {
+		if b.Test, err = read("data.test", r.Data.Test); err != nil {
 			return nil, err
+		}
+		if _, tdim := b.Test.X.Dims(); tdim != d {
+			return nil, r.Source.Locate(&Error{Key: "data.test", Msg: fmt.Sprintf("%s has %d columns, the training data %d", b.Test.Path, tdim, d)})
 		}
 	}
 	env := framework.Env{Dim: d, Dir: r.Source.Dir, Domain: b.Train.Domain(), Context: ctx}
+	rows, _ := train.Dims()
+	shape := framework.Shape{Dim: d, Rows: rows, Batch: min(r.Train.Batch, rows), Chunk: r.Compute.Chunk, Workers: r.Compute.Workers}
+	if shape.Workers == 0 {
+		shape.Workers = runtime.GOMAXPROCS(0)
+	}
 
 	// The energy.
 	if !r.IsPlugin() {
+		mem.add("energy.config", r.EnergyOptions, shape)
+		if err := mem.check(); err != nil {
+			return nil, err
+		}
 		entry := reg.Energies[r.Energy.Builtin]
 		if b.Energy, err = entry.New(r.EnergyOptions, env); err != nil {
 			return nil, r.Source.Locate(&Error{Key: "energy.config", Msg: err.Error()})
@@ -119,13 +157,40 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 	if b.Spec.Dim != d {
 		return nil, fmt.Errorf("energy %s has dimension %d but the data %s has %d columns", b.Spec.Name, b.Spec.Dim, b.Train.Path, d)
 	}
-	if b.Spec.Domain.Discrete() && env.Domain != b.Spec.Domain {
-		return nil, fmt.Errorf("energy %s is over %s data but %s holds %s values", b.Spec.Name, b.Spec.Domain, b.Train.Path, env.Domain)
+	if b.Spec.Domain.Discrete() {
+		for _, x := range []struct {
+			key string
+			ds  *framework.Dataset
+		}{{"data.train", b.Train}, {"data.test", b.Test}} {
+			if x.ds != nil && !framework.InDomain(x.ds.X, b.Spec.Domain) {
+				return nil, fmt.Errorf("energy %s is over %s data but %s holds %s values", b.Spec.Name, b.Spec.Domain, x.ds.Path, x.ds.Domain())
+			}
+		}
+		if b.Valid != nil && !framework.InDomain(b.Valid, b.Spec.Domain) {
+			return nil, fmt.Errorf("energy %s is over %s data but the validation data hold %s values", b.Spec.Name, b.Spec.Domain, framework.DomainOf(b.Valid))
+		}
+		env.Domain = b.Spec.Domain
 	}
 	ev := framework.NewEvaluator(b.Energy)
 	ev.ChunkRows, ev.Workers, ev.FDStep = r.Compute.Chunk, r.Compute.Workers, r.Compute.FDStep
 
-	// Components. Without a [trainer] (a file that only samples) the run has none.
+	// Components, once their memory is known to fit. Without a [trainer] (a file that only
+	// samples) the run has none.
+	shape.Params = b.Spec.NumParams()
+	if r.IsPlugin() {
+		mem.needs = append(mem.needs, need{"energy.plugin", float64(shape.Params) * 8 * framework.ParamCopies})
+	}
+	if r.Trainer.Method != "" {
+		mem.add("trainer", r.Trainer.Options, shape)
+	}
+	mem.add("optimizer", r.Optimizer.Options, shape)
+	if r.Sampler != nil {
+		mem.add("sampler", r.Sampler.Options, shape)
+		mem.add("sampler", r.Sampler.Shared, shape)
+	}
+	if err := mem.check(); err != nil {
+		return nil, err
+	}
 	var trainer framework.Trainer
 	if r.Trainer.Method != "" {
 		if trainer, err = reg.Trainers[r.Trainer.Method].New(r.Trainer.Options, env); err != nil {
@@ -183,7 +248,8 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 		Schedule: framework.Schedule{Batch: r.Train.Batch, Steps: r.Train.Steps, Epochs: r.Train.Epochs,
 			Shuffle: r.Train.Shuffle, LogEvery: r.Train.LogEvery, ValidEvery: r.Train.ValidEvery, ClipNorm: r.Train.ClipNorm,
 			CheckpointEvery: r.Train.CheckpointEvery,
-			Guard:           framework.Guard{MaxRollbacks: r.Train.MaxRollbacks, LRFactor: r.Train.LRBackoff, MaxLoss: r.Train.MaxLoss}}}
+			Guard: framework.Guard{MaxRollbacks: r.Train.MaxRollbacks, LRFactor: r.Train.LRBackoff,
+				MaxLoss: r.Train.MaxLoss, MaxLossRatio: r.Train.MaxLossRatio}}}
 	return b, nil
 }
 

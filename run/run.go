@@ -61,7 +61,8 @@ type TrainSection struct {
 	CheckpointEvery int     `toml:"checkpoint_every" help:"steps between checkpoints in the run folder (0: only on interruption)"`
 	MaxRollbacks    int     `toml:"max_rollbacks" help:"divergence guard: rollbacks to the last good state before giving up (0: stop at once)"`
 	LRBackoff       float64 `toml:"lr_backoff" help:"divergence guard: learning-rate factor at each rollback, in (0, 1)"`
-	MaxLoss         float64 `toml:"max_loss" help:"divergence guard: |loss| above this counts as divergence (0: only NaN/Inf)"`
+	MaxLoss         float64 `toml:"max_loss" help:"divergence guard: |loss| above this counts as divergence (0: no absolute limit)"`
+	MaxLossRatio    float64 `toml:"max_loss_ratio" help:"divergence guard: |loss| above this many times the loss's scale (the smallest max(1, |loss|) of the run so far) counts as divergence (0: off)"`
 }
 
 // ComputeSection is the [compute] table.
@@ -69,12 +70,15 @@ type ComputeSection struct {
 	Chunk   int     `toml:"chunk" help:"rows per chunk of an energy request (results do not depend on workers)"`
 	Workers int     `toml:"workers" help:"goroutines evaluating chunks (0: all cores)"`
 	FDStep  float64 `toml:"fd_step" help:"central-difference step of the derivative fallbacks"`
+	// MaxMemory bounds what a run may allocate; a configuration estimated to need more is
+	// refused before anything is allocated, with the key that asks for the most.
+	MaxMemory string `toml:"max_memory" help:"memory a run may use, e.g. \"8GiB\" (default: this machine's memory, or its cgroup limit)"`
 }
 
-// OutputSection is the [output] table.
+// OutputSection is the [output] table. Whether a run may replace another is never read from
+// a run file: only `ebm train --force` says so.
 type OutputSection struct {
-	Dir       string `toml:"dir" help:"run folder (default runs/<config file name>)"`
-	Overwrite bool   `toml:"overwrite" help:"replace a finished run already in dir"`
+	Dir string `toml:"dir" help:"run folder (default runs/<config file name>); a relative path must stay below the working directory"`
 }
 
 // RequireTrainer returns an error naming the [trainer] table when the file has none.
@@ -127,7 +131,7 @@ type top struct {
 func defaults() top {
 	return top{
 		Seed:    1,
-		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10, CheckpointEvery: 1000, LRBackoff: 0.5},
+		Train:   TrainSection{Batch: 256, Steps: 1000, Shuffle: true, LogEvery: 10, CheckpointEvery: 1000, LRBackoff: 0.5, MaxLossRatio: 1e8},
 		Compute: ComputeSection{Chunk: framework.DefaultChunkRows, FDStep: framework.DefaultFDStep},
 	}
 }
@@ -143,6 +147,9 @@ func Decode(src *Source, reg *framework.Registry) (*Config, error) {
 }
 
 func decode(src *Source, reg *framework.Registry) (*Config, error) {
+	if _, ok := lookup(src.Tree, "output.overwrite"); ok {
+		return nil, &Error{Key: "output.overwrite", Msg: "is no longer read (a run file could use it to replace any finished run it names): remove it, and pass --force to ebm train instead"}
+	}
 	t := defaults()
 	if err := decodeTable("", src.Tree, nil, &t); err != nil {
 		return nil, err
@@ -279,12 +286,18 @@ func (r *Config) checkSections() error {
 		{r.Train.MaxRollbacks < 0, "train.max_rollbacks", fmt.Sprintf("must be ≥ 0, got %d", r.Train.MaxRollbacks)},
 		{r.Train.LRBackoff <= 0 || r.Train.LRBackoff >= 1, "train.lr_backoff", fmt.Sprintf("must be in (0, 1), got %v", r.Train.LRBackoff)},
 		{r.Train.MaxLoss < 0, "train.max_loss", fmt.Sprintf("must be ≥ 0, got %v", r.Train.MaxLoss)},
+		{r.Train.MaxLossRatio != 0 && r.Train.MaxLossRatio <= 1, "train.max_loss_ratio", fmt.Sprintf("must be 0 (off) or greater than 1, got %v", r.Train.MaxLossRatio)},
 		{r.Compute.Chunk < 1, "compute.chunk", fmt.Sprintf("must be ≥ 1, got %d", r.Compute.Chunk)},
 		{r.Compute.Workers < 0, "compute.workers", fmt.Sprintf("must be ≥ 0, got %d", r.Compute.Workers)},
 		{r.Compute.FDStep <= 0 || r.Compute.FDStep > 0.1, "compute.fd_step", fmt.Sprintf("must be in (0, 0.1], got %v", r.Compute.FDStep)},
 	} {
 		if c.bad {
 			return &Error{Key: c.key, Msg: c.msg}
+		}
+	}
+	if r.Compute.MaxMemory != "" {
+		if _, err := parseBytes(r.Compute.MaxMemory); err != nil {
+			return &Error{Key: "compute.max_memory", Msg: err.Error()}
 		}
 	}
 	return nil

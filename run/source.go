@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,18 +52,108 @@ type Source struct {
 	sets  map[string]string // key path → the --set argument that set it
 }
 
+// Limits on a run file, checked before it is parsed: the TOML decoder's time and memory grow
+// quickly with the nesting of inline tables and arrays (a 60 KB file of nested tables took 4 GB).
+const (
+	MaxFileBytes = 1 << 20 // a run file is a few kilobytes
+	MaxNesting   = 16      // arrays and inline tables inside one another
+)
+
 // Load reads the TOML file at path and applies the --set overrides ("key.path=value"; the
-// value is a TOML value, or a bare string).
+// value is a TOML value, or a bare string). A file larger than MaxFileBytes, or a device, is
+// refused without reading it all.
 func Load(path string, sets []string) (*Source, error) {
-	text, err := os.ReadFile(path)
+	text, err := readLimited(path, MaxFileBytes, 0)
 	if err != nil {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
+		return nil, &Error{File: path, Msg: err.Error()}
 	}
 	return Parse(path, text, sets)
 }
 
+// readLimited reads the file at path, refusing folders, devices and files of more than max
+// bytes; flags are added to the open flags (O_NOFOLLOW for files in a run folder).
+func readLimited(path string, max int64, flags int) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|flags, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("cannot read: is a folder")
+	}
+	if !st.Mode().IsRegular() && st.Mode()&os.ModeNamedPipe == 0 {
+		return nil, fmt.Errorf("cannot read: not a regular file (%v)", st.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes: not a run file?", max)
+	}
+	return b, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkNesting returns an error when arrays and inline tables in text nest deeper than
+// MaxNesting, with the line where they do. It skips strings and comments.
+func checkNesting(text []byte) (line int, err error) {
+	depth, line := 0, 1
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch c {
+		case '\n':
+			line++
+		case '#':
+			for i < len(text) && text[i] != '\n' {
+				i++
+			}
+			i--
+		case '"', '\'':
+			q := string(c)
+			if i+2 < len(text) && text[i+1] == c && text[i+2] == c {
+				q = strings.Repeat(q, 3)
+			}
+			j := i + len(q)
+			for j < len(text) && !bytes.HasPrefix(text[j:], []byte(q)) {
+				if text[j] == '\\' && c == '"' {
+					j++
+				} else if text[j] == '\n' {
+					line++
+				}
+				j++
+			}
+			i = j + len(q) - 1
+		case '[', '{':
+			if depth++; depth > MaxNesting {
+				return line, fmt.Errorf("arrays and inline tables nest deeper than %d levels", MaxNesting)
+			}
+		case ']', '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return 0, nil
+}
+
 // Parse is Load on bytes already read; name is used in errors and to resolve relative paths.
 func Parse(name string, text []byte, sets []string) (*Source, error) {
+	if len(text) > MaxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: not a run file?", MaxFileBytes)}
+	}
+	if line, err := checkNesting(text); err != nil {
+		return nil, &Error{File: name, Line: line, Msg: err.Error()}
+	}
 	s := &Source{File: name, Dir: filepath.Dir(name), Text: text, Tree: map[string]any{},
 		lines: indexLines(text), sets: map[string]string{}}
 	if _, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&s.Tree); err != nil {
@@ -99,6 +190,9 @@ func (s *Source) set(kv string) error {
 	key = strings.TrimSpace(key)
 	if !ok || key == "" {
 		return &Error{Set: kv, Msg: "want key.path=value, e.g. --set train.steps=500"}
+	}
+	if _, err := checkNesting([]byte(val)); err != nil {
+		return &Error{Set: kv, Msg: err.Error()}
 	}
 	var v any
 	var holder map[string]any

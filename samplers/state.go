@@ -1,8 +1,10 @@
 package samplers
 
 import (
-	"encoding/json"
 	"fmt"
+	"math"
+
+	"github.com/goebm/goebm/internal/binstate"
 )
 
 // adaptiveState is what MALA and HMC carry between calls: the step size and the state of
@@ -20,18 +22,32 @@ type adaptiveState struct {
 	LogBar  float64 `json:"adapt_log_bar"`
 }
 
+// marshalAdaptive writes the state in binary (package binstate), so that the divergence
+// guard's snapshots and checkpoints keep any value, NaN included, without JSON.
 func marshalAdaptive(method string, step float64, a *dualAveraging) ([]byte, error) {
-	return json.Marshal(adaptiveState{Method: method, Step: step, Active: a.active, T: a.t, Mu: a.mu,
-		HBar: a.hBar, LogStep: a.logStep, LogBar: a.logBar})
+	w := binstate.NewWriter("adaptive/1")
+	w.String(method)
+	w.Float(step)
+	w.Bool(a.active)
+	w.Int(a.t)
+	for _, v := range []float64{a.mu, a.hBar, a.logStep, a.logBar} {
+		w.Float(v)
+	}
+	return w.Bytes(), nil
 }
 
 func unmarshalAdaptive(method string, b []byte, step *float64, a *dualAveraging) error {
-	var s adaptiveState
-	if err := json.Unmarshal(b, &s); err != nil {
+	r := binstate.NewReader(b, "adaptive/1")
+	s := adaptiveState{Method: r.String(), Step: r.Float(), Active: r.Bool(), T: r.Int(),
+		Mu: r.Float(), HBar: r.Float(), LogStep: r.Float(), LogBar: r.Float()}
+	if err := r.Err(); err != nil {
 		return fmt.Errorf("%s: state: %w", method, err)
 	}
 	if s.Method != method {
 		return fmt.Errorf("%s: state was saved by sampler %q", method, s.Method)
+	}
+	if !(s.Step > 0) || math.IsInf(s.Step, 0) || s.T < 0 {
+		return fmt.Errorf("%s: state: step size %v after %d adaptation steps", method, s.Step, s.T)
 	}
 	*step = s.Step
 	a.active, a.t, a.mu, a.hBar, a.logStep, a.logBar = s.Active, s.T, s.Mu, s.HBar, s.LogStep, s.LogBar

@@ -266,9 +266,10 @@ func (s *Study) work(ctx context.Context, c *Cell, dir string, logw, runLog io.W
 			}
 		}
 		if !resumed {
-			if err = run.Prepare(dir, true); err == nil {
-				_, err = run.Train(ctx, c.cfg, s.reg, dir, ropts)
-			}
+			// The cell's own run, which could not be resumed, is replaced (its files are
+			// removed once the new run has written its own).
+			ropts.Overwrite = true
+			_, err = run.Train(ctx, c.cfg, s.reg, dir, ropts)
 		}
 		if err != nil {
 			if ctx.Err() != nil {

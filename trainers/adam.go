@@ -1,11 +1,11 @@
 package trainers
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/binstate"
 )
 
 // Adam is the optimizer of Kingma and Ba (2015) with PyTorch's update rule
@@ -92,30 +92,28 @@ func (a *Adam) LR() float64 { return a.lr }
 // SetLR sets the learning rate; the moment estimates are kept.
 func (a *Adam) SetLR(lr float64) { a.lr = lr }
 
-// adamState is the checkpointed state of an Adam optimizer.
-type adamState struct {
-	LR   float64   `json:"lr"`
-	Step int       `json:"step"`
-	M    []float64 `json:"m"`
-	V    []float64 `json:"v"`
-}
-
 // MarshalBinary encodes the optimizer's state (learning rate, step count and moments) so a
-// run can resume exactly.
+// run can resume exactly, in binary (package binstate): NaN and ±Inf moments round-trip.
 func (a *Adam) MarshalBinary() ([]byte, error) {
-	return json.Marshal(adamState{LR: a.lr, Step: a.t, M: a.m, V: a.v})
+	w := binstate.NewWriter("adam/1")
+	w.Float(a.lr)
+	w.Int(a.t)
+	w.Floats(a.m)
+	w.Floats(a.v)
+	return w.Bytes(), nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary.
 func (a *Adam) UnmarshalBinary(b []byte) error {
-	var s adamState
-	if err := json.Unmarshal(b, &s); err != nil {
+	r := binstate.NewReader(b, "adam/1")
+	lr, t, m, v := r.Float(), r.Int(), r.Floats(), r.Floats()
+	if err := r.Err(); err != nil {
 		return fmt.Errorf("adam state: %w", err)
 	}
-	if len(s.M) != len(s.V) {
-		return fmt.Errorf("adam state: moments of lengths %d and %d", len(s.M), len(s.V))
+	if len(m) != len(v) || t < 0 || !(lr > 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("adam state: step %d, learning rate %v and moments of lengths %d and %d do not fit", t, lr, len(m), len(v))
 	}
-	a.lr, a.t, a.m, a.v = s.LR, s.Step, s.M, s.V
+	a.lr, a.t, a.m, a.v = lr, t, m, v
 	return nil
 }
 

@@ -46,11 +46,11 @@ package trainers
 // NeurIPS 2019.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 
+	"github.com/goebm/goebm/internal/binstate"
 	"github.com/goebm/goebm/internal/numeric"
 
 	"gonum.org/v1/gonum/mat"
@@ -342,44 +342,53 @@ func (t *ContrastiveDivergence) loss(ev *framework.Evaluator, data, samples *mat
 	return loss, nil
 }
 
-// cdState is the saved state of a cd or pcd trainer.
-type cdState struct {
-	Method  string    `json:"method"`
-	Streams [][]byte  `json:"streams"`          // PCG state of each chain stream
-	Rows    int       `json:"rows,omitempty"`   // pcd: chains in the buffer
-	Cols    int       `json:"cols,omitempty"`   // pcd: dimension
-	Buffer  []float64 `json:"buffer,omitempty"` // pcd: the chains, row-major
-}
-
-// MarshalBinary saves the chain streams and, for pcd, the persistent buffer.
+// MarshalBinary saves the chain streams and, for pcd, the persistent buffer, in binary
+// (package binstate): chains that hold NaN or ±Inf round-trip.
 func (t *ContrastiveDivergence) MarshalBinary() ([]byte, error) {
-	s := cdState{Method: t.method}
+	w := binstate.NewWriter("cd/1")
+	w.String(t.method)
+	w.Int(len(t.pcgs))
 	for _, p := range t.pcgs {
 		b, err := p.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.method, err)
 		}
-		s.Streams = append(s.Streams, b)
+		w.Blob(b)
 	}
+	rows, cols := 0, 0
+	var data []float64
 	if t.persistent && t.buf != nil {
-		s.Rows, s.Cols = t.buf.Dims()
-		s.Buffer = append([]float64(nil), t.buf.RawMatrix().Data...)
+		rows, cols = t.buf.Dims()
+		data = t.buf.RawMatrix().Data
 	}
-	return json.Marshal(s)
+	w.Int(rows)
+	w.Int(cols)
+	w.Floats(data)
+	return w.Bytes(), nil
 }
 
 // UnmarshalBinary restores the state saved by MarshalBinary. Call it after Init.
 func (t *ContrastiveDivergence) UnmarshalBinary(b []byte) error {
-	var s cdState
-	if err := json.Unmarshal(b, &s); err != nil {
+	r := binstate.NewReader(b, "cd/1")
+	method := r.String()
+	n := r.Int()
+	if !r.Failed() && (n < 0 || n > len(b)) {
+		return fmt.Errorf("%s: state: %d chain streams", t.method, n)
+	}
+	streams := make([][]byte, 0, max(min(n, len(b)), 0))
+	for i := 0; i < n && !r.Failed(); i++ {
+		streams = append(streams, r.Blob())
+	}
+	rows, cols, data := r.Int(), r.Int(), r.Floats()
+	if err := r.Err(); err != nil {
 		return fmt.Errorf("%s: state: %w", t.method, err)
 	}
-	if s.Method != t.method {
-		return fmt.Errorf("%s: state was saved by %q", t.method, s.Method)
+	if method != t.method {
+		return fmt.Errorf("%s: state was saved by %q", t.method, method)
 	}
-	pcgs := make([]*rand.PCG, len(s.Streams))
-	rngs := make([]*rand.Rand, len(s.Streams))
-	for i, sb := range s.Streams {
+	pcgs := make([]*rand.PCG, len(streams))
+	rngs := make([]*rand.Rand, len(streams))
+	for i, sb := range streams {
 		pcgs[i] = &rand.PCG{}
 		if err := pcgs[i].UnmarshalBinary(sb); err != nil {
 			return fmt.Errorf("%s: state of chain stream %d: %w", t.method, i, err)
@@ -387,12 +396,13 @@ func (t *ContrastiveDivergence) UnmarshalBinary(b []byte) error {
 		rngs[i] = rand.New(pcgs[i])
 	}
 	var buf *mat.Dense
-	if t.persistent && s.Rows > 0 {
-		if s.Cols != t.spec.Dim || len(s.Buffer) != s.Rows*s.Cols {
-			return fmt.Errorf("pcd: state holds %d chains of dimension %d (%d values); the energy has dimension %d",
-				s.Rows, s.Cols, len(s.Buffer), t.spec.Dim)
-		}
-		buf = mat.NewDense(s.Rows, s.Cols, s.Buffer)
+	switch {
+	case rows == 0 && cols == 0 && len(data) == 0:
+	case !t.persistent || rows < 1 || cols != t.spec.Dim || rows > len(data) || len(data) != rows*cols || rows > len(streams):
+		return fmt.Errorf("%s: state holds %d chains of dimension %d (%d values, %d streams); the energy has dimension %d",
+			t.method, rows, cols, len(data), len(streams), t.spec.Dim)
+	default:
+		buf = mat.NewDense(rows, cols, data)
 	}
 	t.pcgs, t.rngs, t.buf = pcgs, rngs, buf
 	return nil

@@ -154,6 +154,9 @@ func (t *DenoisingScoreMatching) Step(ctx *framework.StepContext, batch *mat.Den
 	}
 	loss := 0.0
 	for l, sigma := range t.sigmas {
+		if err := ctx.Err(); err != nil { // interrupted: the loop undoes the step
+			return 0, fmt.Errorf("dsm: level %d of %d: %w", l+1, len(t.sigmas), err)
+		}
 		c := t.weights[l] / float64(m)
 		for r := 0; r < m; r++ {
 			x := batch.RawRowView(r / t.draws)

@@ -211,7 +211,7 @@ func (t *Pseudolikelihood) Step(ctx *framework.StepContext, batch *mat.Dense, th
 	var loss float64
 	var err error
 	if t.spec.Domain == framework.Continuous {
-		loss, err = t.stepContinuous(ctx.Eval, batch, theta[:p], grad)
+		loss, err = t.stepContinuous(ctx, batch, theta[:p], grad)
 	} else {
 		loss, err = t.stepDiscrete(ctx.Eval, batch, theta[:p], grad)
 	}
@@ -261,7 +261,8 @@ func (t *Pseudolikelihood) stepDiscrete(ev *framework.Evaluator, batch *mat.Dens
 	return loss, nil
 }
 
-func (t *Pseudolikelihood) stepContinuous(ev *framework.Evaluator, batch *mat.Dense, theta, grad []float64) (float64, error) {
+func (t *Pseudolikelihood) stepContinuous(ctx *framework.StepContext, batch *mat.Dense, theta, grad []float64) (float64, error) {
+	ev := ctx.Eval
 	n, d := batch.Dims()
 	g := len(t.grid)
 	per := 1 + d*g
@@ -275,6 +276,9 @@ func (t *Pseudolikelihood) stepContinuous(ev *framework.Evaluator, batch *mat.De
 	}
 	loss := 0.0
 	for r0 := 0; r0 < n; r0 += group {
+		if err := ctx.Err(); err != nil { // interrupted: the loop undoes the step
+			return 0, fmt.Errorf("pl: rows %d to %d of %d: %w", r0, min(n, r0+group), n, err)
+		}
 		r1 := min(n, r0+group)
 		rows := (r1 - r0) * per
 		t.stack = numeric.ResizeDense(t.stack, rows, d)

@@ -1,11 +1,11 @@
 package trainers
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/internal/binstate"
 )
 
 // SGD is stochastic gradient descent with optional heavy-ball or Nesterov momentum, with
@@ -87,27 +87,33 @@ func (s *SGD) LR() float64 { return s.lr }
 // SetLR sets the learning rate; the momentum buffer is kept.
 func (s *SGD) SetLR(lr float64) { s.lr = lr }
 
-type sgdState struct {
-	LR  float64   `json:"lr"`
-	Buf []float64 `json:"momentum_buffer,omitempty"`
-}
-
-// MarshalBinary encodes the optimizer's state (learning rate and momentum buffer).
+// MarshalBinary encodes the optimizer's state (learning rate and momentum buffer) in binary
+// (package binstate).
 func (s *SGD) MarshalBinary() ([]byte, error) {
-	st := sgdState{LR: s.lr}
+	w := binstate.NewWriter("sgd/1")
+	w.Float(s.lr)
+	var buf []float64
 	if s.started {
-		st.Buf = s.buf
+		buf = s.buf
+		if buf == nil {
+			buf = []float64{}
+		}
 	}
-	return json.Marshal(st)
+	w.Floats(buf)
+	return w.Bytes(), nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary.
 func (s *SGD) UnmarshalBinary(b []byte) error {
-	var st sgdState
-	if err := json.Unmarshal(b, &st); err != nil {
+	r := binstate.NewReader(b, "sgd/1")
+	lr, buf := r.Float(), r.Floats()
+	if err := r.Err(); err != nil {
 		return fmt.Errorf("sgd state: %w", err)
 	}
-	s.lr, s.buf, s.started = st.LR, st.Buf, st.Buf != nil
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("sgd state: learning rate %v", lr)
+	}
+	s.lr, s.buf, s.started = lr, buf, buf != nil
 	return nil
 }
 

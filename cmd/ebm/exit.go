@@ -58,12 +58,14 @@ func exitCode(err error) int {
 }
 
 // isConfigError reports whether err is a mistake in what the command was given (a run or
-// study file's key, a data file, a component that does not fit the energy's domain), found
-// before any work.
+// study file's key, a data file, a component that does not fit the energy's domain, a run
+// folder that cannot be used as asked), found before any work.
 func isConfigError(err error) bool {
 	var ke *run.Error
 	var ie *run.InputError
 	var ce *framework.CSVError
+	var fe *run.FolderError
 	return errors.As(err, &ke) || errors.As(err, &ie) || errors.As(err, &ce) ||
-		errors.Is(err, framework.ErrUnsupportedDomain)
+		errors.Is(err, framework.ErrUnsupportedDomain) ||
+		(errors.As(err, &fe) && !errors.Is(err, run.ErrLockLost))
 }

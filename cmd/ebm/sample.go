@@ -57,6 +57,10 @@ func runSample(c *cobra.Command, pos []string, o *sampleOptions) error {
 	if o.n < 1 {
 		return usagef("--n must be ≥ 1, got %d", o.n)
 	}
+	diagPath := strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".json"
+	if err := run.CheckOutputs(map[string]string{"samples": o.out, "diagnostics": diagPath}); err != nil {
+		return usageError{err}
+	}
 	reg := registry()
 	file, params := pos[0], ""
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
@@ -103,7 +107,6 @@ func runSample(c *cobra.Command, pos []string, o *sampleOptions) error {
 	if err := writeSamplesCSV(o.out, built.Train.Header, res, o.n); err != nil {
 		return err
 	}
-	diagPath := strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".json"
 	if err := framework.WriteJSONAtomic(diagPath, res.Diagnostics); err != nil {
 		return err
 	}

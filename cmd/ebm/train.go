@@ -32,9 +32,10 @@ func loadConfig(path string, sets []string, reg *framework.Registry) (*run.Confi
 
 // trainOptions are the flags of ebm train.
 type trainOptions struct {
-	out, resume string
-	quiet, json bool
-	sets        []string
+	out, resume        string
+	quiet, json, force bool
+	allowDataChange    bool
+	sets               []string
 }
 
 func newTrainCmd() *cobra.Command {
@@ -45,7 +46,11 @@ func newTrainCmd() *cobra.Command {
 		Long: `Train reads a run file, checks all of it (keys, data, energy, trainer) before anything
 starts, and trains into a run folder: --out, else [output] dir, else runs/<file name>. The
 folder holds config.toml (the resolved configuration), metrics.jsonl, params.json and
-summary.json. A folder that holds a finished run is refused unless [output] overwrite = true.
+summary.json. Every check runs before the folder is touched; the folder is locked while a
+process trains in it. A folder that holds a finished run, or an interrupted run's checkpoint,
+is refused unless --force: the files of the run it replaces are then removed only once the
+new run has written its own. A run file's relative [output] dir must stay below the working
+directory (--out may name any folder).
 
 The first SIGINT or SIGTERM finishes the current step, writes a checkpoint and exits with
 status 3; ebm train --resume RUN_DIR continues bit for bit. A second signal quits at once
@@ -60,6 +65,9 @@ status 3; ebm train --resume RUN_DIR continues bit for bit. A second signal quit
 	fs := c.Flags()
 	fs.StringVar(&o.out, "out", "", "run folder `DIR` (overrides [output] dir)")
 	fs.StringVar(&o.resume, "resume", "", "continue the interrupted run in `RUN_DIR` from its checkpoint")
+	fs.BoolVar(&o.force, "force", false, "start afresh in a folder that holds a finished or interrupted run (its files are removed once the new run has written its own)")
+	fs.BoolVar(&o.force, "overwrite", false, "the same as --force")
+	fs.BoolVar(&o.allowDataChange, "allow-data-change", false, "with --resume: continue although a data file changed since the checkpoint")
 	quietFlag(fs, &o.quiet)
 	jsonFlag(fs, &o.json)
 	setFlag(fs, &o.sets, "override a key of the run file with `key=value`, e.g. trainer.method=sm (repeatable)")
@@ -71,15 +79,15 @@ func runTrain(c *cobra.Command, pos []string, o *trainOptions) error {
 	var err error
 	reg := registry()
 	prog := newProgress(stderr, o.quiet)
-	opts := run.Options{OnStep: prog.step, Log: stderr}
+	opts := run.Options{OnStep: prog.step, Log: stderr, Overwrite: o.force, AllowDataChange: o.allowDataChange}
 	ctx, stop := interruptible(stderr)
 	defer stop()
 
 	var sum *run.Summary
 	var dir string
 	if o.resume != "" {
-		if len(pos) != 0 || o.out != "" {
-			return usagef("--resume RUN_DIR takes no CONFIG.toml and no --out: the run folder holds both")
+		if len(pos) != 0 || o.out != "" || o.force {
+			return usagef("--resume RUN_DIR takes no CONFIG.toml, no --out and no --force: the run folder holds the run to continue")
 		}
 		dir = o.resume
 		if len(o.sets) > 0 {
@@ -90,30 +98,25 @@ func runTrain(c *cobra.Command, pos []string, o *trainOptions) error {
 		if len(pos) != 1 {
 			return usagef("want one CONFIG.toml, got %d arguments (usage: ebm train CONFIG.toml [--out DIR] [--set key=value ...])", len(pos))
 		}
+		if o.allowDataChange {
+			return usagef("--allow-data-change goes with --resume RUN_DIR")
+		}
 		cfg, lerr := loadConfig(pos[0], o.sets, reg)
 		if lerr != nil {
 			return lerr
 		}
-		dir = runDir(cfg, pos[0], o.out)
-		opts.Overwrite = cfg.Output.Overwrite
-		sum, err = run.Train(ctx, cfg, reg, dir, opts)
-		var pe *os.PathError
-		if errors.As(err, &pe) && strings.HasPrefix(err.Error(), "run folder") {
+		name := strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+		if dir, err = cfg.OutputDir(o.out, name); err != nil {
 			return usageError{err}
 		}
+		sum, err = run.Train(ctx, cfg, reg, dir, opts)
 	}
 	prog.done()
 	switch {
 	case errors.Is(err, framework.ErrInterrupted):
 		return interrupted{err}
-	case errors.Is(err, run.ErrFinished), errors.Is(err, run.ErrNotResumable):
-		return usageError{err}
 	case err != nil:
-		var ce *run.Error
-		if errors.As(err, &ce) {
-			return usageError{err}
-		}
-		return err
+		return err // exitCode classifies it by type (a *run.FolderError is a usage error)
 	}
 	if o.json {
 		return writeJSON(stdout, struct {
@@ -178,16 +181,4 @@ func printSummary(w io.Writer, dir string, s *run.Summary) {
 	if len(paths) > 0 {
 		fmt.Fprintf(w, "derivatives  %s\n", strings.Join(sorted(paths), " "))
 	}
-}
-
-// runDir chooses the run folder: --out, else [output] dir (relative to the file), else
-// runs/<config name> in the working directory.
-func runDir(cfg *run.Config, file, out string) string {
-	if out != "" {
-		return out
-	}
-	if cfg.Output.Dir != "" {
-		return cfg.Path("output.dir", cfg.Output.Dir)
-	}
-	return filepath.Join("runs", strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
 }

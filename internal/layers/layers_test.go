@@ -18,7 +18,7 @@ const module = "github.com/goebm/goebm"
 // package of a lower layer, or a package of its own layer under the same top folder (the
 // plugin host imports the plugin wire format). A new package must be placed here.
 var layers = [][]string{
-	{"framework", "internal/numeric", "internal/lockfile"},
+	{"framework", "internal/numeric", "internal/lockfile", "internal/binstate"},
 	{"energy", "samplers", "check"},
 	{"trainers"},
 	{"plugins"},

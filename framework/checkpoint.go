@@ -115,7 +115,7 @@ func (c *Checkpoint) check(n, p, total int) error {
 		return bad("%d epochs after %d steps", c.Epochs, c.Step)
 	case c.Records < 0 || c.LossCount < 0 || c.LossCount > c.Step:
 		return bad("%d metrics records and %d losses since the last after %d steps", c.Records, c.LossCount, c.Step)
-	case !finite(c.LR) || c.LR <= 0:
+	case !finite(c.LR) || c.LR < 0:
 		return bad("learning rate %v", c.LR)
 	case !finite(c.LossSum) || !finite(c.TrainLoss) || !finite(c.Seconds) || c.Seconds < 0:
 		return bad("loss sum %v, last loss %v, %v seconds", c.LossSum, c.TrainLoss, c.Seconds)

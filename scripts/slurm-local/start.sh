@@ -41,7 +41,7 @@ if running "$dir/run/slurmctld.pid" && running "$dir/run/slurmd.pid"; then
   exit 0
 fi
 for d in slurmctld slurmd; do
-  if pid=$(pgrep -x "$d"); then
+  if command -v pgrep >/dev/null && pid=$(pgrep -x "$d"); then
     die "a $d (pid $pid) not started by this script is running: stop it first (for example: systemctl stop slurmctld slurmd)"
   fi
 done

@@ -67,4 +67,3 @@ func rbmParamJac(x *mat.Dense, sig []float64, h int, dst *mat.Dense) {
 		}
 	}
 }
-

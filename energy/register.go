@@ -17,6 +17,9 @@ var (
 	_ framework.Energy       = (*RBM)(nil)
 	_ framework.BlockGibbser = (*RBM)(nil)
 	_ framework.Energy       = (*GMM)(nil)
+	_ framework.Gauged       = (*RBM)(nil)
+	_ framework.Gauged       = (*MLP)(nil)
+	_ framework.Gauged       = (*GMM)(nil)
 )
 
 // Register adds the built-in energies to r.Energies under their TOML names: gaussian, mlp,

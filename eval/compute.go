@@ -31,6 +31,11 @@ type Input struct {
 	KeepDensity bool
 	// KeepSamples asks for model samples even when mmd is not computed (for plots).
 	KeepSamples bool
+	// Trainer, Train and Blocks are the run's estimator (not yet initialised), its training
+	// data and the blocks of Theta (the energy's, then the trainer's): for se.
+	Trainer framework.Trainer
+	Train   *mat.Dense
+	Blocks  []framework.Block
 }
 
 // Report holds the values of the metrics computed, keyed by the names of Columns, with
@@ -123,6 +128,18 @@ func Compute(ctx context.Context, in Input, o *Options, metrics []string) (*Repo
 				rep.Values[m] = v
 				rep.Details["ksd_null_sd"] = sd
 				rep.Details["ksd_kernel"] = fmt.Sprintf("imq c=%g beta=%g", o.KSD.C, o.KSD.Beta)
+			}
+		case "se":
+			if in.Trainer == nil || in.Train == nil {
+				err = fmt.Errorf("standard errors need the run's trainer and training data")
+				break
+			}
+			var r *SE
+			if r, err = StandardErrors(in.Eval, in.Trainer, in.Train, in.Theta, in.Blocks, in.Streams, o.SE); err == nil {
+				for k, v := range r.Summary(in.Reference) {
+					rep.Values[k] = v
+				}
+				rep.Details["se"] = r
 			}
 		case "mmd":
 			var y *mat.Dense

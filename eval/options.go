@@ -16,7 +16,10 @@ import (
 //	fisher       ½ mean ‖∇ₓE − ∇ₓE_target‖² against [eval.target]
 //	ksd          squared kernel Stein discrepancy (IMQ), from the score alone
 //	mmd          squared MMD (Gaussian kernel) between model samples and the data
-var Metrics = []string{"nll", "pseudo_nll", "sm_loss", "param_error", "fisher", "ksd", "mmd"}
+//	se           sandwich standard errors of θ̂ on the training data (se.go): se_mean, se_max,
+//	             se_singular (1 when the Hessian is singular) and, with [eval.params], coverage
+//	             (the fraction of free parameters whose Wald interval covers the reference)
+var Metrics = []string{"nll", "pseudo_nll", "sm_loss", "param_error", "fisher", "ksd", "mmd", "se"}
 
 // Columns returns the values a metric reports, in order: nll also reports log_z and its
 // standard error log_z_se (0 when exact), param_error also the largest absolute difference
@@ -27,6 +30,8 @@ func Columns(metric string) []string {
 		return []string{"nll", "log_z", "log_z_se"}
 	case "param_error":
 		return []string{"param_error", "param_maxabs"}
+	case "se":
+		return []string{"se_mean", "se_max", "se_singular", "coverage"}
 	}
 	return []string{metric}
 }
@@ -60,6 +65,7 @@ type Options struct {
 	KSD        KSDOptions        `toml:"ksd"`
 	MMD        MMDOptions        `toml:"mmd"`
 	Params     ParamOptions      `toml:"params"`
+	SE         SEOptions         `toml:"se"`
 	Sampler    map[string]any    `toml:"sampler" help:"sampler of AIS and of model samples: method = NAME and its keys (ebm list samplers)"`
 	Target     map[string]any    `toml:"target" help:"known target energy of fisher: builtin = NAME, params = FILE and a config table"`
 }
@@ -67,7 +73,7 @@ type Options struct {
 // DefaultOptions returns the defaults of every [eval] key.
 func DefaultOptions() *Options {
 	return &Options{NLL: NLLOptions{Method: "auto"}, Quadrature: DefaultQuadratureOptions(), AIS: DefaultAISOptions(),
-		Samples: DefaultSampleOptions(), KSD: DefaultKSDOptions(), MMD: DefaultMMDOptions()}
+		Samples: DefaultSampleOptions(), KSD: DefaultKSDOptions(), MMD: DefaultMMDOptions(), SE: DefaultSEOptions()}
 }
 
 // Validate checks every table, naming the key of a bad value.
@@ -80,7 +86,7 @@ func (o *Options) Validate() error {
 	for _, sub := range []struct {
 		key string
 		v   interface{ Validate() error }
-	}{{"quadrature", &o.Quadrature}, {"ais", &o.AIS}, {"samples", &o.Samples}, {"ksd", &o.KSD}, {"mmd", &o.MMD}, {"params", &o.Params}} {
+	}{{"quadrature", &o.Quadrature}, {"ais", &o.AIS}, {"samples", &o.Samples}, {"ksd", &o.KSD}, {"mmd", &o.MMD}, {"params", &o.Params}, {"se", &o.SE}} {
 		if err := sub.v.Validate(); err != nil {
 			var ke *framework.KeyError
 			if errors.As(err, &ke) {

@@ -117,7 +117,8 @@ func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Regi
 	}
 	env := framework.Env{Dim: spec.Dim, Dir: src.Dir, Domain: spec.Domain}
 	in := eval.Input{Eval: r.Built.Run.Eval, Theta: r.Theta, Data: ds.X, Streams: framework.Streams{Seed: r.Config.Seed},
-		KeepDensity: req.KeepDensity, KeepSamples: req.KeepSamples}
+		KeepDensity: req.KeepDensity, KeepSamples: req.KeepSamples,
+		Trainer: r.Built.Run.Trainer, Train: r.Built.Run.Train, Blocks: r.Built.Blocks}
 	if in.NewSampler, err = evalSampler(src, r.Config, reg, spec); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,12 @@ var (
 	_ framework.NoiseFixer     = (*NoiseContrastive)(nil)
 	_ framework.NoiseFixer     = (*DenoisingScoreMatching)(nil)
 	_ framework.NoiseFixer     = (*SlicedScoreMatching)(nil)
+	_ framework.RowGrader      = (*ScoreMatching)(nil)
+	_ framework.Hessianer      = (*ScoreMatching)(nil)
+	_ framework.RowGrader      = (*Pseudolikelihood)(nil)
+	_ framework.RowGrader      = (*RatioMatching)(nil)
+	_ framework.RowGrader      = (*NoiseContrastive)(nil)
+	_ framework.RowGrader      = (*DenoisingScoreMatching)(nil)
 )
 
 // Register adds the trainers and optimizers of this package to r. Each file registers its

@@ -268,3 +268,25 @@ func checkFiniteSlice(what string, s []float64) error {
 	}
 	return nil
 }
+
+// Hessian writes the Hessian of the score-matching loss on batch into dst: exactly A = mean JJᵀ
+// for an energy linear in θ (the loss is quadratic), by central differences of the gradient
+// otherwise.
+func (t *ScoreMatching) Hessian(ctx *framework.StepContext, batch *mat.Dense, theta []float64, dst *mat.SymDense) error {
+	spec := ctx.Eval.Spec()
+	le, ok := ctx.Eval.Energy().(framework.LinearEnergy)
+	if !ok || !spec.Caps.Has(framework.CapLinear) {
+		return framework.HessianByDifferences(func(th, g []float64) (float64, error) {
+			return t.Step(ctx, batch, th, g)
+		}, theta, 1e-5, dst)
+	}
+	p, d := spec.NumParams(), spec.Dim
+	n, _ := batch.Dims()
+	q := newSMQuadratic(p, d)
+	for i := 0; i < n; i++ {
+		q.add(le, batch.RawRowView(i))
+	}
+	a, _, _ := q.finish(n)
+	dst.CopySym(a)
+	return nil
+}

@@ -18,19 +18,7 @@ const enumRows = 1 << 14
 // State writes state number k of a discrete domain into dst (length d): coordinate i takes
 // the high value (1, or +1 for spins) when bit i of k is set and the low value (0, or −1)
 // otherwise. This is the order of examples/data/PROVENANCE.md (bit 0 is coordinate 1).
-func State(dst []float64, k uint64, domain framework.Domain) {
-	lo := 0.0
-	if domain == framework.Spin {
-		lo = -1
-	}
-	for i := range dst {
-		if k>>uint(i)&1 == 1 {
-			dst[i] = 1
-		} else {
-			dst[i] = lo
-		}
-	}
-}
+func State(dst []float64, k uint64, domain framework.Domain) { domain.State(dst, k) }
 
 // lse accumulates log Σ exp(vᵢ) without overflow: it keeps the largest value seen and the
 // sum of exp(vᵢ − max), rescaling the sum when a larger value arrives.

@@ -36,6 +36,24 @@ func (d Domain) String() string {
 // Discrete reports whether the domain is a finite set of points.
 func (d Domain) Discrete() bool { return d == Binary || d == Spin }
 
+// State writes state number k of a discrete domain into dst (length d ≤ 64): coordinate i
+// takes the high value (1, or +1 for spins) when bit i of k is set and the low value (0, or
+// −1) otherwise. This is the order of examples/data/PROVENANCE.md (bit 0 is coordinate 1),
+// the order in which exact computations enumerate the 2^d states.
+func (d Domain) State(dst []float64, k uint64) {
+	lo := 0.0
+	if d == Spin {
+		lo = -1
+	}
+	for i := range dst {
+		if k>>uint(i)&1 == 1 {
+			dst[i] = 1
+		} else {
+			dst[i] = lo
+		}
+	}
+}
+
 // Block is one named block of the flat parameter vector θ. Blocks are laid out in θ in the
 // order the spec lists them, each row-major.
 type Block struct {

@@ -17,7 +17,7 @@ test: lint ## vet, format check, the whole test suite and a short run of every f
 	$(MAKE) --no-print-directory fuzz-short
 
 # Fuzz targets as package:Target. Each runs FUZZTIME in `make test` and FUZZLONG in `make fuzz`.
-FUZZ_TARGETS := ./framework:FuzzParseCSV ./framework:FuzzParseParams ./run:FuzzDecode ./plugins/internal/wire:FuzzMatrix
+FUZZ_TARGETS := ./framework:FuzzParseCSV ./framework:FuzzParseParams ./run:FuzzDecode ./plugins/internal/wire:FuzzMatrix ./framework:FuzzRestore ./run:FuzzBuild ./internal/binstate:FuzzReader
 FUZZTIME ?= 4s
 FUZZLONG ?= 2m
 

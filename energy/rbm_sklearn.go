@@ -3,7 +3,8 @@ package energy
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // LoadSklearnRBM reads RBM parameters from a JSON file with the keys "components_W_HxD"
@@ -11,7 +12,7 @@ import (
 // examples/data/rbm64_sklearn_digits_params.json holds scikit-learn's BernoulliRBM fit. It
 // returns the sizes and θ laid out as RBM.Spec's blocks (W row-major, b, c).
 func LoadSklearnRBM(path string) (visible, hidden int, theta []float64, err error) {
-	raw, err := os.ReadFile(path)
+	raw, err := framework.ReadFileLimit(path, 1<<30)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("rbm: %w", err)
 	}

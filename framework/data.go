@@ -167,6 +167,8 @@ func ReadCSVLimit(path string, maxBytes int64) (*Dataset, error) {
 
 func fileKind(m fs.FileMode) string {
 	switch {
+	case m.IsDir():
+		return "folder"
 	case m&fs.ModeCharDevice != 0:
 		return "character device"
 	case m&fs.ModeDevice != 0:

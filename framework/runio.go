@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"math/rand/v2"
@@ -99,11 +100,40 @@ func NewParamsFile(energy string, blocks []Block, theta []float64) (*ParamsFile,
 // that every block of the spec is present with the right shape and finite values. Blocks in
 // the file that the spec lacks are an error; extra trainer blocks (extra) may be absent.
 func ReadParams(path string, blocks []Block, theta []float64) error {
-	b, err := os.ReadFile(path)
+	b, err := ReadFileLimit(path, 1<<20+64*int64(len(theta)))
 	if err != nil {
 		return fmt.Errorf("params: %w", err)
 	}
 	return ParseParams(path, b, blocks, theta)
+}
+
+// ErrFileTooLarge is wrapped by the error of ReadFileLimit for a file beyond its limit.
+var ErrFileTooLarge = errors.New("file larger than expected")
+
+// ReadFileLimit reads the file at path like os.ReadFile, but refuses a folder or a device
+// (/dev/zero never ends) at once, and a file of more than max bytes after reading max+1: a
+// file named in a configuration must not make a reader allocate without bound.
+func ReadFileLimit(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() || (!st.Mode().IsRegular() && st.Mode()&fs.ModeNamedPipe == 0) {
+		return nil, fmt.Errorf("%s is a %s, not a file to read", path, fileKind(st.Mode()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w (more than %s)", path, ErrFileTooLarge, formatBytes(max))
+	}
+	return b, nil
 }
 
 // ParseParams is ReadParams on bytes already read; path is used in errors.

@@ -34,7 +34,7 @@ func (r *Config) OutputDir(out, name string) (string, error) {
 	}
 	if !inside {
 		abs, _ := filepath.Abs(dir)
-		return "", r.Source.Locate(&Error{Key: "output.dir", Msg: fmt.Sprintf(
+		return "", r.Source.Locate(&Error{Key: "output.dir", Err: ErrOutside, Msg: fmt.Sprintf(
 			"%q %v (to %s): a run file may name a folder below the working directory, or an absolute path; to train there, pass --out %s",
 			v, ErrOutside, abs, abs)})
 	}

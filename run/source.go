@@ -21,7 +21,11 @@ type Error struct {
 	Set  string // the --set argument, when the key came from one
 	Key  string // full key path, e.g. trainer.sigma
 	Msg  string
+	Err  error // a sentinel the error wraps (ErrOutside), or nil
 }
+
+// Unwrap returns the sentinel the error wraps, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder

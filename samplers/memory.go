@@ -12,13 +12,18 @@ var (
 const f64 = 8 // bytes
 
 // Memory of drawing samples: each chain's state, proposal and gradients, a random stream per
-// chain, and the kept draws (steps/thin per chain) with their energies.
+// chain, and the kept draws (steps/thin per chain) with their energies, which are counted
+// against chains or steps, whichever is the larger factor.
 func (o *DrawOptions) Memory(s framework.Shape) []framework.Need {
 	m, d := float64(o.Chains), float64(s.Dim)
 	kept := float64(o.Steps) / float64(max(o.Thin, 1))
+	draws := "steps"
+	if m >= kept {
+		draws = "chains"
+	}
 	return []framework.Need{
 		{Key: "chains", Bytes: m*d*8*f64 + m*64},
-		{Key: "steps", Bytes: kept * m * (d + 1) * f64},
+		{Key: draws, Bytes: kept * m * (d + 1) * f64},
 	}
 }
 

@@ -120,11 +120,8 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	rep := max(o.Repeats, 1)
 	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Repeats: rep, VarySeed: o.VarySeed}
-	watch := &Watcher{Src: o.Machine, Window: o.Window}
-	if watch.Src == nil {
-		watch.Src = FS{}
-	}
-	if err := watch.Start(); err != nil {
+	watch, err := startWatch(o.Machine, o.Window)
+	if err != nil {
 		return nil, err
 	}
 	byName := map[string]*WorkloadResult{}
@@ -229,7 +226,6 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Request = rr
 	}
-	var err error
 	if res.Conditions, err = watch.Stop(); err != nil {
 		return nil, err
 	}

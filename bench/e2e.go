@@ -174,33 +174,25 @@ func TimeRunFiles(ctx context.Context, o RunFilesOptions) (*RunFilesResult, erro
 			return nil, fmt.Errorf("bench: run file: %w", err)
 		}
 	}
-	scratch := o.Scratch
-	if scratch == "" {
-		var err error
-		if scratch, err = os.MkdirTemp("", "goebm-e2e-"); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(scratch)
+	scratch, cleanup, err := scratchDir(o.Scratch, "goebm-e2e-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	t := &Trainer{Argv: o.Ebm, Dir: scratch}
 	res := &RunFilesResult{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Sets: o.Sets}
 	for _, f := range o.Files {
 		res.Rows = append(res.Rows, &RunFileRow{File: f})
 	}
-	watch := &Watcher{Src: o.Machine, Window: o.Window}
-	if watch.Src == nil {
-		watch.Src = FS{}
-	}
-	if err := watch.Start(); err != nil {
+	watch, err := startWatch(o.Machine, o.Window)
+	if err != nil {
 		return nil, err
 	}
 	for r := 0; r < max(o.Repeats, 1); r++ {
 		for i := range res.Rows {
-			row := res.Rows[i]
-			if r%2 == 1 {
-				row = res.Rows[len(res.Rows)-1-i]
-			}
-			out := filepath.Join(scratch, fmt.Sprintf("r%d-%d", r, i))
+			k := inRound(r, i, len(res.Rows))
+			row := res.Rows[k]
+			out := filepath.Join(scratch, fmt.Sprintf("r%d-%d", r, k))
 			s, err := t.TrainFile(ctx, row.File, out, o.Sets, 0)
 			if err != nil {
 				return nil, err
@@ -222,7 +214,6 @@ func TimeRunFiles(ctx context.Context, o RunFilesOptions) (*RunFilesResult, erro
 		}
 		row.StepsPerSec, row.PerStep, row.Process = statsOf(sps), statsOf(per), statsOf(proc)
 	}
-	var err error
 	if res.Conditions, err = watch.Stop(); err != nil {
 		return nil, err
 	}

@@ -403,5 +403,36 @@ func (c Conditions) Summary() string {
 		c.LoadBefore, c.LoadAfter, c.Before.OtherCores, c.During.OtherCores, c.After.OtherCores)
 }
 
+// startWatch starts a Watcher on src (FS{}, /proc, when nil) with the given window.
+func startWatch(src ProcSource, window time.Duration) (*Watcher, error) {
+	if src == nil {
+		src = FS{}
+	}
+	w := &Watcher{Src: src, Window: window}
+	return w, w.Start()
+}
+
+// scratchDir returns dir when given, else a new temporary folder; cleanup removes what it
+// made (nothing for a given dir) and is never nil.
+func scratchDir(dir, pattern string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", func() {}, fmt.Errorf("bench: %w", err)
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// inRound returns the index of the i-th of n items in round r: forward in even rounds,
+// backward in odd ones, so that no item always goes first.
+func inRound(r, i, n int) int {
+	if r%2 == 1 {
+		return n - 1 - i
+	}
+	return i
+}
+
 // ErrBusy is returned (wrapped) when the machine was busy and no busy table was allowed.
 var ErrBusy = errors.New("the machine was busy")

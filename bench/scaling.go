@@ -172,13 +172,11 @@ func Scaling(ctx context.Context, o ScalingOptions) (*ScalingResult, error) {
 	if len(threads) == 0 {
 		threads = []int{1, 2}
 	}
-	scratch := o.Scratch
-	if scratch == "" {
-		if scratch, err = os.MkdirTemp("", "goebm-scaling-"); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(scratch)
+	scratch, cleanup, err := scratchDir(o.Scratch, "goebm-scaling-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	res := &ScalingResult{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Steps: steps}
 	if o.Peers {
 		res.PeerThreads = threads
@@ -218,11 +216,8 @@ func Scaling(ctx context.Context, o ScalingOptions) (*ScalingResult, error) {
 			fmt.Fprintf(o.Log, format+"\n", a...)
 		}
 	}
-	watch := &Watcher{Src: o.Machine, Window: o.Window}
-	if watch.Src == nil {
-		watch.Src = FS{}
-	}
-	if err := watch.Start(); err != nil {
+	watch, err := startWatch(o.Machine, o.Window)
+	if err != nil {
 		return nil, err
 	}
 	data := map[int]string{}

@@ -75,31 +75,22 @@ func StudyRate(ctx context.Context, o StudyRateOptions) (*StudyRateResult, error
 	if _, err := os.Stat(o.File); err != nil {
 		return nil, fmt.Errorf("bench: study file: %w", err)
 	}
-	scratch := o.Scratch
-	if scratch == "" {
-		var err error
-		if scratch, err = os.MkdirTemp("", "goebm-studyrate-"); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(scratch)
+	scratch, cleanup, err := scratchDir(o.Scratch, "goebm-studyrate-")
+	if err != nil {
+		return nil, err
 	}
+	defer cleanup()
 	res := &StudyRateResult{Date: time.Now().UTC().Format(time.RFC3339), File: o.File, Machine: machine()}
 	for _, n := range o.Workers {
 		res.Rows = append(res.Rows, &StudyRateRow{Workers: n})
 	}
-	watch := &Watcher{Src: o.Machine, Window: o.Window}
-	if watch.Src == nil {
-		watch.Src = FS{}
-	}
-	if err := watch.Start(); err != nil {
+	watch, err := startWatch(o.Machine, o.Window)
+	if err != nil {
 		return nil, err
 	}
 	for r := 0; r < max(o.Repeats, 1); r++ {
 		for i := range res.Rows {
-			row := res.Rows[i]
-			if r%2 == 1 {
-				row = res.Rows[len(res.Rows)-1-i]
-			}
+			row := res.Rows[inRound(r, i, len(res.Rows))]
 			out := filepath.Join(scratch, fmt.Sprintf("r%d-w%d", r, row.Workers))
 			run, err := studyRun(ctx, o.Ebm, o.File, out, row.Workers)
 			if err != nil {
@@ -121,7 +112,6 @@ func StudyRate(ctx context.Context, o StudyRateOptions) (*StudyRateResult, error
 		}
 		row.Seconds, row.CellsPerHour = statsOf(sec), statsOf(rate)
 	}
-	var err error
 	if res.Conditions, err = watch.Stop(); err != nil {
 		return nil, err
 	}

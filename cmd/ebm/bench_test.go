@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/goebm/goebm/bench"
 )
 
 // ebm bench on two short workloads: the Markdown table on stdout with a row per workload, a
@@ -144,4 +147,35 @@ func TestBenchDocCommands(t *testing.T) {
 			assert.Contains(t, out.String(), "would run: ")
 		})
 	}
+}
+
+// `ebm bench --child`, as the scaling runs start it: a run file on standard input, its step
+// times and peak memory as one JSON line on standard output.
+func TestBenchChild(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	data, err := filepath.Abs("../../examples/data")
+	require.NoError(t, err)
+	req, err := json.Marshal(bench.ChildRequest{Name: "child.toml", BaseDir: data, Seed: 1, Text: `
+[data]
+train = "gauss20_train.csv.gz"
+[energy]
+builtin = "gaussian"
+[trainer]
+method = "dsm"
+[train]
+batch = 64
+steps = 15
+`})
+	require.NoError(t, err)
+	cmd := exec.Command(self, "bench", "--child")
+	cmd.Env = append(os.Environ(), asEbm+"=1")
+	cmd.Stdin = bytes.NewReader(req)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var res bench.ChildResult
+	require.NoError(t, json.Unmarshal(out, &res))
+	assert.Equal(t, 15, res.Sample.Steps)
+	assert.Greater(t, res.Sample.PerStep, 0.0)
+	assert.Greater(t, res.VmHWMKiB, int64(0))
 }

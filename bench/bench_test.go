@@ -231,7 +231,7 @@ func TestCompareAlternatesAndPairs(t *testing.T) {
 			return &Sample{PerStep: times[runs-1], Accuracy: float64(env.Seed)}, nil
 		}}
 	peerTimes := []float64{10e-3, 10e-3, 40e-3}
-	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 3, VarySeed: true, Env: Env{Seed: 5}, Machine: quietMachine(),
+	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 3, VarySeed: true, Env: Env{Seed: 5}, Watching: Watching{Machine: quietMachine()},
 		runPeer: func(ctx context.Context, env *PeerEnv, group string, ws []Workload) (map[string]PeerSample, string, error) {
 			order = append(order, "peer")
 			s := PeerSample{PerStep: peerTimes[round], Accuracy: 1}

@@ -35,10 +35,8 @@ type Options struct {
 	// E2E, when set, also times every training workload end to end through `ebm train` in
 	// each round, beside the in-process step.
 	E2E *Trainer
-	// Machine reads the load on the machine; nil means FS{} (/proc). Window is how long it
-	// is watched before the first run and after the last (0: SampleWindow).
-	Machine ProcSource
-	Window  time.Duration
+	// Watching says how the load on the machine is watched (Watcher).
+	Watching
 
 	runPeer func(ctx context.Context, env *PeerEnv, group string, ws []Workload) (map[string]PeerSample, string, error) // RunPeer; tests replace it
 }
@@ -120,7 +118,7 @@ func Compare(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	rep := max(o.Repeats, 1)
 	res := &Result{Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Repeats: rep, VarySeed: o.VarySeed}
-	watch, err := startWatch(o.Machine, o.Window)
+	watch, err := o.Watching.start()
 	if err != nil {
 		return nil, err
 	}

@@ -135,9 +135,8 @@ type RunFilesOptions struct {
 	// odd rounds; at least 1.
 	Repeats int
 	Scratch string // run folders (removed after); empty: a temporary folder
-	Machine ProcSource
-	Window  time.Duration
 	Log     io.Writer
+	Watching
 }
 
 // RunFileRow is one run file's runs.
@@ -184,7 +183,7 @@ func TimeRunFiles(ctx context.Context, o RunFilesOptions) (*RunFilesResult, erro
 	for _, f := range o.Files {
 		res.Rows = append(res.Rows, &RunFileRow{File: f})
 	}
-	watch, err := startWatch(o.Machine, o.Window)
+	watch, err := o.Watching.start()
 	if err != nil {
 		return nil, err
 	}

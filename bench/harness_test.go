@@ -100,7 +100,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	peer := func(ctx context.Context, env *PeerEnv, group string, ws []Workload) (map[string]PeerSample, string, error) {
 		return map[string]PeerSample{"g/w": {PerStep: 5e-3, Loop: 8e-3, Accuracy: 1}, "g/lang": {PerStep: 2e-3, Loop: nanValue}}, "fake", nil
 	}
-	o := Options{Workloads: []Workload{w, lang}, Peers: true, Repeats: 2, Machine: m, runPeer: peer,
+	o := Options{Workloads: []Workload{w, lang}, Peers: true, Repeats: 2, Watching: Watching{Machine: m}, runPeer: peer,
 		Env: Env{DataDir: t.TempDir()}, E2E: &Trainer{Argv: []string{ebm}, Dir: t.TempDir()}}
 	res, err := Compare(context.Background(), o)
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ func TestTimeRunFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(a, []byte("# wall = 0.5\n"), 0o644))
 	require.NoError(t, os.WriteFile(b, []byte("# wall = 0.75\n"), 0o644))
 	res, err := TimeRunFiles(context.Background(), RunFilesOptions{Ebm: []string{fakeEbm(t)}, Files: []string{a, b},
-		Sets: []string{"train.steps=50"}, Repeats: 2, Machine: quietMachine()})
+		Sets: []string{"train.steps=50"}, Repeats: 2, Watching: Watching{Machine: quietMachine()}})
 	require.NoError(t, err)
 	require.Len(t, res.Rows, 2)
 	assert.InDelta(t, 100, res.Rows[0].StepsPerSec.Median, 1e-9)
@@ -137,7 +137,7 @@ func TestTimeRunFiles(t *testing.T) {
 
 	busy := newSim()
 	busy.loadBefore.One = 2
-	res, err = TimeRunFiles(context.Background(), RunFilesOptions{Ebm: []string{fakeEbm(t)}, Files: []string{a, b}, Machine: busy})
+	res, err = TimeRunFiles(context.Background(), RunFilesOptions{Ebm: []string{fakeEbm(t)}, Files: []string{a, b}, Watching: Watching{Machine: busy}})
 	require.NoError(t, err)
 	assert.ErrorIs(t, res.WriteTable(&buf, false), ErrBusy)
 }
@@ -146,7 +146,7 @@ func TestTimeRunFiles(t *testing.T) {
 func TestStudyRate(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "s.toml")
 	require.NoError(t, os.WriteFile(file, []byte("name = \"s\"\n"), 0o644))
-	res, err := StudyRate(context.Background(), StudyRateOptions{Ebm: []string{fakeEbm(t)}, File: file, Workers: []int{1, 2}, Machine: quietMachine()})
+	res, err := StudyRate(context.Background(), StudyRateOptions{Ebm: []string{fakeEbm(t)}, File: file, Workers: []int{1, 2}, Watching: Watching{Machine: quietMachine()}})
 	require.NoError(t, err)
 	require.Len(t, res.Rows, 2)
 	for _, row := range res.Rows {
@@ -248,7 +248,7 @@ echo "{\"$only\": {\"sec_per_step_median\": $sec, \"steps\": 12, \"maxrss_kib\":
 		Env: Env{DataDir: dataDir, Steps: 12}, Child: []string{self},
 		Methods: []string{"sm", "dsm"}, Batches: []int{16, 32}, Widths: []int{4, 8}, Dims: []int{2, 3},
 		Peers: true, PeerEnv: PeerEnv{Dir: peers, Python: "/bin/sh"}, PeerThreads: []int{1, 2},
-		Machine: quietMachine(),
+		Watching: Watching{Machine: quietMachine()},
 	}
 	res, err := Scaling(context.Background(), o)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,8 @@ const (
 	// SampleWindow is how long the machine is watched before the first run and after the
 	// last.
 	SampleWindow = 2 * time.Second
+	// SettleStep is how often a Watcher with Settle reads the load average while it waits.
+	SettleStep = 5 * time.Second
 )
 
 // clockTicks is USER_HZ, the unit of /proc/stat and /proc/PID/stat times: 100 on every
@@ -302,6 +305,12 @@ type Conditions struct {
 type Watcher struct {
 	Src    ProcSource
 	Window time.Duration // 0: SampleWindow
+	// Settle, when positive, is how long Start waits for the 1-minute load average to fall
+	// below BusyLoad (a build or a benchmark just before leaves it high for a minute or
+	// two); it waits, and judges nothing differently.
+	Settle time.Duration
+	// Log receives a line when Start waits (nil: none).
+	Log io.Writer
 
 	cond  Conditions
 	start *Snapshot
@@ -330,11 +339,21 @@ func (w *Watcher) sample() (Activity, *Snapshot, error) {
 	return activity(a, b, w.Src.Self(), w.Src.OwnCPU()-own), b, nil
 }
 
-// Start reads the load average and watches the machine for a window.
+// Start reads the load average (waiting up to Settle for it to fall below BusyLoad) and
+// watches the machine for a window.
 func (w *Watcher) Start() error {
 	var err error
-	if w.cond.LoadBefore, err = w.Src.LoadAvg(); err != nil {
-		return err
+	for waited := time.Duration(0); ; waited += SettleStep {
+		if w.cond.LoadBefore, err = w.Src.LoadAvg(); err != nil {
+			return err
+		}
+		if w.cond.LoadBefore.One < BusyLoad || waited+SettleStep > w.Settle {
+			break
+		}
+		if w.Log != nil && waited == 0 {
+			fmt.Fprintf(w.Log, "1-minute load average %.2f ≥ %.2g: waiting up to %s for it to fall (--settle)\n", w.cond.LoadBefore.One, BusyLoad, w.Settle)
+		}
+		w.Src.Sleep(SettleStep)
 	}
 	if w.cond.Before, w.start, err = w.sample(); err != nil {
 		return err
@@ -403,12 +422,22 @@ func (c Conditions) Summary() string {
 		c.LoadBefore, c.LoadAfter, c.Before.OtherCores, c.During.OtherCores, c.After.OtherCores)
 }
 
-// startWatch starts a Watcher on src (FS{}, /proc, when nil) with the given window.
-func startWatch(src ProcSource, window time.Duration) (*Watcher, error) {
+// Watching is how a benchmark watches the machine: the source (FS{}, /proc, when nil), the
+// window and the settling time of a Watcher, and where it says that it waits.
+type Watching struct {
+	Machine ProcSource
+	Window  time.Duration
+	Settle  time.Duration
+	Log     io.Writer
+}
+
+// start starts a Watcher.
+func (o Watching) start() (*Watcher, error) {
+	src := o.Machine
 	if src == nil {
 		src = FS{}
 	}
-	w := &Watcher{Src: src, Window: window}
+	w := &Watcher{Src: src, Window: o.Window, Settle: o.Settle, Log: o.Log}
 	return w, w.Start()
 }
 

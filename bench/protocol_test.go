@@ -30,8 +30,7 @@ type simMachine struct {
 	t           float64
 	loadBefore  LoadAvg
 	loadAfter   LoadAvg
-	loads       int
-	sleeps      int
+	ran         bool // work has been called: the runs are over or going on
 	self        int
 	procs       map[int]*simProc
 	snapshotErr error
@@ -66,14 +65,20 @@ func (m *simMachine) advance(d float64, phase int) {
 }
 
 // work simulates d seconds of runs.
-func (m *simMachine) work(d float64) { m.advance(d, 1) }
+func (m *simMachine) work(d float64) {
+	m.ran = true
+	m.advance(d, 1)
+}
 
+// LoadAvg is loadAfter once the runs have started; before, the 1-minute figure decays as
+// the kernel's does on an idle machine, exp(−t/60 s).
 func (m *simMachine) LoadAvg() (LoadAvg, error) {
-	m.loads++
-	if m.loads == 1 {
-		return m.loadBefore, nil
+	if m.ran {
+		return m.loadAfter, nil
 	}
-	return m.loadAfter, nil
+	l := m.loadBefore
+	l.One *= math.Exp(-m.t / 60)
+	return l, nil
 }
 
 func (m *simMachine) Snapshot() (*Snapshot, error) {
@@ -107,10 +112,9 @@ func (m *simMachine) OwnCPU() float64 {
 
 func (m *simMachine) Sleep(d time.Duration) {
 	phase := 0
-	if m.sleeps > 0 {
+	if m.ran {
 		phase = 2
 	}
-	m.sleeps++
 	m.advance(d.Seconds(), phase)
 }
 
@@ -232,7 +236,7 @@ func TestBusyMachineRefusesRatios(t *testing.T) {
 		m.work(3)
 		return map[string]PeerSample{"g/w": {PerStep: 5e-3, Loop: 6e-3, Accuracy: 1}}, "fake", nil
 	}
-	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 2, Machine: m, runPeer: peer}
+	o := Options{Workloads: []Workload{w}, Peers: true, Repeats: 2, Watching: Watching{Machine: m}, runPeer: peer}
 	res, err := Compare(context.Background(), o)
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Conditions.Busy)
@@ -254,7 +258,7 @@ func TestBusyMachineRefusesRatios(t *testing.T) {
 	o.Peers = false
 	m2 := newSim()
 	m2.loadBefore.One = 3
-	o.Machine = m2
+	o.Watching.Machine = m2
 	res, err = Compare(context.Background(), o)
 	require.NoError(t, err)
 	buf.Reset()
@@ -279,4 +283,34 @@ func TestActivityIdentity(t *testing.T) {
 	act := activity(a, b, 999, 0)
 	assert.InDelta(t, 0.4, act.OtherCores, 1e-12)
 	assert.Equal(t, []BusyProc{{PID: 13, Comm: "new", Cores: 0.3}, {PID: 12, Comm: "kworker/u8:0-events", Cores: 0.1}}, act.Procs)
+}
+
+// With Settle, Start waits for the 1-minute load average to fall below BusyLoad, in steps of
+// SettleStep, and no longer than Settle: 2.0 falls below 1 after 60·ln 2 ≈ 41.6 s, so the
+// first reading below is at 45 s; with 30 s to wait the machine stays busy.
+func TestWatcherSettles(t *testing.T) {
+	for _, tc := range []struct {
+		settle time.Duration
+		waited float64
+		busy   bool
+	}{
+		{0, 0, true},
+		{30 * time.Second, 30, true},
+		{90 * time.Second, 45, false},
+	} {
+		m := newSim()
+		m.loadBefore.One = 2
+		var log bytes.Buffer
+		w := &Watcher{Src: m, Window: time.Second, Settle: tc.settle, Log: &log}
+		require.NoError(t, w.Start())
+		assert.InDelta(t, tc.waited+1, m.t, 1e-9, "waited, then one window")
+		m.work(1)
+		c, err := w.Stop()
+		require.NoError(t, err)
+		assert.Equal(t, tc.busy, len(c.Busy) > 0, "settle %v: %v", tc.settle, c.Busy)
+		assert.InDelta(t, 2*math.Exp(-tc.waited/60), c.LoadBefore.One, 1e-12)
+		if tc.settle > 0 {
+			assert.Contains(t, log.String(), "1-minute load average 2.00 ≥ 1: waiting up to "+tc.settle.String())
+		}
+	}
 }

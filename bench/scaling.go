@@ -124,9 +124,8 @@ type ScalingOptions struct {
 	Peers                 bool
 	PeerEnv               PeerEnv
 	PeerThreads           []int // torch threads to try at each point (default 1 and 2); the faster is plotted
-	Machine               ProcSource
-	Window                time.Duration
-	Log                   io.Writer
+	Watching
+	Log io.Writer
 }
 
 // ScaleSteps is the default number of steps per point (the first Warmup are not timed).
@@ -216,7 +215,7 @@ func Scaling(ctx context.Context, o ScalingOptions) (*ScalingResult, error) {
 			fmt.Fprintf(o.Log, format+"\n", a...)
 		}
 	}
-	watch, err := startWatch(o.Machine, o.Window)
+	watch, err := o.Watching.start()
 	if err != nil {
 		return nil, err
 	}

@@ -26,9 +26,8 @@ type StudyRateOptions struct {
 	Repeats int
 	// Scratch holds the study folders (removed after); empty: a temporary folder.
 	Scratch string
-	Machine ProcSource
-	Window  time.Duration
 	Log     io.Writer
+	Watching
 }
 
 // StudyRateRun is one `ebm study` run.
@@ -84,7 +83,7 @@ func StudyRate(ctx context.Context, o StudyRateOptions) (*StudyRateResult, error
 	for _, n := range o.Workers {
 		res.Rows = append(res.Rows, &StudyRateRow{Workers: n})
 	}
-	watch, err := startWatch(o.Machine, o.Window)
+	watch, err := o.Watching.start()
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ type benchOptions struct {
 	sweeps, methods, peerThreads, outDir, e2eConfig, study, studyWork  string
 	sets                                                               []string
 	seed                                                               uint64
-	watch                                                              time.Duration
+	watch, settle                                                      time.Duration
 }
 
 // newBenchCmd returns ebm bench, which runs goebm's performance workloads (the settings and
@@ -94,6 +94,7 @@ number of workers.`,
 	fs.BoolVar(&o.noRequest, "no-request", false, "skip the MLP request measured against the dgemm rate")
 	fs.BoolVar(&o.allowBusy, "allow-busy", false, "print ratios measured on a busy machine, every figure marked †")
 	fs.DurationVar(&o.watch, "watch", bench.SampleWindow, "how long the machine is watched for other processes before the first run and after the last")
+	fs.DurationVar(&o.settle, "settle", 90*time.Second, "wait up to this long before the first run for the 1-minute load average to fall below 1 (0: no wait)")
 	fs.BoolVar(&o.scaling, "scaling", false, "seconds per step and peak memory of the MLP as the batch, width and dimension grow (exact SM, DSM, SSM)")
 	fs.StringVar(&o.sweeps, "sweeps", "", "with --scaling: comma-separated sweeps (batch, width, dim; default all)")
 	fs.StringVar(&o.methods, "methods", "", "with --scaling: comma-separated estimators (sm, dsm, ssm; default all)")
@@ -109,13 +110,18 @@ number of workers.`,
 	return c
 }
 
+// watching returns how the machine is watched.
+func (f *benchOptions) watching(log io.Writer) bench.Watching {
+	return bench.Watching{Window: f.watch, Settle: f.settle, Log: log}
+}
+
 func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q (usage: %s)", pos[0], benchUsage)
 	}
-	if f.repeats < 1 || f.steps < 0 || f.workers < 0 || f.chunk < 0 || f.watch < 0 {
-		return usagef("--repeats must be ≥ 1 and --steps, --workers, --chunk, --watch ≥ 0")
+	if f.repeats < 1 || f.steps < 0 || f.workers < 0 || f.chunk < 0 || f.watch < 0 || f.settle < 0 {
+		return usagef("--repeats must be ≥ 1 and --steps, --workers, --chunk, --watch, --settle ≥ 0")
 	}
 	modes := 0
 	for _, on := range []bool{f.scaling, f.e2eConfig != "", f.study != "", f.child} {
@@ -159,7 +165,7 @@ func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 		return dry(fmt.Sprintf("ebm study %s with workers %s, %d round(s)", f.study, f.studyWork, f.repeats), f.study)
 	case f.e2eConfig != "":
 		res, err := bench.TimeRunFiles(ctx, bench.RunFilesOptions{Ebm: ebmArgv, Files: strings.Split(f.e2eConfig, ","), Sets: f.sets,
-			Repeats: f.repeats, Window: f.watch, Log: stderr})
+			Repeats: f.repeats, Watching: f.watching(stderr), Log: stderr})
 		if err != nil {
 			return err
 		}
@@ -170,7 +176,7 @@ func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 		if err != nil {
 			return err
 		}
-		res, err := bench.StudyRate(ctx, bench.StudyRateOptions{Ebm: ebmArgv, File: f.study, Workers: ws, Repeats: f.repeats, Window: f.watch, Log: stderr})
+		res, err := bench.StudyRate(ctx, bench.StudyRateOptions{Ebm: ebmArgv, File: f.study, Workers: ws, Repeats: f.repeats, Watching: f.watching(stderr), Log: stderr})
 		if err != nil {
 			return err
 		}
@@ -196,7 +202,7 @@ func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 			return err
 		}
 		o := bench.ScalingOptions{Env: env, Child: append(ebmArgv, "bench", "--child"), Sweeps: list(f.sweeps), Methods: list(f.methods),
-			Peers: f.peers, PeerEnv: pe, PeerThreads: threads, Window: f.watch, Log: stderr}
+			Peers: f.peers, PeerEnv: pe, PeerThreads: threads, Watching: f.watching(stderr), Log: stderr}
 		if f.dryRun {
 			if err := bench.CheckScaling(o); err != nil {
 				return usageIfSelection(err)
@@ -231,7 +237,7 @@ func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 	}
 	o := bench.Options{
 		Env: env, Workloads: ws, Peers: f.peers, Repeats: f.repeats, VarySeed: f.varySeed, Request: !f.noRequest, Log: stderr,
-		PeerEnv: pe, Window: f.watch,
+		PeerEnv: pe, Watching: f.watching(stderr),
 	}
 	if f.e2e {
 		scratch, err := os.MkdirTemp("", "goebm-bench-e2e-")

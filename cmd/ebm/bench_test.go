@@ -24,7 +24,7 @@ func TestBenchCommand(t *testing.T) {
 	path := filepath.Join(dir, "bench.json")
 	var out, errb bytes.Buffer
 	err := call("bench", []string{"--only", "gauss20/exact_sm,langevin/ula", "--steps", "30", "--repeats", "2",
-		"--no-request", "--data", "../../examples/data", "--json", path, "--watch", "50ms", "--allow-busy"}, &out, &errb)
+		"--no-request", "--data", "../../examples/data", "--json", path, "--watch", "50ms", "--settle", "0", "--allow-busy"}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	table := out.String()
 	assert.Contains(t, table, "| workload | unit | goebm | accuracy figure | goebm |")
@@ -108,7 +108,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	t.Setenv(asEbm, "1")
 	var out, errb bytes.Buffer
 	err := call("bench", []string{"--only", "gauss20/dsm", "--steps", "30", "--repeats", "1", "--e2e", "--no-request",
-		"--data", "../../examples/data", "--watch", "50ms", "--allow-busy"}, &out, &errb)
+		"--data", "../../examples/data", "--watch", "50ms", "--settle", "0", "--allow-busy"}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	assert.Contains(t, out.String(), "| workload | unit | goebm step | goebm `ebm train` | peer step | peer whole loop | speed-up, step | speed-up, end to end |")
 	assert.Regexp(t, `\| gauss20/dsm \| step \| [0-9.]+ [mµ]s†? \| [0-9.]+ [mµ]s†? \| – \| – \| – \| – \|`, out.String())
@@ -117,7 +117,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	err = call("bench", []string{"--e2e-config", "../../examples/gauss20-dsm.toml", "--set", "train.steps=20", "--repeats", "1",
-		"--watch", "50ms"}, &out, &errb)
+		"--watch", "50ms", "--settle", "0"}, &out, &errb)
 	require.NoError(t, err, errb.String())
 	assert.Contains(t, out.String(), "| ../../examples/gauss20-dsm.toml | 20 | ")
 	assert.Contains(t, out.String(), "with --set train.steps=20, 1 round(s)")

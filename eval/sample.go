@@ -17,14 +17,14 @@ type SampleOptions struct {
 	Warmup    int     `toml:"warmup" help:"transitions per chain before the first kept state (step sizes adapt meanwhile)"`
 	Draws     int     `toml:"draws" help:"states kept per chain after warm-up"`
 	Thin      int     `toml:"thin" help:"transitions between kept states"`
-	Init      string  `toml:"init" help:"initial states: \"normal\" (N(0, init_scale²I)), \"uniform\" (on [−init_scale, init_scale], or uniform bits/spins) or \"data\" (rows of the evaluation data)"`
+	Init      string  `toml:"init" help:"initial states: \"auto\" (normal for continuous energies, uniform for binary and spin ones), \"normal\" (N(0, init_scale²I)), \"uniform\" (on [−init_scale, init_scale], or uniform bits/spins) or \"data\" (rows of the evaluation data)"`
 	InitScale float64 `toml:"init_scale" help:"scale of the normal or uniform initial states"`
 }
 
-// DefaultSampleOptions returns 500 chains from N(0, I), 500 warm-up transitions and 2 draws
-// 50 transitions apart: 1000 samples.
+// DefaultSampleOptions returns 500 chains from N(0, I) (uniform bits or spins for a discrete
+// energy), 500 warm-up transitions and 2 draws 50 transitions apart: 1000 samples.
 func DefaultSampleOptions() SampleOptions {
-	return SampleOptions{Chains: 500, Warmup: 500, Draws: 2, Thin: 50, Init: "normal", InitScale: 1}
+	return SampleOptions{Chains: 500, Warmup: 500, Draws: 2, Thin: 50, Init: "auto", InitScale: 1}
 }
 
 // Validate checks the options.
@@ -42,10 +42,10 @@ func (o *SampleOptions) Validate() error {
 		return &framework.KeyError{Key: "init_scale", Msg: fmt.Sprintf("must be > 0, got %v", o.InitScale)}
 	}
 	switch o.Init {
-	case "normal", "uniform", "data":
+	case "auto", "normal", "uniform", "data":
 		return nil
 	}
-	return &framework.KeyError{Key: "init", Msg: fmt.Sprintf("%q: want \"normal\", \"uniform\" or \"data\"", o.Init)}
+	return &framework.KeyError{Key: "init", Msg: fmt.Sprintf("%q: want \"auto\", \"normal\", \"uniform\" or \"data\"", o.Init)}
 }
 
 // Sample draws o.Chains·o.Draws states from the model with the sampler s, through
@@ -63,9 +63,6 @@ func Sample(ctx context.Context, ev *framework.Evaluator, theta []float64, s fra
 	t := samplers.Target{Eval: ev, Theta: theta[:ev.Spec().NumParams()], Streams: streams, Data: data, Stream: "eval-samples"}
 	opts := samplers.DrawOptions{Chains: o.Chains, Warmup: o.Warmup, Steps: o.Draws * o.Thin, Thin: o.Thin,
 		Init: o.Init, InitScale: o.InitScale}
-	if ev.Spec().Domain.Discrete() && o.Init == "normal" {
-		opts.Init = "uniform" // the default start, normal, does not fit bits or spins
-	}
 	dr, err := samplers.Draw(ctx, t, "eval", s, opts)
 	if err != nil {
 		return nil, fmt.Errorf("samples: %w", err)

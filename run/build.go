@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/samplers"
 )
 
 // Built is a run ready to train: data loaded, energy started, components constructed and θ
@@ -170,6 +171,10 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 			return nil, fmt.Errorf("energy %s is over %s data but the validation data hold %s values", b.Spec.Name, b.Spec.Domain, framework.DomainOf(b.Valid))
 		}
 		env.Domain = b.Spec.Domain
+	}
+	if r.Sampler != nil && r.Sampler.Method == "" {
+		r.Sampler.Method, r.Sampler.Options = samplers.ForEnergy(b.Spec)
+		r.Sampler.Chosen = true
 	}
 	ev := framework.NewEvaluator(b.Energy)
 	ev.ChunkRows, ev.Workers, ev.FDStep = r.Compute.Chunk, r.Compute.Workers, r.Compute.FDStep

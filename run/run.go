@@ -94,6 +94,9 @@ type Component struct {
 	Method  string
 	Options any // the entry's options struct, decoded and validated
 	Shared  any // the registry's shared sampler options, for [sampler]
+	// Chosen says that the run file named no method: Build chose it for the energy
+	// ([sampler] only).
+	Chosen bool
 }
 
 // Config is a decoded and validated run file. Nothing has been loaded or started yet.
@@ -179,7 +182,7 @@ func decode(src *Source, reg *framework.Registry) (*Config, error) {
 		return nil, err
 	}
 	if t.Sampler != nil {
-		s, err := component("sampler", t.Sampler, "", reg.Samplers, reg.SamplerShared)
+		s, err := samplerComponent(t.Sampler, reg)
 		if err != nil {
 			return nil, err
 		}
@@ -265,6 +268,29 @@ func (r *Config) decodeEnergy(table map[string]any, reg *framework.Registry) err
 
 // IsPlugin reports whether the energy is served by a plugin.
 func (r *Config) IsPlugin() bool { return r.Energy.Builtin == "" }
+
+// samplerComponent decodes the [sampler] table. Without a method it may hold only the
+// driver's keys (reg.SamplerShared: chains, warmup, ...), and Build chooses the method for the
+// energy (samplers.ForEnergy).
+func samplerComponent(table map[string]any, reg *framework.Registry) (Component, error) {
+	if _, ok := table["method"]; ok || reg.SamplerShared == nil {
+		return component("sampler", table, "", reg.Samplers, reg.SamplerShared)
+	}
+	sh := reg.SamplerShared()
+	if err := decodeTable("sampler", table, nil, sh); err != nil {
+		var ke *Error
+		if errors.As(err, &ke) {
+			if _, known := fieldByKey(reflect.ValueOf(sh).Elem(), strings.TrimPrefix(ke.Key, "sampler.")); !known {
+				ke.Msg += "; a method's own keys need sampler.method = one of " + strings.Join(framework.Names(reg.Samplers), ", ")
+			}
+		}
+		return Component{}, err
+	}
+	if err := validate("sampler", sh); err != nil {
+		return Component{}, err
+	}
+	return Component{Shared: sh}, nil
+}
 
 func (r *Config) checkSections() error {
 	type rule struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
@@ -29,10 +30,11 @@ func ExampleDraw() {
 	fmt.Println("mean within 4 MCSE of 0:", math.Abs(d.Mean[0]) < 4*d.MCSE[0])
 	var csv bytes.Buffer
 	_ = dr.WriteCSV(&csv, nil)
-	fmt.Println("CSV header:", csv.String()[:3])
+	header, _, _ := strings.Cut(csv.String(), "\n")
+	fmt.Println("CSV header:", header)
 	// Output:
 	// rows: 8000
 	// R̂ below 1.01: true
 	// mean within 4 MCSE of 0: true
-	// CSV header: x1
+	// CSV header: x1,energy
 }

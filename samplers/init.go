@@ -11,6 +11,7 @@ import (
 
 // Init is a distribution of initial chain states.
 //
+//   - "auto": "normal" for continuous energies, "uniform" for binary and spin ones;
 //   - "normal": every coordinate N(0, Scale²) (continuous energies only);
 //   - "uniform": every coordinate uniform on [Low, High] for continuous energies, and
 //     uniform on {0,1} or {−1,+1} for binary or spin energies;
@@ -24,12 +25,23 @@ type Init struct {
 	Dim       int
 }
 
+// kind returns Kind with "auto" resolved by the domain.
+func (in *Init) kind() string {
+	if in.Kind != "auto" {
+		return in.Kind
+	}
+	if in.Domain.Discrete() {
+		return "uniform"
+	}
+	return "normal"
+}
+
 // Check reports whether the distribution can be drawn from.
 func (in *Init) Check() error {
-	switch in.Kind {
+	switch in.kind() {
 	case "normal":
 		if in.Domain.Discrete() {
-			return fmt.Errorf("init = \"normal\" does not fit a %s energy; use \"uniform\" or \"data\"", in.Domain)
+			return fmt.Errorf("init = \"normal\" does not fit a %s energy; use \"auto\", \"uniform\" or \"data\": %w", in.Domain, framework.ErrUnsupportedDomain)
 		}
 		if !(in.Scale >= 0) {
 			return fmt.Errorf("init = \"normal\" needs a scale ≥ 0, got %v", in.Scale)
@@ -46,14 +58,14 @@ func (in *Init) Check() error {
 			return fmt.Errorf("init = \"data\": the data has %d columns, the energy has dimension %d", d, in.Dim)
 		}
 	default:
-		return fmt.Errorf("init = %q: want \"normal\", \"uniform\" or \"data\"", in.Kind)
+		return fmt.Errorf("init = %q: want \"auto\", \"normal\", \"uniform\" or \"data\"", in.Kind)
 	}
 	return nil
 }
 
 // Row writes one initial state into dst (length Dim) using rng.
 func (in *Init) Row(dst []float64, rng *rand.Rand) {
-	switch in.Kind {
+	switch in.kind() {
 	case "normal":
 		for j := range dst {
 			dst[j] = in.Scale * rng.NormFloat64()

@@ -298,12 +298,20 @@ func TestWriteCSVAndSummary(t *testing.T) {
 	require.NoError(t, err)
 	dr := draw(t, gaussDiag(2), gaussTheta(1, 4), s, DrawOptions{Chains: 3, Warmup: 5, Steps: 9, Thin: 3, Init: "normal", InitScale: 1}, 3)
 	var buf strings.Builder
-	require.NoError(t, dr.WriteCSV(&buf, []string{"a", "b"}))
+	require.NoError(t, dr.WriteCSV(&buf, []string{"a", "b,c"}))
 	ds, err := framework.ParseCSV("samples.csv", strings.NewReader(buf.String()))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a", "b"}, ds.Header)
-	assert.Equal(t, dr.Samples.RawMatrix().Data, ds.X.RawMatrix().Data, "values round-trip bit for bit")
+	assert.Equal(t, []string{"a", "b,c", "energy"}, ds.Header)
+	n, _ := dr.Samples.Dims()
+	for i := 0; i < n; i++ {
+		assert.Equal(t, dr.Samples.RawRowView(i), ds.X.RawRowView(i)[:2], "values round-trip bit for bit")
+		assert.Equal(t, dr.Energy[i], ds.X.At(i, 2))
+	}
 	require.Error(t, dr.WriteCSV(&buf, []string{"a"}))
+	h := dr.Head(4)
+	assert.Equal(t, 4, h.Samples.RawMatrix().Rows)
+	assert.Equal(t, dr.Energy[:4], h.Energy)
+	assert.Equal(t, dr.Samples.RawRowView(3), h.Samples.RawRowView(3))
 
 	sum := dr.Diagnostics.Summary()
 	for _, want := range []string{"test on gaussian (d = 2): 3 chains × 3 draws (warm-up 5, thin 3)", "acceptance", "min ESS", "chain-steps/s"} {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -322,25 +321,11 @@ func (s *Study) evaluateCell(ctx context.Context, c *Cell, dir string) (*cellMet
 
 // writeCSV writes a matrix with a header, atomically, every value in its shortest exact form.
 func writeCSV(path string, header []string, x *mat.Dense) error {
-	var b []byte
-	for j, h := range header {
-		if j > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, h...)
+	var b bytes.Buffer
+	if err := framework.WriteCSV(&b, header, x); err != nil {
+		return err
 	}
-	b = append(b, '\n')
-	n, d := x.Dims()
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendFloat(b, x.At(i, j), 'g', -1, 64)
-		}
-		b = append(b, '\n')
-	}
-	return framework.WriteFileAtomic(path, b)
+	return framework.WriteFileAtomic(path, b.Bytes())
 }
 
 func readCellMetrics(dir string) (*cellMetrics, error) {

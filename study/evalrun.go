@@ -9,6 +9,7 @@ import (
 	"github.com/goebm/goebm/eval"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
+	"github.com/goebm/goebm/samplers"
 )
 
 // Run is a finished run folder opened for evaluation: its config.toml built (data loaded,
@@ -139,9 +140,8 @@ func (r *Run) Evaluate(ctx context.Context, req EvalRequest, reg *framework.Regi
 }
 
 // evalSampler returns the constructor of the sampler of AIS and model samples: [eval.sampler]
-// when the source has one, else the run's [sampler], else (when spec is known, Dim > 0) mala
-// for continuous energies and gibbs for discrete ones, with block = true where the energy
-// offers block Gibbs. It returns nil when there is none.
+// when the source has one, else the run's [sampler], else (when spec is known, Dim > 0) the
+// energy's default, samplers.ForEnergy. It returns nil when there is none.
 func evalSampler(src *run.Source, cfg *run.Config, reg *framework.Registry, spec framework.Spec) (func() (framework.Sampler, error), error) {
 	_, explicit := src.Lookup("eval.sampler")
 	switch {
@@ -149,18 +149,8 @@ func evalSampler(src *run.Source, cfg *run.Config, reg *framework.Registry, spec
 	case cfg != nil && cfg.Sampler != nil:
 		return samplerFactory(reg, cfg.Sampler.Method, cfg.Sampler.Options, src.Dir, spec), nil
 	case spec.Dim > 0:
-		text := "[eval.sampler]\nmethod = \"mala\"\n"
-		if spec.Domain.Discrete() {
-			text = "[eval.sampler]\nmethod = \"gibbs\"\n"
-			if spec.Caps.Has(framework.CapBlockGibbs) {
-				text += "block = true\n"
-			}
-		}
-		def, err := run.Parse("(default [eval.sampler])", []byte(text), nil)
-		if err != nil {
-			return nil, err
-		}
-		src = def
+		method, opts := samplers.ForEnergy(spec)
+		return samplerFactory(reg, method, opts, src.Dir, spec), nil
 	default:
 		return nil, nil
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +19,7 @@ import (
 type sampleOptions struct {
 	n     int
 	out   string
+	force bool
 	quiet bool
 	json  bool
 	sets  []string
@@ -28,20 +28,32 @@ type sampleOptions struct {
 func newSampleCmd() *cobra.Command {
 	var o sampleOptions
 	c := &cobra.Command{
-		Use:   "sample (CONFIG.toml | RUN_DIR) [flags]",
+		Use:   "sample (RUN_DIR | CONFIG.toml) [flags]",
 		Short: "draw samples from a model; writes samples and diagnostics",
-		Long: `Sample draws from the energy of a run file, at its [energy] params or initial parameters,
-or from a finished run folder at its trained parameters, with the [sampler]. It writes the
-samples (with their energies) as CSV and the diagnostics (acceptance, ESS and split R̂ per
-coordinate, energy trace) as JSON beside them, and prints a summary.`,
-		Example: `  ebm sample examples/ring8-sample.toml --n 4000 --out runs/ring8-samples.csv`,
+		Long: `Sample draws from a finished run folder at its trained parameters, or from the energy of a
+run file at its [energy] params (else its initial parameters). The sampler is the run's
+[sampler] table when it has one, else the one that fits the energy: MALA for continuous
+energies, Gibbs for binary and spin ones (block Gibbs where the energy offers it), with 8
+chains started from the domain's default (normal, or uniform bits/spins), 500 warm-up steps
+and every 50th state kept; --set sampler.KEY=VALUE changes any of them (ebm list samplers).
+
+It writes the samples, each with its energy, as CSV, and the diagnostics (acceptance, ESS and
+split R̂ per coordinate, energy trace) as JSON beside them: RUN_DIR/samples.csv and
+RUN_DIR/samples.json by default (for a run file, in the folder ebm train would use), or
+--out FILE.csv and FILE.json. An existing file is never replaced without --force, and the
+files of a run (config.toml, params.json, ...) never are. It then prints a summary, and what
+to change when the diagnostics say the chains have not mixed.`,
+		Example: `  ebm sample runs/gauss20 --n 1000
+  ebm sample runs/ising10 --n 5000 --set sampler.thin=20 --out runs/ising10-samples.csv
+  ebm sample examples/ring8-sample.toml --n 4000 --out runs/ring8-samples.csv`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return runSample(c, args, &o)
 		},
 	}
 	fs := c.Flags()
-	fs.IntVar(&o.n, "n", 1000, "`N` samples to write (rows of the CSV), spread over the chains")
-	fs.StringVar(&o.out, "out", "samples.csv", "samples CSV `FILE`; the diagnostics go beside it as <name>.json")
+	fs.IntVarP(&o.n, "n", "n", 1000, "`N` samples to write (rows of the CSV), spread over the chains")
+	fs.StringVar(&o.out, "out", "", "samples CSV `FILE` (default RUN_DIR/samples.csv); the diagnostics go beside it as FILE.json")
+	fs.BoolVar(&o.force, "force", false, "replace the samples and diagnostics files if they exist")
 	quietFlag(fs, &o.quiet)
 	jsonFlag(fs, &o.json)
 	setFlag(fs, &o.sets, "override a key of the run file with `key=value`, e.g. sampler.chains=64 (repeatable)")
@@ -50,39 +62,42 @@ coordinate, energy trace) as JSON beside them, and prints a summary.`,
 
 func runSample(c *cobra.Command, pos []string, o *sampleOptions) error {
 	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
-	sets := o.sets
 	if len(pos) != 1 {
-		return usagef("want one CONFIG.toml or RUN_DIR (usage: ebm sample CONFIG.toml|RUN_DIR --n N --out samples.csv [--set key=value ...])")
+		return usagef("want one RUN_DIR or CONFIG.toml (see 'ebm sample --help')")
 	}
 	if o.n < 1 {
 		return usagef("--n must be ≥ 1, got %d", o.n)
 	}
-	diagPath := strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".json"
-	if err := run.CheckOutputs(map[string]string{"samples": o.out, "diagnostics": diagPath}); err != nil {
-		return usageError{err}
-	}
 	reg := registry()
-	file, params := pos[0], ""
+	file, runFolder, params := pos[0], "", ""
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		// A run folder: its resolved config, and its trained parameters unless --set says otherwise.
-		file = filepath.Join(pos[0], run.ConfigFile)
-		params = filepath.Join(pos[0], run.ParamsFile)
-		if _, err := os.Stat(params); err != nil {
-			return usagef("%s has no %s: is the run finished? (ebm train --resume %s)", pos[0], run.ParamsFile, pos[0])
+		runFolder = file
+		if !run.Finished(runFolder) {
+			return usagef("%s holds no finished run (no %s): sample a folder that ebm train finished, or continue it with ebm train --resume %s", runFolder, run.SummaryFile, runFolder)
 		}
-		if !hasSet(sets, "energy.params") {
-			sets = append([]string{"energy.params=" + params}, sets...)
+		file = filepath.Join(runFolder, run.ConfigFile)
+		if !hasSet(o.sets, "energy.params") {
+			params = filepath.Join(runFolder, run.ParamsFile)
 		}
 	}
-	cfg, err := loadConfig(file, sets, reg)
+	cfg, err := loadConfig(file, o.sets, reg)
 	if err != nil {
 		return err
 	}
-	if cfg.Sampler == nil {
-		return usageError{cfg.Source.Locate(&run.Error{Key: "sampler", Msg: "missing: add a [sampler] table with method = one of " +
-			strings.Join(framework.Names(reg.Samplers), ", ") + " (or --set sampler.method=NAME)"})}
+	cfg.UseSampler(reg)
+	folder := runFolder
+	if folder == "" {
+		name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		if folder, err = cfg.OutputDir("", name); err != nil {
+			return usageError{err}
+		}
 	}
-	if cfg.Energy.Params == "" {
+	out, err := run.SampleOutputs(folder, o.out, o.force)
+	if err != nil {
+		return usageError{err}
+	}
+	if cfg.Energy.Params == "" && params == "" {
 		fmt.Fprintf(stderr, "note: no [energy] params: sampling the energy at its initial parameters (its initialiser or preset)\n")
 	}
 	built, err := run.Build(cfg, reg)
@@ -90,35 +105,56 @@ func runSample(c *cobra.Command, pos []string, o *sampleOptions) error {
 		return err
 	}
 	defer built.Close()
+	if params != "" {
+		if err := built.ReadParams(params); err != nil {
+			return err
+		}
+	}
 	opts := *cfg.Sampler.Shared.(*samplers.DrawOptions)
 	draws := (o.n + opts.Chains - 1) / opts.Chains
 	opts.Steps = draws * opts.Thin
-	prog := newProgress(stderr, o.quiet)
+	prog := newProgress(stderr, o.quiet, "steps")
 	target := samplers.Target{Eval: built.Run.Eval, Theta: built.Run.Theta[:built.Spec.NumParams()],
 		Streams: built.Streams, Data: built.Train.X,
-		Progress: func(done, total int) { prog.step(done, total, 0) }}
+		Progress: func(done, total int) { prog.update(done, total, "") }}
 	ctx, stop := interruptible(stderr)
 	defer stop()
 	res, err := samplers.Draw(ctx, target, cfg.Sampler.Method, built.Run.Sampler, opts)
 	prog.done()
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted{err}
+		}
 		return err
 	}
-	if err := writeSamplesCSV(o.out, built.Train.Header, res, o.n); err != nil {
+	res = res.Head(o.n)
+	if err := out.Prepare(); err != nil {
 		return err
 	}
-	if err := framework.WriteJSONAtomic(diagPath, res.Diagnostics); err != nil {
+	var b bytes.Buffer
+	if err := res.WriteCSV(&b, built.Train.Header); err != nil {
 		return err
 	}
+	if err := framework.WriteFileAtomic(out.CSV, b.Bytes()); err != nil {
+		return err
+	}
+	if err := framework.WriteJSONAtomic(out.JSON, res.Diagnostics); err != nil {
+		return err
+	}
+	advice := res.Diagnostics.Advice(built.Train.Header)
 	if o.json {
 		return writeJSON(stdout, struct {
 			Samples     string               `json:"samples"`
 			Rows        int                  `json:"rows"`
 			Diagnostics string               `json:"diagnostics_file"`
+			Advice      []string             `json:"advice"`
 			Summary     samplers.Diagnostics `json:"diagnostics"`
-		}{o.out, o.n, diagPath, res.Diagnostics})
+		}{out.CSV, res.Samples.RawMatrix().Rows, out.JSON, advice, res.Diagnostics})
 	}
-	printDiagnostics(stdout, o.out, diagPath, &res.Diagnostics, o.n)
+	printDiagnostics(stdout, out, &res.Diagnostics, res.Samples.RawMatrix().Rows, cfg.Sampler.Chosen)
+	for _, a := range advice {
+		fmt.Fprintf(stdout, "warning      %s\n", a)
+	}
 	return nil
 }
 
@@ -131,45 +167,42 @@ func hasSet(sets []string, key string) bool {
 	return false
 }
 
-// writeSamplesCSV writes the first n samples, with the data's header and an energy column.
-func writeSamplesCSV(path string, header []string, d *samplers.Draws, n int) error {
-	var b bytes.Buffer
-	b.WriteString(strings.Join(header, ","))
-	b.WriteString(",energy\n")
-	rows, cols := d.Samples.Dims()
-	for i := 0; i < min(n, rows); i++ {
-		row := d.Samples.RawRowView(i)
-		for j := 0; j < cols; j++ {
-			b.WriteString(strconv.FormatFloat(row[j], 'g', -1, 64))
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatFloat(d.Energy[i], 'g', -1, 64))
-		b.WriteByte('\n')
+func printDiagnostics(w io.Writer, out *run.SampleFiles, d *samplers.Diagnostics, n int, chosen bool) {
+	fmt.Fprintf(w, "samples      %s (%d rows), diagnostics %s\n", out.CSV, n, out.JSON)
+	how := ""
+	if chosen {
+		how = " (chosen for the energy; [sampler] method = NAME chooses another)"
 	}
-	return framework.WriteFileAtomic(path, b.Bytes())
-}
-
-func printDiagnostics(w io.Writer, out, diagPath string, d *samplers.Diagnostics, n int) {
-	fmt.Fprintf(w, "samples      %s (%d rows), diagnostics %s\n", out, n, diagPath)
-	fmt.Fprintf(w, "sampler      %s on %s: %d chains, %d warm-up + %d steps (thin %d), %.3g chain-steps/s\n",
-		d.Method, d.Energy, d.Chains, d.Warmup, d.Steps, d.Thin, d.ChainStepsPerSecond)
+	fmt.Fprintf(w, "sampler      %s on %s%s: %d chains, %d warm-up + %d steps (thin %d), %.3g chain-steps/s\n",
+		d.Method, d.Energy, how, d.Chains, d.Warmup, d.Steps, d.Thin, d.ChainStepsPerSecond)
 	if d.StepSize > 0 {
-		fmt.Fprintf(w, "step size    %.4g (after warm-up)\n", d.StepSize)
+		adapted := " (after warm-up)"
+		if d.Warmup == 0 {
+			adapted = " (fixed: no warm-up)"
+		}
+		fmt.Fprintf(w, "step size    %.4g%s\n", d.StepSize, adapted)
 	}
-	fmt.Fprintf(w, "acceptance   %.3f (warm-up %.3f)\n", d.Acceptance, d.WarmupAccept)
-	fmt.Fprintf(w, "min ESS      %.1f    max split R̂ %.3f", d.MinESS, d.MaxRHat)
-	if d.MaxRHat > 1.01 {
-		fmt.Fprintf(w, "   (> 1.01: the chains have not mixed; run longer or warm up more)")
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "acceptance   %s (warm-up %s)\n", fmtNum(d.Acceptance, "%.3f"), fmtNum(d.WarmupAccept, "%.3f"))
+	fmt.Fprintf(w, "min ESS      %s    max split R̂ %s\n", fmtNum(d.MinESS, "%.1f"), fmtNum(d.MaxRHat, "%.3f"))
 	k := min(len(d.Mean), 6)
 	parts := make([]string, k)
 	for j := 0; j < k; j++ {
-		parts[j] = fmt.Sprintf("%.4g±%.2g", d.Mean[j], d.MCSE[j])
+		parts[j] = fmt.Sprintf("%.4g", d.Mean[j])
+		if d.MCSE[j] == d.MCSE[j] {
+			parts[j] += fmt.Sprintf("±%.2g", d.MCSE[j])
+		}
 	}
 	more := ""
 	if len(d.Mean) > k {
 		more = fmt.Sprintf(" … (%d coordinates)", len(d.Mean))
 	}
 	fmt.Fprintf(w, "mean±MCSE    %s%s\n", strings.Join(parts, " "), more)
+}
+
+// fmtNum formats v, or says that it is undefined (NaN: no warm-up, too few draws).
+func fmtNum(v float64, format string) string {
+	if v != v {
+		return "undefined"
+	}
+	return fmt.Sprintf(format, v)
 }

@@ -78,7 +78,7 @@ func runTrain(c *cobra.Command, pos []string, o *trainOptions) error {
 	stdout, stderr := c.OutOrStdout(), c.ErrOrStderr()
 	var err error
 	reg := registry()
-	prog := newProgress(stderr, o.quiet)
+	prog := newProgress(stderr, o.quiet, "steps")
 	opts := run.Options{OnStep: prog.step, Log: stderr, Overwrite: o.force, AllowDataChange: o.allowDataChange}
 	ctx, stop := interruptible(stderr)
 	defer stop()

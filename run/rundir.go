@@ -268,20 +268,11 @@ const maxCheckpointBytes = 1 << 34
 // When ctx is cancelled the run stops, writes a checkpoint and returns an error wrapping
 // framework.ErrInterrupted. Errors about the folder are *FolderError values.
 func Train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string, opts Options) (*Summary, error) {
-	if err := cfg.RequireTrainer(reg); err != nil {
-		return nil, err
-	}
-	if err := checkFresh(dir, opts.Overwrite); err != nil {
-		return nil, err
-	}
-	built, err := BuildContext(ctx, cfg, reg)
+	built, err := Check(ctx, cfg, reg, dir, opts.Overwrite)
 	if err != nil {
 		return nil, err
 	}
 	defer built.Close()
-	if err := built.Run.Init(); err != nil {
-		return nil, err
-	}
 	resolved, err := cfg.Resolved()
 	if err != nil {
 		return nil, err
@@ -309,6 +300,35 @@ func Train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 		return nil, f.failed(&FolderError{Dir: dir, Err: err})
 	}
 	return f.train(ctx, cfg, built, mf, nil, opts)
+}
+
+// Check runs every check that Train runs before it touches a folder, dir being the folder
+// it would train into: the [trainer] table, whether dir can take a new run (a finished or
+// interrupted run there needs overwrite), the whole build (the configuration, the data files
+// and their shapes and domains, the energy, a plugin's start-up, the components), the
+// trainer's start-up on the energy and data (an estimator that does not fit the domain) and
+// the resolved configuration. `ebm validate` is this check. It returns the run built and
+// started, ready to train; Close it.
+func Check(ctx context.Context, cfg *Config, reg *framework.Registry, dir string, overwrite bool) (*Built, error) {
+	if err := cfg.RequireTrainer(reg); err != nil {
+		return nil, err
+	}
+	if err := checkFresh(dir, overwrite); err != nil {
+		return nil, err
+	}
+	built, err := BuildContext(ctx, cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	if err := built.Run.Init(); err != nil {
+		built.Close()
+		return nil, &InputError{Err: err}
+	}
+	if _, err := cfg.Resolved(); err != nil {
+		built.Close()
+		return nil, err
+	}
+	return built, nil
 }
 
 // failed adds to err where the replaced run's files are, when there is one.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,28 +11,37 @@ import (
 	"github.com/goebm/goebm/run"
 )
 
-// validateOptions are the flags of ebm validate.
+// validateOptions are the flags of ebm validate: those of ebm train that change what it
+// checks.
 type validateOptions struct {
-	sets []string
-	json bool
+	out   string
+	force bool
+	sets  []string
+	json  bool
 }
 
 func newValidateCmd() *cobra.Command {
 	var o validateOptions
 	c := &cobra.Command{
 		Use:   "validate CONFIG.toml [flags]",
-		Short: "check a run file and its data without training",
-		Long: `Validate runs the checks that ebm train runs before its first step: every key of the run
-file, the data files, the energy, and the components built from them. It trains nothing and
-writes nothing. Exit status 0 means ebm train would start; 2 names what is wrong.`,
+		Short: "check a run file, its data and its run folder without training",
+		Long: `Validate runs every check that ebm train runs before its first step (run.Check, the same
+code): every key of the run file, every data file (train, valid, test) and its shape and
+domain, the energy (a plugin is started), the components built from them and their start-up,
+such as an estimator that does not fit the data's domain, and the folder the run would train
+into (give the --out and --force you would give ebm train). It trains nothing and writes
+nothing. Exit status 0 means ebm train would start; 2 says what is wrong.`,
 		Example: `  ebm validate examples/ring8-sm.toml
-  ebm validate examples/ising10-pl.toml --set trainer.method=rm`,
+  ebm validate examples/ising10-pl.toml --set trainer.method=rm --out runs/ising10-rm`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return runValidate(c, args, &o)
 		},
 	}
-	setFlag(c.Flags(), &o.sets, "override a key of the run file with `key=value` (repeatable)")
-	jsonFlag(c.Flags(), &o.json)
+	fs := c.Flags()
+	fs.StringVar(&o.out, "out", "", "run folder `DIR` that ebm train would be given")
+	fs.BoolVar(&o.force, "force", false, "as ebm train --force: a finished or interrupted run in the folder would be replaced")
+	setFlag(fs, &o.sets, "override a key of the run file with `key=value` (repeatable)")
+	jsonFlag(fs, &o.json)
 	return c
 }
 
@@ -55,10 +66,21 @@ func runValidate(c *cobra.Command, pos []string, o *validateOptions) error {
 		}
 		fmt.Fprintln(w, run.PluginWarning(argv))
 	}
-	start := time.Now()
-	built, err := run.Build(cfg, reg)
+	name := strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+	dir, err := cfg.OutputDir(o.out, name)
 	if err != nil {
 		return usageError{err}
+	}
+	start := time.Now()
+	var built *run.Built
+	if cfg.Trainer.Method == "" && cfg.Sampler != nil {
+		// A file that only samples: the checks of ebm sample.
+		built, err = run.BuildContext(c.Context(), cfg, reg)
+	} else {
+		built, err = run.Check(c.Context(), cfg, reg, dir, o.force)
+	}
+	if err != nil {
+		return err // exitCode: every error of the checks is a usage or configuration error
 	}
 	defer built.Close()
 	n, d := built.Train.X.Dims()
@@ -72,9 +94,15 @@ func runValidate(c *cobra.Command, pos []string, o *validateOptions) error {
 			Rows    int    `json:"rows"`
 			Dim     int    `json:"dim"`
 			Domain  string `json:"domain"`
-		}{pos[0], true, cfg.Trainer.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain().String()})
+			RunDir  string `json:"run_dir"`
+		}{pos[0], true, cfg.Trainer.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain().String(), dir})
 	}
-	fmt.Fprintf(stdout, "%s: valid (%s on %s, %d parameters; data %d×%d %s; checked in %s)\n", pos[0],
-		cfg.Trainer.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain(), time.Since(start).Round(time.Millisecond))
+	if cfg.Trainer.Method == "" {
+		fmt.Fprintf(stdout, "%s: valid for ebm sample (%s on %s, %d parameters; data %d×%d %s; checked in %s)\n", pos[0],
+			cfg.Sampler.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain(), time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: valid (%s on %s, %d parameters; data %d×%d %s; would train into %s; checked in %s)\n", pos[0],
+		cfg.Trainer.Method, built.Spec.Name, len(built.Run.Theta), n, d, built.Train.Domain(), dir, time.Since(start).Round(time.Millisecond))
 	return nil
 }

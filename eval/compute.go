@@ -141,6 +141,17 @@ func Compute(ctx context.Context, in Input, o *Options, metrics []string) (*Repo
 				}
 				rep.Details["se"] = r
 			}
+		case "graph":
+			if in.Reference == nil {
+				err = fmt.Errorf("no reference graph: set [eval.params] reference to the true parameters")
+				break
+			}
+			var pr, rc, f1 float64
+			var ne int
+			if pr, rc, f1, ne, err = GraphRecovery(spec, theta, in.Reference); err == nil {
+				rep.Values["edge_precision"], rep.Values["edge_recall"], rep.Values["edge_f1"] = pr, rc, f1
+				rep.Values["n_edges"] = float64(ne)
+			}
 		case "mmd":
 			var y *mat.Dense
 			if y, err = draw(); err != nil {

@@ -19,7 +19,9 @@ import (
 //	se           sandwich standard errors of θ̂ on the training data (se.go): se_mean, se_max,
 //	             se_singular (1 when the Hessian is singular) and, with [eval.params], coverage
 //	             (the fraction of free parameters whose Wald interval covers the reference)
-var Metrics = []string{"nll", "pseudo_nll", "sm_loss", "param_error", "fisher", "ksd", "mmd", "se"}
+//	graph        the estimate's graph against [eval.params]'s (graph.go): edge_precision,
+//	             edge_recall, edge_f1 (higher is better) and n_edges
+var Metrics = []string{"nll", "pseudo_nll", "sm_loss", "param_error", "fisher", "ksd", "mmd", "se", "graph"}
 
 // Columns returns the values a metric reports, in order: nll also reports log_z and its
 // standard error log_z_se (0 when exact), param_error also the largest absolute difference
@@ -32,6 +34,21 @@ func Columns(metric string) []string {
 		return []string{"param_error", "param_maxabs"}
 	case "se":
 		return []string{"se_mean", "se_max", "se_singular", "coverage"}
+	case "graph":
+		return []string{"edge_precision", "edge_recall", "edge_f1", "n_edges"}
+	}
+	return []string{metric}
+}
+
+// Headline returns the columns of a metric that a study's summary shows: the metric itself,
+// or for se the mean standard error and the coverage, for graph the F1 score and the number
+// of edges.
+func Headline(metric string) []string {
+	switch metric {
+	case "se":
+		return []string{"se_mean", "coverage"}
+	case "graph":
+		return []string{"edge_f1", "n_edges"}
 	}
 	return []string{metric}
 }

@@ -45,6 +45,8 @@ type Summary struct {
 	Seed      uint64            `json:"seed"`
 	Paths     map[string]string `json:"derivative_paths"`
 	TestLoss  *float64          `json:"final_test_loss,omitempty"`
+	// Report is the trainer's own report (framework.Reporter), e.g. a graph selection's path.
+	Report any `json:"report,omitempty"`
 	framework.Outcome
 }
 
@@ -496,6 +498,9 @@ func (f *folder) train(ctx context.Context, cfg *Config, built *Built, mf *os.Fi
 			fmt.Fprintf(logw, "warning: test loss not computed: %v\n", err)
 		}
 	}
+	if err := trainerOutputs(r.Trainer, dir, sum); err != nil {
+		return nil, err
+	}
 	pf, err := framework.NewParamsFile(built.Spec.Name, built.Blocks, r.Theta)
 	if err != nil {
 		return nil, err
@@ -515,6 +520,25 @@ func (f *folder) train(ctx context.Context, cfg *Config, built *Built, mf *os.Fi
 	os.Remove(cpPath) // finished: params.json and summary.json say so
 	f.removePrevious()
 	return sum, nil
+}
+
+// trainerOutputs puts a trainer's report (framework.Reporter) into the summary and writes its
+// files (framework.Filer) into the run folder.
+func trainerOutputs(t framework.Trainer, dir string, sum *Summary) error {
+	if rp, ok := t.(framework.Reporter); ok {
+		sum.Report = rp.Report()
+	}
+	if f, ok := t.(framework.Filer); ok {
+		for name, b := range f.Files() {
+			if filepath.Base(name) != name {
+				return fmt.Errorf("trainer file %q: not a plain file name", name)
+			}
+			if err := framework.WriteFileAtomic(filepath.Join(dir, name), b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // derivativePaths merges the Evaluator's record with the trainer's own (trainers that take

@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"github.com/goebm/goebm/eval"
 	"io"
 	"math"
 	"path/filepath"
@@ -65,8 +66,14 @@ func (s *Study) points(rows []*row) [][]*row {
 	return g
 }
 
-// mainColumns are the headline metric columns (one per metric).
-func (s *Study) mainColumns() []string { return s.Metrics }
+// mainColumns are the headline metric columns (eval.Headline of each metric).
+func (s *Study) mainColumns() []string {
+	var cols []string
+	for _, m := range s.Metrics {
+		cols = append(cols, eval.Headline(m)...)
+	}
+	return cols
+}
 
 // writeSummary writes summary.md: a table per grid point with every metric's mean and 95%
 // interval across seeds and the mean training work from the Evaluator counts.
@@ -86,7 +93,7 @@ func (s *Study) writeSummary(w io.Writer, rows []*row) {
 		fmt.Fprintf(w, "; **partial**: %d of %d cells finished, the others not in these tables", len(rows), len(s.Cells))
 	}
 	fmt.Fprintf(w, ".\n\n")
-	fmt.Fprintf(w, "Every metric is lower-is-better. Each entry is the mean across seeds ± the half-width of its 95%% Student-t interval (t₀.₉₇₅,ₙ₋₁·sd/√n; n is the number of seeds with a value).\n\n")
+	fmt.Fprintf(w, "Every metric is lower-is-better, except coverage (of the 95%% Wald intervals) and edge_f1 (of the selected graph). Each entry is the mean across seeds ± the half-width of its 95%% Student-t interval (t₀.₉₇₅,ₙ₋₁·sd/√n; n is the number of seeds with a value).\n\n")
 
 	var head []string
 	for _, ax := range s.Axes {

@@ -290,3 +290,16 @@ func (t *ScoreMatching) Hessian(ctx *framework.StepContext, batch *mat.Dense, th
 	dst.CopySym(a)
 	return nil
 }
+
+// SMQuadratic returns the score-matching loss on the rows of x of an energy linear in θ as
+// the quadratic ½θᵀAθ + θᵀb + κ (A = mean JJᵀ, b = mean [J∇ₓc − ΔₓT]): what regularised score
+// matching (package structure) minimises with an L1 penalty.
+func SMQuadratic(le framework.LinearEnergy, x *mat.Dense) (a *mat.SymDense, b []float64, kappa float64) {
+	spec := le.Spec()
+	q := newSMQuadratic(spec.NumParams(), spec.Dim)
+	n, _ := x.Dims()
+	for i := 0; i < n; i++ {
+		q.add(le, x.RawRowView(i))
+	}
+	return q.finish(n)
+}

@@ -5,6 +5,7 @@ import (
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/host"
 	"github.com/goebm/goebm/samplers"
+	"github.com/goebm/goebm/structure"
 	"github.com/goebm/goebm/trainers"
 )
 
@@ -13,6 +14,7 @@ func registry() *framework.Registry {
 	r := framework.NewRegistry()
 	energy.Register(r)
 	trainers.Register(r)
+	structure.Register(r)
 	samplers.Register(r)
 	r.SamplerShared = func() any {
 		o := samplers.DefaultDrawOptions()

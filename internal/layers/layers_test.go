@@ -21,6 +21,7 @@ var layers = [][]string{
 	{"framework", "internal/numeric", "internal/lockfile", "internal/binstate"},
 	{"energy", "samplers", "check"},
 	{"trainers"},
+	{"structure"},
 	{"plugins"},
 	{"run"},
 	{"eval"},

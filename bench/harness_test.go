@@ -329,3 +329,16 @@ echo "{\"$only\": {\"sec_per_step_median\": $sec, \"steps\": 12, \"maxrss_kib\":
 	var se *SelectionError
 	assert.ErrorAs(t, err, &se)
 }
+
+// The FLOP count of goebm's exact-SM step is printed under the table and as goebm's rate
+// beside its time; the peer's time carries none (its algorithm is another).
+func TestTableFlops(t *testing.T) {
+	s := func(v float64) Stats { return Stats{v, v, v} }
+	p, r, a := s(5e-3), s(5), s(1)
+	res := &Result{Repeats: 1, Workloads: []*WorkloadResult{{Name: "ring8/exact_sm", Unit: "step", Accuracy: "test NLL",
+		Flops: 2e6, GoebmTime: s(1e-3), GoebmAccuracy: s(1), PeerTime: &p, Ratio: &r, PeerAccuracy: &a}}}
+	var buf bytes.Buffer
+	require.NoError(t, res.WriteTable(&buf, false))
+	assert.Contains(t, buf.String(), "| ring8/exact_sm | step | 1 ms [2 GFLOP/s] | 5 ms | **5×** |")
+	assert.Contains(t, buf.String(), "ring8/exact_sm: 2 MFLOP of matrix products per step in goebm's algorithm (bench.ExactSMFlops)")
+}

@@ -47,7 +47,7 @@ func (r *Result) WriteTable(w io.Writer, allowBusy bool) error {
 		}
 		p, ratio, pa := "–", "–", "–"
 		if wr.PeerTime != nil {
-			p = timeCell(*wr.PeerTime, wr.ChainsPerUnit, wr.Flops) + mark
+			p = timeCell(*wr.PeerTime, wr.ChainsPerUnit, 0) + mark // the count is goebm's algorithm's, not the peer's
 			ratio = "**" + statCell(*wr.Ratio, "%.3g×") + "**" + mark
 			pa = statCell(*wr.PeerAccuracy, "%.4g")
 		}
@@ -61,11 +61,11 @@ func (r *Result) WriteTable(w io.Writer, allowBusy bool) error {
 	}
 	for _, wr := range r.Workloads {
 		if wr.Flops > 0 {
-			fmt.Fprintf(w, "%s: %.3g MFLOP of matrix products per %s (bench.ExactSMFlops), the rate in brackets is that count over the median time.\n", wr.Name, wr.Flops/1e6, wr.Unit)
+			fmt.Fprintf(w, "%s: %.3g MFLOP of matrix products per %s in goebm's algorithm (bench.ExactSMFlops); the rate in brackets is that count over goebm's median time.\n", wr.Name, wr.Flops/1e6, wr.Unit)
 		}
 	}
 	m := r.Machine
-	fmt.Fprintf(w, "Machine: %s, nproc %d (GOMAXPROCS %d), %s %s, gemm kernel: %s. %d rounds%s, %s, %.0f s.\n",
+	fmt.Fprintf(w, "Machine: %s, nproc %d (GOMAXPROCS %d), %s %s, gemm kernel: %s. %d round(s)%s, %s, %.0f s.\n",
 		m.Model, m.CPUs, m.GOMAXPROCS, m.Go, m.OS, m.Kernel,
 		r.Repeats, map[bool]string{true: " (round r with seed s + r on both sides)", false: ""}[r.VarySeed], r.Date, r.WallSeconds)
 	fmt.Fprintf(w, "Load: %s.\n", r.Conditions.Summary())

@@ -48,6 +48,8 @@ type Summary struct {
 	// Report is the trainer's own report (framework.Reporter), e.g. a graph selection's path.
 	Report any `json:"report,omitempty"`
 	framework.Outcome
+	// Provenance is the goebm build, the machine and the times of the training.
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Options are the hooks of a training run.
@@ -64,6 +66,9 @@ type Options struct {
 	// AllowDataChange lets Resume continue from a checkpoint although a data file changed
 	// since it was written.
 	AllowDataChange bool
+	// Version is the goebm version summary.json records (empty: the module version of the
+	// build, see NewProvenance).
+	Version string
 }
 
 // Errors wrapped by a *FolderError, for errors.Is.
@@ -478,6 +483,10 @@ func (f *folder) train(ctx context.Context, cfg *Config, built *Built, mf *os.Fi
 	}
 	fmt.Fprintf(logw, "%s %s with %s on %s (%d rows × %d) → %s\n", verb, built.Spec.Name, cfg.Trainer.Method,
 		filepath.Base(built.Train.Path), r.Train.RawMatrix().Rows, built.Spec.Dim, dir)
+	prov := NewProvenance(opts.Version)
+	if cp != nil {
+		prov.ResumedAt = cp.Step
+	}
 	outcome, err := framework.Train(ctx, r)
 	if err != nil {
 		if errors.Is(err, framework.ErrInterrupted) {
@@ -489,7 +498,7 @@ func (f *folder) train(ctx context.Context, cfg *Config, built *Built, mf *os.Fi
 		return nil, f.failed(err)
 	}
 	sum := &Summary{Estimator: cfg.Trainer.Method, Energy: built.Spec.Name, Optimizer: cfg.Optimizer.Method,
-		Seed: cfg.Seed, Paths: derivativePaths(r), Outcome: *outcome}
+		Seed: cfg.Seed, Paths: derivativePaths(r), Outcome: *outcome, Provenance: prov}
 	if built.Test != nil {
 		ctx := &framework.StepContext{Eval: r.Eval, RNG: built.Streams.Rand("test", 0), Step: outcome.Steps}
 		if tl, err := r.Trainer.Step(ctx, built.Test.X, r.Theta, nil); err == nil {
@@ -513,6 +522,7 @@ func (f *folder) train(ctx context.Context, cfg *Config, built *Built, mf *os.Fi
 	if err := framework.WriteJSONAtomic(filepath.Join(dir, ParamsFile), pf); err != nil {
 		return nil, f.failed(fmt.Errorf("%w; the final checkpoint is kept: write the outputs again with `ebm train --resume %s`", err, dir))
 	}
+	prov.End = time.Now().UTC()
 	if err := framework.WriteJSONAtomic(filepath.Join(dir, SummaryFile), sum); err != nil {
 		os.Remove(filepath.Join(dir, ParamsFile))
 		return nil, f.failed(fmt.Errorf("%w; the final checkpoint is kept: write the outputs again with `ebm train --resume %s`", err, dir))

@@ -2,7 +2,6 @@ package samplers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -111,8 +110,9 @@ type Draws struct {
 
 // Diagnostics summarise a Draw. ESS and R̂ are per coordinate, over the kept draws of all
 // chains (SplitESS, SplitRHat); MCSE = SD/√ESS is the Monte Carlo standard error of Mean.
-// Non-finite values (an undefined ESS or R̂, the acceptance of a warm-up of no steps) are
-// written as null in JSON.
+// Some values can be undefined, NaN (the ESS and R̂ of too few draws, the acceptance of a
+// warm-up of no steps): framework.MarshalJSON and framework.WriteJSONAtomic write them as
+// null.
 type Diagnostics struct {
 	Method       string  `json:"method"`
 	Energy       string  `json:"energy"`
@@ -143,42 +143,6 @@ type Diagnostics struct {
 	SampleSeconds       float64          `json:"sample_seconds"`
 	ChainStepsPerSecond float64          `json:"chain_steps_per_second"` // while sampling
 	Counts              framework.Counts `json:"counts"`                 // Evaluator work of the whole draw
-}
-
-// MarshalJSON writes d with every non-finite number as null.
-func (d Diagnostics) MarshalJSON() ([]byte, error) {
-	type plain Diagnostics
-	return json.Marshal(struct {
-		plain
-		Acceptance   *float64   `json:"acceptance"`
-		WarmupAccept *float64   `json:"warmup_acceptance"`
-		Mean         []*float64 `json:"mean"`
-		SD           []*float64 `json:"sd"`
-		MCSE         []*float64 `json:"mcse"`
-		ESS          []*float64 `json:"ess"`
-		RHat         []*float64 `json:"rhat"`
-		MinESS       *float64   `json:"min_ess"`
-		MaxRHat      *float64   `json:"max_rhat"`
-		EnergyTrace  []*float64 `json:"energy_trace"`
-		EnergyESS    *float64   `json:"energy_ess"`
-		EnergyRHat   *float64   `json:"energy_rhat"`
-	}{plain(d), null(d.Acceptance), null(d.WarmupAccept), nullVec(d.Mean), nullVec(d.SD), nullVec(d.MCSE), nullVec(d.ESS), nullVec(d.RHat),
-		null(d.MinESS), null(d.MaxRHat), nullVec(d.EnergyTrace), null(d.EnergyESS), null(d.EnergyRHat)})
-}
-
-func null(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
-func nullVec(s []float64) []*float64 {
-	out := make([]*float64, len(s))
-	for i, v := range s {
-		out[i] = null(v)
-	}
-	return out
 }
 
 // StepSizer is implemented by samplers with a step size, which Diagnostics report.

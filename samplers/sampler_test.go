@@ -219,7 +219,7 @@ func TestDrawOptionsAndJSON(t *testing.T) {
 	d := dr.Diagnostics
 	require.True(t, math.IsNaN(d.ESS[1]))
 	require.Equal(t, 1.0, d.RHat[1])
-	b, err := json.Marshal(d)
+	b, err := framework.MarshalJSON(d, false)
 	require.NoError(t, err)
 	var back map[string]any
 	require.NoError(t, json.Unmarshal(b, &back))

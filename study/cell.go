@@ -149,7 +149,7 @@ func slurmJob() string {
 func logAttempt(dir string, a attempt) error {
 	host, _ := os.Hostname()
 	a.Time, a.Host, a.PID, a.Job = time.Now().UTC(), host, os.Getpid(), slurmJob()
-	b, err := json.Marshal(a)
+	b, err := framework.MarshalJSON(a, false)
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/run"
 )
@@ -187,4 +190,27 @@ func TestExitStatusPerCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// summary.json says what produced the run: this ebm's version, the Go version, the host, when
+// it started and ended, and the kernels the energies used on this CPU.
+func TestSummaryProvenance(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	before := time.Now().UTC()
+	code, _, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--quiet", "--set", "train.steps=3")
+	require.Equal(t, exitOK, code, errs)
+	after := time.Now().UTC()
+	s, err := run.ReadSummary(dir)
+	require.NoError(t, err)
+	p := s.Provenance
+	require.NotNil(t, p)
+	assert.Equal(t, Version, p.Version)
+	assert.Equal(t, runtime.Version(), p.GoVersion)
+	host, _ := os.Hostname()
+	assert.Equal(t, host, p.Host)
+	assert.False(t, p.Start.Before(before.Truncate(time.Second)), "start %v, before %v", p.Start, before)
+	assert.False(t, p.End.Before(p.Start))
+	assert.False(t, p.End.After(after))
+	assert.Equal(t, energy.Kernels(), p.Kernels)
+	assert.NotNil(t, p.CPUFeatures)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,11 +91,9 @@ func runEval(c *cobra.Command, pos []string, o *evalOptions) error {
 		Seed   uint64 `json:"seed"`
 		*eval.Report
 	}{pos[0], sr.Built.Spec.Name, sr.Config.Seed, rep}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
+	if err := writeJSON(stdout, out); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, string(b))
 	if len(rep.Errors) > 0 && len(rep.Values) == 0 {
 		return fmt.Errorf("no metric could be computed (see errors above)")
 	}

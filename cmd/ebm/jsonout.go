@@ -1,13 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
+
+	"github.com/goebm/goebm/framework"
 )
 
-// writeJSON prints v as indented JSON: the output of every --json flag.
+// writeJSON prints v as indented JSON, every NaN or ±Inf as null (framework.MarshalJSON): the
+// output of every --json flag.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := framework.MarshalJSON(v, true)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

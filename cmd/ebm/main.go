@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/goebm/goebm/run"
 )
 
 // Version is the goebm release this command belongs to. `make release` sets it at link time
@@ -41,12 +43,7 @@ func init() {
 }
 
 // buildVersion returns the main module's version from the build information, or "dev".
-func buildVersion(bi *debug.BuildInfo, ok bool) string {
-	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
-		return "dev"
-	}
-	return bi.Main.Version
-}
+func buildVersion(bi *debug.BuildInfo, ok bool) string { return run.ModuleVersion(bi, ok) }
 
 func main() {
 	os.Exit(main1(os.Args[1:], os.Stdout, os.Stderr))

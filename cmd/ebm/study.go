@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -187,9 +186,7 @@ func studyPlan(s *study.Study, out string, asJSON bool, stdout io.Writer) error 
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return writeJSON(stdout, p)
 	}
 	c := p.Counts
 	fmt.Fprintf(stdout, "study %s: %d cells in %s: %d done, %d running, %d failed, %d todo\n\n",

@@ -79,7 +79,7 @@ func runTrain(c *cobra.Command, pos []string, o *trainOptions) error {
 	var err error
 	reg := registry()
 	prog := newProgress(stderr, o.quiet, "steps")
-	opts := run.Options{OnStep: prog.step, Log: stderr, Overwrite: o.force, AllowDataChange: o.allowDataChange}
+	opts := run.Options{OnStep: prog.step, Log: stderr, Overwrite: o.force, AllowDataChange: o.allowDataChange, Version: Version}
 	ctx, stop := interruptible(stderr)
 	defer stop()
 

@@ -96,10 +96,11 @@ proto: ## regenerate the plugin protocol's Go and Python code (needs apt: protob
 		--go-grpc_out=plugins/proto --go-grpc_opt=paths=source_relative \
 		goebm/v1/goebm.proto
 	protoc -I plugins/proto -I plugins/proto/vendor \
-		--python_out=plugins/examples/python/gen \
-		--grpc_python_out=plugins/examples/python/gen \
+		--python_out=plugins/python/goebm_plugin/_gen \
+		--grpc_python_out=plugins/python/goebm_plugin/_gen \
 		--plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) \
 		goebm/v1/goebm.proto health.proto grpc_controller.proto google/rpc/status.proto
+	rm -f plugins/python/goebm_plugin/_gen/google/rpc/status_pb2_grpc.py
 
 clean: ## remove build outputs and demo runs
 	rm -rf $(BIN) $(DIST) runs

@@ -66,6 +66,8 @@ type Evaluator struct {
 
 	chunks  []chunk
 	scratch fdScratch
+	self    SelfScratch // runChunked's two passes
+	sub     Request     // the direct part of the request being served
 
 	// Chunk scheduling of the request being served. The caller and up to Workers−1 helper
 	// goroutines claim chunks from next until none is left; helpers exit when the request
@@ -164,7 +166,8 @@ func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
 		direct |= OutGradX // to form uᵢ: the fallback needs ∇ₓE, and so does EvaluateChunk
 	}
 	if direct != 0 {
-		sub := *req
+		ev.sub = *req // a field, not a local: the request may reach an interface method (ChunkedEvaluator), which would make a local escape
+		sub := &ev.sub
 		sub.Outputs = direct
 		if !direct.Has(OutMixed) {
 			sub.U, sub.MixedSelf = nil, 0 // the mixed product is derived, not asked of the energy
@@ -172,7 +175,7 @@ func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
 		if direct.Has(OutGradX) && !req.Outputs.Has(OutGradX) {
 			res.GradX = resizeDense(res.GradX, n, d)
 		}
-		if err := ev.run(&sub, res); err != nil {
+		if err := ev.run(sub, res); err != nil {
 			return err
 		}
 	}
@@ -185,12 +188,31 @@ func (ev *Evaluator) Evaluate(req *Request, res *Result) error {
 	return ev.checkFinite(req.Outputs, res)
 }
 
+// ChunkedEvaluator is implemented by energies that evaluate a whole request in one call and
+// chunk it themselves: a plugin, which sends the request in one round trip and has the plugin
+// process evaluate it chunk by chunk. The Evaluator then hands it whole requests with its
+// chunk size. EvaluateChunks must give the bits the Evaluator's own chunking gives: rows in
+// chunks of chunkRows (the last may be shorter), each chunk evaluated as EvaluateChunk does,
+// per-row outputs into their rows of res, θ-sized outputs summed into res (zeroed by Reset)
+// in chunk order. It is asked only for outputs in Spec().Caps.Exact(), and for the mixed
+// product with MixedSelf ≠ 0 only when Spec().Caps has CapMixedSelf.
+type ChunkedEvaluator interface {
+	EvaluateChunks(req *Request, res *Result, chunkRows int) error
+}
+
 // run evaluates req on the energy chunk by chunk. Per-row outputs land in res directly;
 // θ-sized outputs are computed per chunk and summed into res in chunk order.
 func (ev *Evaluator) run(req *Request, res *Result) error {
 	n, d, p := req.Rows(), ev.spec.Dim, ev.spec.NumParams()
 	size := ev.chunkRows()
 	nc := (n + size - 1) / size
+	if ce, ok := ev.energy.(ChunkedEvaluator); ok {
+		if err := ev.runChunked(ce, req, res, size); err != nil {
+			return fmt.Errorf("energy %s: %w", ev.spec.Name, err)
+		}
+		ev.count(req.Outputs, nc, n)
+		return nil
+	}
 	if cap(ev.chunks) < nc {
 		ev.chunks = append(ev.chunks[:cap(ev.chunks)], make([]chunk, nc-cap(ev.chunks))...)
 	}
@@ -252,17 +274,7 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 	} else {
 		ev.work()
 	}
-	ev.counts.Calls += int64(nc)
-	ev.counts.Rows += int64(n)
-	if req.Outputs.Has(OutEnergy) {
-		ev.counts.EnergyRows += int64(n)
-	}
-	if req.Outputs&(OutGradX|OutParamVJP|OutParamJac) != 0 {
-		ev.counts.GradRows += int64(n)
-	}
-	if req.Outputs&(OutMixed|OutLaplacian|OutLaplacianVJP|OutHVP) != 0 {
-		ev.counts.SecondOrderRows += int64(n)
-	}
+	ev.count(req.Outputs, nc, n)
 	for c := range ev.chunks {
 		ch := &ev.chunks[c]
 		if ch.err != nil {
@@ -271,6 +283,58 @@ func (ev *Evaluator) run(req *Request, res *Result) error {
 		addTheta(res, &ch.res, thetaOut)
 	}
 	return nil
+}
+
+// count adds one request of n rows in nc chunks to the counts.
+func (ev *Evaluator) count(o Output, nc, n int) {
+	ev.counts.Calls += int64(nc)
+	ev.counts.Rows += int64(n)
+	if o.Has(OutEnergy) {
+		ev.counts.EnergyRows += int64(n)
+	}
+	if o&(OutGradX|OutParamVJP|OutParamJac) != 0 {
+		ev.counts.GradRows += int64(n)
+	}
+	if o&(OutMixed|OutLaplacian|OutLaplacianVJP|OutHVP) != 0 {
+		ev.counts.SecondOrderRows += int64(n)
+	}
+}
+
+// runChunked hands a whole request to an energy that chunks it itself. Without CapMixedSelf a
+// mixed product with MixedSelf ≠ 0 takes two requests, as EvaluateChunk's two passes: ∇ₓE
+// with the other outputs, then the mixed product along U + MixedSelf·∇ₓE; each output is
+// still computed chunk by chunk and summed in chunk order, so the bits are EvaluateChunk's.
+func (ev *Evaluator) runChunked(ce ChunkedEvaluator, req *Request, res *Result, size int) error {
+	if req.MixedSelf == 0 || !req.Outputs.Has(OutMixed) || ev.spec.Caps.Has(CapMixedSelf) {
+		return ce.EvaluateChunks(req, res, size)
+	}
+	n, d := req.X.Dims()
+	s := &ev.self
+	first := *req
+	first.Outputs = (req.Outputs &^ OutMixed) | OutGradX
+	first.U, first.MixedSelf = nil, 0
+	if !req.Outputs.Has(OutGradX) {
+		own := res.GradX
+		res.GradX = reuseDense(&s.g, n, d)
+		defer func() { res.GradX = own }()
+	}
+	if err := ce.EvaluateChunks(&first, res, size); err != nil {
+		return err
+	}
+	u := reuseDense(&s.u, n, d)
+	for i := 0; i < n; i++ {
+		ui, gi := u.RawRowView(i), res.GradX.RawRowView(i)
+		if req.U != nil {
+			copy(ui, req.U.RawRowView(i))
+		} else {
+			clear(ui)
+		}
+		for j, v := range gi {
+			ui[j] += req.MixedSelf * v
+		}
+	}
+	second := Request{Outputs: OutMixed, X: req.X, Theta: req.Theta, U: u}
+	return ce.EvaluateChunks(&second, res, size)
 }
 
 // work evaluates chunks claimed from ev.next until none is left. Which goroutine evaluates a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -93,8 +92,9 @@ func pluginConfig(s string) (map[string]any, error) {
 	}
 	m := map[string]any{}
 	if s[0] == '{' {
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, fmt.Errorf("--config: not a JSON object: %w", err)
+		m, err := conformance.ConfigFromJSON(s)
+		if err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
 		}
 		return m, nil
 	}

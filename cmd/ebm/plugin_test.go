@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,7 +115,7 @@ func TestPythonPlugin(t *testing.T) {
 		}
 		t.Skipf("no grpcio/numpy for %s: %v", py, err)
 	}
-	script, err := filepath.Abs("../../plugins/examples/python/plugin.py")
+	script, err := filepath.Abs("../../plugins/examples/python/gaussian.py")
 	require.NoError(t, err)
 	code, out, errs := ebm(t, "plugin", "check", "--", py, script)
 	require.Equal(t, 1, code, "a plugin that takes its dimension from the data needs --dim")
@@ -196,4 +200,170 @@ func TestPluginSideSampling(t *testing.T) {
 	}
 	t.Logf("round trips: plugin-side sampling %d, host-side %d", side, host)
 	assert.Less(t, side*3, host, "sampling inside the plugin saves round trips")
+}
+
+// pythonWith returns /usr/bin/python3 when it can import the modules, and skips the test
+// otherwise, except in CI, which installs them (.ci/run).
+func pythonWith(t *testing.T, imports string) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import "+imports).Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have %s for %s: %v", imports, py, err)
+		}
+		t.Skipf("%s cannot import %s: %v", py, imports, err)
+	}
+	return py
+}
+
+// A run of a Python plugin named by a relative script path, started from the run file's
+// folder, is interrupted; resumed from another working directory it ends with exactly the
+// parameters of an uninterrupted run, and `ebm sample` on its folder works from there too.
+func TestPythonRunFromAnotherDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ebm and starts Python")
+	}
+	py := pythonWith(t, "grpc, google.protobuf, numpy")
+	bin := buildEBM(t)
+	data, err := filepath.Abs("../../examples/data/gauss20_train.csv.gz")
+	require.NoError(t, err)
+	script, err := filepath.Abs("../../plugins/examples/python/gaussian.py")
+	require.NoError(t, err)
+	home := t.TempDir()
+	rel, err := filepath.Rel(home, script)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "run.toml"), []byte(fmt.Sprintf(`seed = 3
+[data]
+train = %q
+[energy]
+plugin = [%q, %q]
+[trainer]
+method = "sm"
+[optimizer]
+lr = 0.02
+[sampler]
+method = "ula"
+step = 0.01
+warmup = 20
+[train]
+batch = 256
+steps = 160
+log_every = 1
+checkpoint_every = 40
+`, data, py, rel)), 0o644))
+
+	straight := filepath.Join(t.TempDir(), "straight")
+	cmd := exec.Command(bin, "train", "run.toml", "--out", straight, "--quiet")
+	cmd.Dir = home
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	run := filepath.Join(t.TempDir(), "interrupted")
+	code := 0
+	for attempt := 0; attempt < 5; attempt++ {
+		c := exec.Command(bin, "train", "run.toml", "--out", run, "--quiet")
+		c.Dir = home
+		code = runAndInterruptCmd(t, c, filepath.Join(run, "metrics.jsonl"), 60)
+		if code == exitInterrupted {
+			break
+		}
+		require.NoError(t, os.RemoveAll(run))
+	}
+	require.Equal(t, exitInterrupted, code, "the run was interrupted after its first checkpoint")
+
+	t.Chdir(t.TempDir()) // anywhere else
+	code, _, errs := ebm(t, "train", "--resume", run, "--quiet")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, paramValues(t, straight), paramValues(t, run), "resumed from another directory")
+	code, _, errs = ebm(t, "sample", run, "--n", "40", "--out", "s.csv", "--quiet")
+	require.Equal(t, 0, code, errs)
+	assert.FileExists(t, "s.csv")
+}
+
+// runAndInterruptCmd is runAndInterrupt for a prepared command (its own working directory).
+func runAndInterruptCmd(t *testing.T, cmd *exec.Cmd, metrics string, after int) int {
+	t.Helper()
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(3 * time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	signalled := false
+	for {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode()
+			}
+			require.NoError(t, err)
+			return 0
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatal("ebm did not finish")
+		case <-tick.C:
+			if b, err := os.ReadFile(metrics); err == nil && !signalled && bytes.Count(b, []byte("\n")) >= after {
+				cmd.Process.Signal(syscall.SIGINT)
+				signalled = true
+			}
+		}
+	}
+}
+
+// The ring8 MLP written in torch (plugins/examples/python/mlp_torch.py) starts from the
+// built-in mlp's parameters (the same draws from the same words) and, trained by exact score
+// matching and by denoising score matching for 100 steps, ends within 1e-9 of the built-in.
+func TestTorchMLPMatchesBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts torch")
+	}
+	py := pythonWith(t, "grpc, google.protobuf, numpy, torch")
+	script, err := filepath.Abs("../../plugins/examples/python/mlp_torch.py")
+	require.NoError(t, err)
+	data, err := filepath.Abs("../../examples/data/ring8_train.csv.gz")
+	require.NoError(t, err)
+	const base = `seed = 1
+[data]
+train = %q
+[energy]
+%s
+[energy.config]
+hidden = [64, 64]
+%s
+[optimizer]
+method = "adam"
+lr = 1e-3
+[train]
+batch = 256
+steps = 100
+log_every = 50
+`
+	for name, tr := range map[string]string{
+		"sm":  "[trainer]\nmethod = \"sm\"",
+		"dsm": "[trainer]\nmethod = \"dsm\"\nsigma = 0.1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			var got [2][][]float64
+			for k, e := range []string{`builtin = "mlp"`, fmt.Sprintf("plugin = [%q, %q]", py, script)} {
+				cfg := filepath.Join(dir, fmt.Sprintf("%d.toml", k))
+				require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(base, data, e, tr)), 0o644))
+				out := filepath.Join(dir, fmt.Sprint(k))
+				code, _, errs := ebm(t, "train", cfg, "--out", out, "--quiet")
+				require.Equal(t, 0, code, errs)
+				got[k] = paramValues(t, out)
+			}
+			require.Equal(t, len(got[0]), len(got[1]))
+			worst := 0.0
+			for b := range got[0] {
+				require.Equal(t, len(got[0][b]), len(got[1][b]))
+				for i, v := range got[0][b] {
+					worst = math.Max(worst, math.Abs(v-got[1][b][i]))
+				}
+			}
+			t.Logf("largest difference from the built-in after 100 steps: %.3g", worst)
+			assert.Less(t, worst, 1e-9)
+		})
+	}
 }

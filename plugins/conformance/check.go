@@ -199,6 +199,18 @@ func knownType(t string) bool {
 	return knownTypes[t]
 }
 
+// ConfigFromJSON decodes a JSON object into an [energy.config] table with the types the
+// host's TOML decoder gives: integers as int64, other numbers as float64.
+func ConfigFromJSON(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	return jsonToTOML(m).(map[string]any), nil
+}
+
 // jsonToTOML turns a decoded JSON value into the types the host's TOML decoder produces.
 func jsonToTOML(v any) any {
 	switch x := v.(type) {
@@ -545,17 +557,27 @@ func (c *checker) large(e *host.Energy, theta []float64) {
 	big.Reset(out, n, spec.Dim, spec.NumParams())
 	before := e.RoundTrips()
 	t := time.Now()
-	if err := e.Evaluate(&framework.Request{Outputs: out, X: x, Theta: theta}, &big); err != nil {
+	// One request, which the plugin evaluates in chunks of 256 rows ...
+	if err := e.EvaluateChunks(&framework.Request{Outputs: out, X: x, Theta: theta}, &big, 256); err != nil {
 		c.rec.fail("large_message", "%d rows (%.1f MiB each way): %v", n, float64(8*n*spec.Dim)/(1<<20), err)
 		return
 	}
 	elapsed, trips := time.Since(t), e.RoundTrips()-before
-	ev := framework.NewEvaluator(e)
-	ev.ChunkRows = 256
+	// ... against one request per chunk.
 	var small framework.Result
-	if err := ev.Evaluate(&framework.Request{Outputs: out, X: x, Theta: theta}, &small); err != nil {
-		c.rec.fail("large_message", "the same rows in requests of 256: %v", err)
-		return
+	small.Reset(out, n, spec.Dim, spec.NumParams())
+	for lo := 0; lo < n; lo += 256 {
+		hi := min(lo+256, n)
+		var part framework.Result
+		part.Reset(out, hi-lo, spec.Dim, spec.NumParams())
+		if err := e.Evaluate(&framework.Request{Outputs: out, X: x.Slice(lo, hi, 0, spec.Dim).(*mat.Dense), Theta: theta}, &part); err != nil {
+			c.rec.fail("large_message", "the same rows in requests of 256: %v", err)
+			return
+		}
+		copy(small.Energy[lo:hi], part.Energy)
+		for i := lo; i < hi; i++ {
+			copy(small.GradX.RawRowView(i), part.GradX.RawRowView(i-lo))
+		}
 	}
 	if i := firstBitDiff(big.Energy, small.Energy); i >= 0 {
 		c.rec.fail("large_message", "row %d: energy %v in the large request, %v in a small one", i, big.Energy[i], small.Energy[i])

@@ -25,19 +25,22 @@ func build(t *testing.T, pkg string) string {
 	return bin
 }
 
-// python returns an interpreter that has grpcio, protobuf and numpy, or skips the test.
-func python(t *testing.T) string {
+// python returns /usr/bin/python3 when it has grpcio, protobuf and numpy (and torch, when
+// asked), and skips the test otherwise, except in CI, which installs them (.ci/run).
+func python(t *testing.T, torch bool) string {
 	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import grpc, numpy, google.protobuf").Run() == nil {
-			return p
+	const py = "/usr/bin/python3"
+	imports := "import grpc, numpy, google.protobuf"
+	if torch {
+		imports += ", torch"
+	}
+	if err := exec.Command(py, "-c", imports).Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have %s's modules (%s): %v", py, imports, err)
 		}
+		t.Skipf("%s lacks %s: %v", py, imports, err)
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no python3 with grpcio, protobuf and numpy (install python3-grpcio python3-protobuf python3-numpy)")
-	}
-	t.Skip("no python3 with grpcio, protobuf and numpy")
-	return ""
+	return py
 }
 
 func TestExamplesPassConformance(t *testing.T) {
@@ -54,8 +57,10 @@ func TestExamplesPassConformance(t *testing.T) {
 			map[string]any{"init_center": 1.5, "jitter": 0.2}, []string{"init_log_scale", "capabilities [mixed,laplacian,hvp,mixed-self]", "samplers:        annealed, gibbs, hmc, mala, ula"}},
 		{"mlp", func(t *testing.T) []string { return []string{build(t, "./mlp")} },
 			map[string]any{"hidden": []any{int64(8), int64(4)}, "activation": "tanh"}, []string{"hidden", "activation", "mlp, continuous", "block W1"}},
-		{"python", func(t *testing.T) []string { return []string{python(t), "python/plugin.py"} },
-			map[string]any{"init_scale": 0.5}, []string{"gaussian-diag-py", "init_log_precision", "(Python)"}},
+		{"python-numpy", func(t *testing.T) []string { return []string{python(t, false), "python/gaussian.py"} },
+			map[string]any{"init_scale": 0.5}, []string{"gaussian-diag-py", "init_log_precision", "(Python, numpy)"}},
+		{"python-torch", func(t *testing.T) []string { return []string{python(t, true), "python/mlp_torch.py"} },
+			map[string]any{"hidden": []any{int64(8), int64(4)}}, []string{"hidden", "mlp, continuous", "block W1", "(Python, torch)", "capabilities [mixed,laplacian,hvp,mixed-self]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

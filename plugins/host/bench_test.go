@@ -46,7 +46,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			if py == "" {
 				b.Skip("no python3 with grpcio and numpy")
 			}
-			return openB(b, Config{Argv: []string{py, "../examples/python/plugin.py"}, Env: framework.Env{Dim: d}, Logger: discardLogger()})
+			return openB(b, Config{Argv: []string{py, "../examples/python/gaussian.py"}, Env: framework.Env{Dim: d}, Logger: discardLogger()})
 		}},
 	}
 	for _, s := range setups {

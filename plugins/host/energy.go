@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -494,14 +495,6 @@ func (e *Energy) snapshotTheta(theta []float64) (uint64, []byte) {
 	return e.version, e.thetaBytes
 }
 
-// params returns θ for inst: the version alone when inst has it cached.
-func params(inst *instance, version uint64, data []byte, resend bool) *pb.Params {
-	if !resend && inst.version.Load() == version {
-		return &pb.Params{Version: version}
-	}
-	return &pb.Params{Version: version, Data: data}
-}
-
 // InitParams implements framework.Energy. The plugin draws its randomness from words that
 // the host draws from rng, so θ₀ is the same bit for bit as the in-process energy's (rng
 // advances by at least as many words as the energy uses).
@@ -515,29 +508,88 @@ func (e *Energy) InitParams(dst []float64, rng *rand.Rand) error {
 		words[i] = rng.Uint64()
 	}
 	for attempt := 0; attempt < 8; attempt++ {
-		req := &pb.InitParamsRequest{RandomWords: wire.AppendUint64s(nil, words)}
-		var resp *pb.InitParamsResponse
+		wordBytes := wire.AppendUint64s(nil, words)
+		var theta []float64
+		var used uint64
 		err := e.do("InitParams", true, func(ctx context.Context, inst *instance, _ bool) (err error) {
-			resp, err = inst.rpc.InitParams(ctx, req)
+			theta, used, err = e.initParams(ctx, inst, wordBytes, p)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		if need := resp.WordsUsed; need > uint64(len(words)) {
-			for uint64(len(words)) < need {
+		if used > uint64(len(words)) {
+			for uint64(len(words)) < used {
 				words = append(words, rng.Uint64())
 			}
 			continue
 		}
-		if len(resp.Theta) != 8*p {
-			return e.errorf(nil, "InitParams", fmt.Errorf("θ has %d bytes, want 8·%d", len(resp.Theta), p))
-		}
-		wire.CopyFloats(dst, resp.Theta)
+		copy(dst, theta)
 		if err := framework.FiniteVec("initial θ", "plugin "+e.label, dst); err != nil {
 			return e.errorf(nil, "InitParams", err)
 		}
 		return nil
 	}
 	return e.errorf(nil, "InitParams", errors.New("the plugin kept asking for more random words"))
+}
+
+// initParams asks inst for θ₀ of p values from the words: inline, or (minor 1, too large)
+// sent first in pieces, with θ₀ back in pieces.
+func (e *Energy) initParams(ctx context.Context, inst *instance, words []byte, p int) ([]float64, uint64, error) {
+	if e.desc.ProtocolMinor < 1 {
+		resp, err := inst.rpc.InitParams(ctx, &pb.InitParamsRequest{RandomWords: words})
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp.WordsUsed > uint64(len(words)/8) {
+			return nil, resp.WordsUsed, nil
+		}
+		if len(resp.Theta) != 8*p {
+			return nil, 0, &answerError{fmt.Errorf("θ has %d bytes, want 8·%d", len(resp.Theta), p)}
+		}
+		theta := make([]float64, p)
+		wire.CopyFloats(theta, resp.Theta)
+		return theta, resp.WordsUsed, nil
+	}
+	req := &pb.InitParamsRequest{RandomWords: words}
+	if len(words)+4096 > e.limit {
+		e.thetaMu.Lock()
+		e.version++
+		v := e.version
+		e.thetaMu.Unlock()
+		if err := e.put(ctx, inst, v, words); err != nil {
+			return nil, 0, err
+		}
+		req = &pb.InitParamsRequest{WordsVersion: v}
+	}
+	stream, err := inst.rpc.InitParamsStream(ctx, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	theta := make([]float64, p)
+	got := 0
+	var used uint64
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		used = resp.WordsUsed
+		off := int(resp.ValueOffset)
+		if len(resp.Theta)%8 != 0 || off < 0 || off+len(resp.Theta)/8 > p {
+			return nil, 0, &answerError{fmt.Errorf("θ piece of %d bytes at %d does not fit %d values", len(resp.Theta), off, p)}
+		}
+		wire.CopyFloats(theta[off:off+len(resp.Theta)/8], resp.Theta)
+		got += len(resp.Theta) / 8
+	}
+	if used > uint64(len(words)/8) {
+		return nil, used, nil
+	}
+	if got != p {
+		return nil, 0, &answerError{fmt.Errorf("θ has %d values, want %d", got, p)}
+	}
+	return theta, used, nil
 }

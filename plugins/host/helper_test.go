@@ -109,6 +109,14 @@ func hangOnceEntry(marker string) framework.Entry[framework.Energy] {
 	return entry
 }
 
+// bigMLPEntry serves an MLP 2→1414→1414→1 with softplus units: 2,005,053 parameters, 16 MB
+// of θ, four times gRPC's default message limit.
+func bigMLPEntry() framework.Entry[framework.Energy] {
+	return framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
+		return energy.NewMLP(env.Dim, []int{1414, 1414}, "softplus")
+	}}
+}
+
 // mlpEntry serves goebm's built-in MLP with two hidden layers of 16 softplus units.
 func mlpEntry() framework.Entry[framework.Energy] {
 	return framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
@@ -158,6 +166,8 @@ func servePluginMode(mode string) {
 		}})
 	case "faulty":
 		sdk.ServeEntry(faultyEntry())
+	case "bigmlp":
+		sdk.ServeEntry(bigMLPEntry(), sdk.WithMaxMessageBytes(4<<20))
 	case "grandchild":
 		spawnGrandchildren()
 		sdk.ServeEntry(doublewell.Entry())

@@ -72,7 +72,9 @@ func (s *remoteSampler) Run(c *framework.Chains, steps int) error {
 	var resp *pb.SampleResponse
 	var answered *instance
 	err := s.e.do(request, true, func(ctx context.Context, inst *instance, resend bool) (err error) {
-		msg.Theta = params(inst, version, thetaBytes, resend)
+		if msg.Theta, err = s.e.params(ctx, inst, version, thetaBytes, resend, s.e.inlineTheta(len(thetaBytes))); err != nil {
+			return err
+		}
 		resp, err = inst.rpc.Sample(ctx, msg)
 		if err == nil {
 			if len(msg.Theta.Data) > 0 {

@@ -364,7 +364,7 @@ func TestNonFiniteAndBadShape(t *testing.T) {
 	_, err = eval(s, &framework.Request{Outputs: framework.OutEnergy, X: mat.NewDense(3, 2, nil)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "plugin short")
-	assert.Contains(t, err.Error(), "answer has energy of 16 bytes, want 3 values (24 bytes)")
+	assert.Contains(t, err.Error(), "answer has energy for 2 rows, want 3")
 }
 
 // captureHandler records log records.

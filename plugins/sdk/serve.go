@@ -21,6 +21,7 @@ import (
 type Option func(*config)
 
 type config struct {
+	limit          int
 	logger         hclog.Logger
 	samplers       map[string]framework.Entry[framework.Sampler]
 	implementation string
@@ -37,11 +38,16 @@ func WithSamplers(m map[string]framework.Entry[framework.Sampler]) Option {
 	return func(c *config) { c.samplers = m }
 }
 
+// WithMaxMessageBytes sets the largest message the plugin receives and sends, which it
+// declares to the host; the default is wire's 256 MiB. The host splits requests and the SDK
+// splits answers (θ-sized ones too) to fit it.
+func WithMaxMessageBytes(n int) Option { return func(c *config) { c.limit = n } }
+
 // WithImplementation sets the free text that `ebm plugin info` shows, e.g. "mylab-banana 1.2".
 func WithImplementation(s string) Option { return func(c *config) { c.implementation = s } }
 
 func newConfig(name string, opts []Option) *config {
-	c := &config{implementation: "goebm Go SDK"}
+	c := &config{implementation: "goebm Go SDK", limit: wire.MaxMessageBytes}
 	for _, o := range opts {
 		o(c)
 	}
@@ -92,8 +98,8 @@ func serve(srv *server, c *config, test *plugin.ServeTestConfig) {
 		VersionedPlugins: wire.PluginSet(srv),
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			o = append(o,
-				grpc.MaxRecvMsgSize(wire.MaxMessageBytes),
-				grpc.MaxSendMsgSize(wire.MaxMessageBytes),
+				grpc.MaxRecvMsgSize(c.limit),
+				grpc.MaxSendMsgSize(c.limit),
 				grpc.ChainUnaryInterceptor(recoverUnary(c.logger)),
 				grpc.ChainStreamInterceptor(recoverStream(c.logger)),
 			)

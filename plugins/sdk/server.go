@@ -3,7 +3,11 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,7 +38,7 @@ type server struct {
 	env    framework.Env
 
 	thetas   thetaCache
-	results  sync.Pool // *evalScratch
+	limit    int // message limit in bytes
 	smpMu    sync.Mutex
 	smpCache map[string]*cachedSampler
 }
@@ -45,11 +49,10 @@ type cachedSampler struct {
 }
 
 func newServer(e framework.Energy, entry *framework.Entry[framework.Energy], c *config) *server {
-	s := &server{entry: entry, samplers: c.samplers, impl: c.implementation, log: c.logger, energy: e}
+	s := &server{entry: entry, samplers: c.samplers, impl: c.implementation, log: c.logger, energy: e, limit: c.limit}
 	if e != nil {
 		s.spec = e.Spec()
 	}
-	s.results.New = func() any { return new(evalScratch) }
 	return s
 }
 
@@ -68,7 +71,7 @@ func (s *server) Describe(_ context.Context, _ *pb.DescribeRequest) (*pb.Describ
 	resp := &pb.DescribeResponse{
 		ProtocolMajor:   wire.ProtocolMajor,
 		ProtocolMinor:   wire.ProtocolMinor,
-		MaxMessageBytes: wire.MaxMessageBytes,
+		MaxMessageBytes: int64(s.limit),
 		Implementation:  s.impl,
 	}
 	for _, name := range framework.Names(s.samplers) {
@@ -122,91 +125,200 @@ func (s *server) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	return &pb.ConfigureResponse{Spec: hostSpec(spec)}, nil
 }
 
-// InitParams runs the energy's InitParams on the host's random words.
-func (s *server) InitParams(_ context.Context, req *pb.InitParamsRequest) (*pb.InitParamsResponse, error) {
+// initParams runs the energy's InitParams on the host's random words (inline, or sent by
+// PutParams under words_version).
+func (s *server) initParams(req *pb.InitParamsRequest) ([]float64, uint64, error) {
 	e, spec, err := s.state()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	words, err := wire.Uint64s(req.RandomWords)
-	if err != nil {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "random_words: %v", err)
+	var words []uint64
+	if req.WordsVersion != 0 {
+		v, err := s.thetas.get(&pb.Params{Version: req.WordsVersion}, -1)
+		if err != nil {
+			return nil, 0, err
+		}
+		words = make([]uint64, len(v))
+		for i, f := range v {
+			words[i] = math.Float64bits(f)
+		}
+	} else if words, err = wire.Uint64s(req.RandomWords); err != nil {
+		return nil, 0, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "random_words", "random_words: %v", err)
 	}
 	src := &replay{words: words}
 	theta := make([]float64, spec.NumParams())
 	if err := e.InitParams(theta, rand.New(src)); err != nil {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_PANIC, "", "InitParams: %v", err)
+		return nil, 0, wire.Errorf(pb.ErrorReason_ERROR_REASON_FAILED, "", "InitParams: %v", err)
 	}
-	return &pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta), WordsUsed: src.used}, nil
+	return theta, src.used, nil
 }
 
-// Evaluate decodes the batch, computes the requested outputs with the energy itself (no
-// chunking and no fallbacks: the host's Evaluator does those, so results match in-process
-// evaluation bit for bit) and encodes them.
-func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.EvaluateResponse, error) {
-	e, spec, err := s.state()
+// InitParams answers θ₀ in one message.
+func (s *server) InitParams(_ context.Context, req *pb.InitParamsRequest) (*pb.InitParamsResponse, error) {
+	theta, used, err := s.initParams(req)
 	if err != nil {
 		return nil, err
 	}
+	return &pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta), WordsUsed: used}, nil
+}
+
+// InitParamsStream answers θ₀ in pieces within the message limit.
+func (s *server) InitParamsStream(req *pb.InitParamsRequest, stream pb.Energy_InitParamsStreamServer) error {
+	theta, used, err := s.initParams(req)
+	if err != nil {
+		return err
+	}
+	step := max(1, (s.limit-1024)/8)
+	for lo := 0; lo == 0 || lo < len(theta); lo += step {
+		hi := min(lo+step, len(theta))
+		if err := stream.Send(&pb.InitParamsResponse{Theta: wire.AppendFloats(nil, theta[lo:hi]), WordsUsed: used, ValueOffset: int64(lo)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// request decodes an Evaluate request against the energy's spec.
+func (s *server) request(req *pb.EvaluateRequest) (framework.Energy, framework.Spec, *framework.Request, error) {
+	e, spec, err := s.state()
+	if err != nil {
+		return nil, spec, nil, err
+	}
 	out := framework.Output(req.Outputs)
 	if out == 0 || out&^allOutputs != 0 {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "outputs %#x: want a non-empty subset of %#x", req.Outputs, uint32(allOutputs))
+		return nil, spec, nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "outputs", "outputs %#x: want a non-empty subset of %#x", req.Outputs, uint32(allOutputs))
 	}
 	if missing := out &^ spec.Caps.Exact(); missing != 0 {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_UNIMPLEMENTED, "", "outputs [%s] are not among the energy's exact outputs [%s]", missing, spec.Caps.Exact())
+		return nil, spec, nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_UNIMPLEMENTED, "outputs", "outputs [%s] are not among the energy's exact outputs [%s]", missing, spec.Caps.Exact())
+	}
+	bad := func(key string, err error) (framework.Energy, framework.Spec, *framework.Request, error) {
+		return nil, spec, nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, key, "%v", err)
 	}
 	d, p := spec.Dim, spec.NumParams()
 	x, err := wire.Matrix("x", req.X, -1, d)
 	if err != nil {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+		return bad("x", err)
 	}
 	n, _ := x.Dims()
 	theta, err := s.thetas.get(req.Theta, p)
 	if err != nil {
-		return nil, err
+		return nil, spec, nil, err
 	}
-	fr := framework.Request{Outputs: out, X: x, Theta: theta, MixedSelf: req.MixedSelf}
+	fr := &framework.Request{Outputs: out, X: x, Theta: theta, MixedSelf: req.MixedSelf}
 	if len(req.Weights) > 0 {
 		if fr.Weights, err = wire.Vector("weights", req.Weights, n); err != nil {
-			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+			return bad("weights", err)
 		}
 	}
 	if len(req.LapWeights) > 0 {
 		if fr.LapWeights, err = wire.Vector("lap_weights", req.LapWeights, n); err != nil {
-			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+			return bad("lap_weights", err)
 		}
 	}
 	if req.U != nil {
 		if fr.U, err = wire.Matrix("u", req.U, n, d); err != nil {
-			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+			return bad("u", err)
 		}
 	}
 	if req.V != nil || out.Has(framework.OutHVP) {
 		if fr.V, err = wire.Matrix("v", req.V, n, d); err != nil {
-			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+			return bad("v", err)
 		}
 	}
 	if err := fr.Validate(spec); err != nil {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "%v", err)
+		return bad("", err)
 	}
-	if n == 0 {
-		return encodeResult(out, &framework.Result{ParamVJP: make([]float64, p), Mixed: make([]float64, p), LaplacianVJP: make([]float64, p),
-			GradX: &mat.Dense{}, HVP: &mat.Dense{}, ParamJac: &mat.Dense{}}, 0, d), nil
-	}
-	sc := s.results.Get().(*evalScratch)
-	defer s.results.Put(sc)
-	res := &sc.res
-	res.Reset(out, n, d, p)
-	if err := framework.EvaluateChunk(e, spec.Caps, &fr, res, &sc.self); err != nil {
-		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_FAILED, "", "Evaluate(%s; %d rows): %v", out, n, err)
-	}
-	return encodeResult(out, res, n, d), nil
+	return e, spec, fr, nil
 }
 
-// evalScratch is what one Evaluate call reuses from the last.
-type evalScratch struct {
-	res  framework.Result
-	self framework.SelfScratch
+// answer evaluates a request in chunks of its chunk_rows (framework.EvaluateChunk on each,
+// on up to GOMAXPROCS goroutines, θ-sized outputs summed in chunk order, or per chunk), as the
+// host's Evaluator would in-process, so the bits are the same.
+func (s *server) answer(req *pb.EvaluateRequest) ([]*pb.EvaluateResponse, error) {
+	e, spec, fr, err := s.request(req)
+	if err != nil {
+		return nil, err
+	}
+	n, d := fr.X.Dims()
+	var res framework.Result
+	res.Reset(fr.Outputs&^(framework.OutParamVJP|framework.OutMixed|framework.OutLaplacianVJP), n, d, spec.NumParams())
+	for _, m := range []**mat.Dense{&res.GradX, &res.HVP, &res.ParamJac} {
+		if *m == nil {
+			*m = &mat.Dense{}
+		}
+	}
+	th, err := wire.Chunks(e, spec.Caps, fr, &res, int(req.ChunkRows), runtime.GOMAXPROCS(0), req.PerChunk)
+	if err != nil {
+		var pe *wire.PanicError
+		if errors.As(err, &pe) {
+			s.log.Error("panic in Evaluate", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_PANIC, "", "Evaluate(%s; %d rows): %v", fr.Outputs, n, err)
+		}
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_FAILED, "", "Evaluate(%s; %d rows): %v", fr.Outputs, n, err)
+	}
+	return wire.Pieces(fr.Outputs, &res, n, d, spec.NumParams(), th, s.limit), nil
+}
+
+// Evaluate answers in one message (protocol minor 0 hosts).
+func (s *server) Evaluate(_ context.Context, req *pb.EvaluateRequest) (*pb.EvaluateResponse, error) {
+	pieces, err := s.answer(req)
+	if err != nil {
+		return nil, err
+	}
+	if len(pieces) != 1 {
+		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "the answer exceeds the message limit of %d bytes: ask with EvaluateStream", s.limit)
+	}
+	return pieces[0], nil
+}
+
+// EvaluateStream answers in pieces within the message limit.
+func (s *server) EvaluateStream(req *pb.EvaluateRequest, stream pb.Energy_EvaluateStreamServer) error {
+	pieces, err := s.answer(req)
+	if err != nil {
+		return err
+	}
+	for _, p := range pieces {
+		if err := stream.Send(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutParams assembles a vector sent in pieces and keeps it under its version.
+func (s *server) PutParams(stream pb.Energy_PutParamsServer) error {
+	var buf []byte
+	var version, total, got uint64
+	for {
+		piece, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if buf == nil {
+			version, total = piece.Version, piece.Total
+			if version == 0 || total%8 != 0 || total > 1<<40 {
+				return wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "total", "version %d, total %d bytes: want a version ≠ 0 and a whole number of float64", version, total)
+			}
+			buf = make([]byte, total)
+		}
+		if piece.Version != version || piece.Total != total || piece.Offset+uint64(len(piece.Data)) > total {
+			return wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "offset", "piece of version %d at %d+%d bytes does not fit version %d of %d bytes", piece.Version, piece.Offset, len(piece.Data), version, total)
+		}
+		copy(buf[piece.Offset:], piece.Data)
+		got += uint64(len(piece.Data))
+	}
+	if buf == nil || got != total {
+		return wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "total", "got %d of %d bytes", got, total)
+	}
+	theta := make([]float64, total/8)
+	wire.CopyFloats(theta, buf)
+	s.thetas.mu.Lock()
+	s.thetas.put(version, theta)
+	s.thetas.mu.Unlock()
+	return stream.SendAndClose(&pb.PutParamsResponse{})
 }
 
 // hostSpec is the spec the host sees: the energy's own, plus CapMixedSelf, because the SDK
@@ -215,39 +327,6 @@ type evalScratch struct {
 func hostSpec(spec framework.Spec) *pb.Spec {
 	spec.Caps |= framework.CapMixedSelf
 	return wire.ToSpec(spec)
-}
-
-func encodeResult(out framework.Output, res *framework.Result, n, d int) *pb.EvaluateResponse {
-	resp := &pb.EvaluateResponse{}
-	if out.Has(framework.OutEnergy) {
-		resp.Energy = wire.AppendFloats(make([]byte, 0, 8*n), res.Energy)
-	}
-	if out.Has(framework.OutGradX) {
-		resp.GradX = wire.Tensor(res.GradX)
-		resp.GradX.Shape = []int64{int64(n), int64(d)}
-	}
-	if out.Has(framework.OutParamVJP) {
-		resp.ParamVjp = wire.AppendFloats(nil, res.ParamVJP)
-	}
-	if out.Has(framework.OutMixed) {
-		resp.Mixed = wire.AppendFloats(nil, res.Mixed)
-	}
-	if out.Has(framework.OutLaplacian) {
-		resp.Laplacian = wire.AppendFloats(make([]byte, 0, 8*n), res.Laplacian)
-	}
-	if out.Has(framework.OutLaplacianVJP) {
-		resp.LaplacianVjp = wire.AppendFloats(nil, res.LaplacianVJP)
-	}
-	if out.Has(framework.OutHVP) {
-		resp.Hvp = wire.Tensor(res.HVP)
-		resp.Hvp.Shape = []int64{int64(n), int64(d)}
-	}
-	if out.Has(framework.OutParamJac) {
-		_, p := res.ParamJac.Dims()
-		resp.ParamJac = wire.Tensor(res.ParamJac)
-		resp.ParamJac.Shape = []int64{int64(n), int64(p)}
-	}
-	return resp
 }
 
 // Sample runs steps of a goebm sampler on the chains, inside the plugin.

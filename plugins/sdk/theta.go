@@ -21,17 +21,20 @@ type thetaCache struct {
 	next int
 }
 
-// get returns θ of length p for the request's params: decoded from data when present (and
+// get returns θ of length p (any length when p < 0) for the request's params: decoded from data when present (and
 // cached under its version), else taken from the cache. The returned slice must not be
 // modified.
 func (c *thetaCache) get(prm *pb.Params, p int) ([]float64, error) {
 	if prm == nil {
-		if p == 0 {
+		if p <= 0 {
 			return nil, nil
 		}
 		return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "theta is missing (the energy has %d parameters)", p)
 	}
 	if len(prm.Data) > 0 || p == 0 {
+		if p < 0 {
+			p = len(prm.Data) / 8
+		}
 		if len(prm.Data) != 8*p {
 			return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "", "theta has %d bytes, want 8·%d = %d", len(prm.Data), p, 8*p)
 		}
@@ -48,6 +51,9 @@ func (c *thetaCache) get(prm *pb.Params, p int) ([]float64, error) {
 	defer c.mu.Unlock()
 	for i := range c.slots {
 		if s := &c.slots[i]; s.version == prm.Version && s.version != 0 {
+			if p >= 0 && len(s.theta) != p {
+				return nil, wire.Errorf(pb.ErrorReason_ERROR_REASON_BAD_REQUEST, "theta", "theta version %d has %d values, want %d", prm.Version, len(s.theta), p)
+			}
 			return s.theta, nil
 		}
 	}

@@ -33,3 +33,22 @@ func Errorf(reason pb.ErrorReason, key, format string, a ...any) error {
 	}
 	return st.Err()
 }
+
+// PanicError is a panic in an energy's Evaluate, with the stack where it happened.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("panic in Evaluate: %v\n%s", p.Value, p.Stack)
+}
+
+// chunkError is a chunk's error, naming its rows.
+type chunkError struct {
+	lo, hi int
+	err    error
+}
+
+func (c chunkError) Error() string { return fmt.Sprintf("rows %d–%d: %v", c.lo, c.hi-1, c.err) }
+func (c chunkError) Unwrap() error { return c.err }

@@ -10,7 +10,7 @@ const ProtocolMajor = 1
 
 // ProtocolMinor is the minor version of goebm.v1 that this code speaks. Minors only add
 // fields and RPCs; each side uses the smaller of the two minors.
-const ProtocolMinor = 0
+const ProtocolMinor = 1
 
 // MinPluginMinor is the oldest plugin minor version the host accepts.
 const MinPluginMinor = 0

@@ -532,8 +532,111 @@ func (c *checker) energy() {
 	} else {
 		c.rec.pass("contract", "shapes, finiteness, determinism, batch, concurrency, bad requests and every exact output against finite differences on %d points:\n%s", c.opts.Rows, table)
 	}
+	c.linear(e, theta)
+	c.blockGibbs(e, theta)
 	c.large(e, theta)
 	c.sample(e, theta)
+}
+
+// linear checks an energy that declares capability linear, E(x; θ) = θᵀT(x) + c(x): its
+// Statistics must give ∇ₓE = J(x)ᵀθ + ∇ₓc(x) and ΔₓE = Σₖ θₖΔₓTₖ(x) + Δₓc(x) for the
+// gradients and Laplacians that Evaluate gives (exact, or by the host's differences), at θ₀
+// and at another θ.
+func (c *checker) linear(e *host.Energy, theta []float64) {
+	spec := e.Spec()
+	if !spec.Caps.Has(framework.CapLinear) {
+		return
+	}
+	c.rec.begin("linear")
+	d, p := spec.Dim, spec.NumParams()
+	x := points(spec, c.opts.Rows, rand.New(rand.NewPCG(c.opts.Seed, 5)))
+	other := make([]float64, p)
+	for i, v := range theta {
+		other[i] = 0.5*v + 0.25
+	}
+	worst := 0.0
+	failure := func() (msg string) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = fmt.Sprintf("Statistics failed: %v", r)
+			}
+		}()
+		for _, th := range [][]float64{theta, other} {
+			ev := framework.NewEvaluator(e)
+			var res framework.Result
+			if err := ev.Evaluate(&framework.Request{Outputs: framework.OutGradX | framework.OutLaplacian, X: x, Theta: th}, &res); err != nil {
+				return err.Error()
+			}
+			jac := mat.NewDense(p, d, nil)
+			lap, gc := make([]float64, p), make([]float64, d)
+			for i := 0; i < c.opts.Rows; i++ {
+				row := x.RawRowView(i)
+				jac.Zero()
+				clear(lap)
+				e.Statistics(row, jac, lap)
+				lc := e.OffsetGrad(row, gc)
+				for j := 0; j < d; j++ {
+					g := gc[j]
+					for k := 0; k < p; k++ {
+						g += jac.At(k, j) * th[k]
+					}
+					want := res.GradX.At(i, j)
+					if r := math.Abs(g-want) / (1 + math.Abs(want)); r > 1e-8 {
+						return fmt.Sprintf("row %d: Jᵀθ + ∇c gives ∂E/∂x%d = %v, Evaluate %v", i, j, g, want)
+					} else {
+						worst = math.Max(worst, r)
+					}
+				}
+				l := lc
+				for k := 0; k < p; k++ {
+					l += th[k] * lap[k]
+				}
+				if r := math.Abs(l-res.Laplacian[i]) / (1 + math.Abs(res.Laplacian[i])); r > 1e-5 {
+					return fmt.Sprintf("row %d: Σθₖ ΔTₖ + Δc gives ΔE = %v, Evaluate %v", i, l, res.Laplacian[i])
+				}
+			}
+		}
+		return ""
+	}()
+	c.rec.result("linear", fmt.Sprintf("Statistics agree with Evaluate's ∇ₓE and ΔₓE on %d points at two θ (worst relative gap %.2g)", c.opts.Rows, worst), failure)
+}
+
+// blockGibbs checks an energy that declares capability block-gibbs: a sweep keeps the
+// chains' shape and domain, moves them, and gives the same states from the same streams.
+func (c *checker) blockGibbs(e *host.Energy, theta []float64) {
+	spec := e.Spec()
+	if !spec.Caps.Has(framework.CapBlockGibbs) {
+		return
+	}
+	c.rec.begin("block_gibbs")
+	const chains = 16
+	x0 := points(spec, chains, rand.New(rand.NewPCG(c.opts.Seed, 6)))
+	var runs [2]*mat.Dense
+	for k := range runs {
+		runs[k] = mat.DenseCopyOf(x0)
+		rngs := framework.Streams{Seed: c.opts.Seed}.Rands("check-gibbs", chains)
+		for sweep := 0; sweep < 3; sweep++ {
+			if err := e.BlockGibbs(theta, runs[k], rngs); err != nil {
+				c.rec.fail("block_gibbs", "%v", err)
+				return
+			}
+		}
+	}
+	if i := firstBitDiff(runs[0].RawMatrix().Data, runs[1].RawMatrix().Data); i >= 0 {
+		c.rec.fail("block_gibbs", "not deterministic: entry %d differs between two runs from the same streams", i)
+		return
+	}
+	for _, v := range runs[0].RawMatrix().Data {
+		if (spec.Domain == framework.Binary && v != 0 && v != 1) || (spec.Domain == framework.Spin && v != -1 && v != 1) {
+			c.rec.fail("block_gibbs", "a state %v outside the %s domain", v, spec.Domain)
+			return
+		}
+	}
+	if firstBitDiff(runs[0].RawMatrix().Data, x0.RawMatrix().Data) < 0 {
+		c.rec.fail("block_gibbs", "3 sweeps of %d chains left every state as it was", chains)
+		return
+	}
+	c.rec.pass("block_gibbs", "3 sweeps of %d chains: states in the %s domain, moved, the same from the same streams", chains, spec.Domain)
 }
 
 func firstBitDiff(a, b []float64) int {

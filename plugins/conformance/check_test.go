@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/examples/doublewell/doublewell"
 	"github.com/goebm/goebm/plugins/sdk"
@@ -97,4 +99,50 @@ func TestInfo(t *testing.T) {
 	for _, want := range []string{"goebm.v1", "init_center", "float", "1", "doublewell, continuous, capabilities [mixed,laplacian,hvp,mixed-self]", "6 parameters"} {
 		assert.Contains(t, out.String(), want)
 	}
+}
+
+func linearEntry(wrong bool) framework.Entry[framework.Energy] {
+	return framework.Entry[framework.Energy]{Name: "gaussian", New: func(_ any, env framework.Env) (framework.Energy, error) {
+		g, err := energy.NewGaussian(env.Dim, false)
+		if wrong {
+			return wrongStatistics{g}, err
+		}
+		return g, err
+	}}
+}
+
+// wrongStatistics is a Gaussian whose statistics' Jacobian is off by 1 %.
+type wrongStatistics struct{ *energy.Gaussian }
+
+func (w wrongStatistics) Statistics(x []float64, jac *mat.Dense, lap []float64) {
+	w.Gaussian.Statistics(x, jac, lap)
+	jac.Scale(1.01, jac)
+}
+
+// The checks of capability linear (Statistics against Evaluate) and block-gibbs (domain,
+// movement, determinism) pass for goebm's Gaussian and RBM served by the SDK, and the linear
+// one fails for statistics 1 % off.
+func TestCheckLinearAndBlockGibbs(t *testing.T) {
+	var out bytes.Buffer
+	rep, err := Check(nil, serve(t, linearEntry(false)), &out)
+	require.NoError(t, err, out.String())
+	s, ok := rep.Step("linear")
+	require.True(t, ok, out.String())
+	assert.Contains(t, s.Detail, "Statistics agree with Evaluate")
+
+	out.Reset()
+	rep, err = Check(nil, serve(t, linearEntry(true)), &out)
+	require.Error(t, err)
+	assert.Equal(t, []string{"linear"}, rep.Failed(), out.String())
+
+	out.Reset()
+	opts := serve(t, framework.Entry[framework.Energy]{Name: "rbm", New: func(_ any, env framework.Env) (framework.Energy, error) {
+		return energy.NewRBM(env.Dim, 4)
+	}})
+	opts.Env = framework.Env{Dim: 5, Domain: framework.Binary}
+	rep, err = Check(nil, opts, &out)
+	require.NoError(t, err, out.String())
+	s, ok = rep.Step("block_gibbs")
+	require.True(t, ok, out.String())
+	assert.True(t, s.Pass)
 }

@@ -53,6 +53,7 @@ type Energy struct {
 
 	roundTrips atomic.Int64
 	remote     remoteCounts
+	linear     linearCache
 }
 
 type slot struct {
@@ -188,8 +189,10 @@ func (e *Energy) startFirst() (*instance, error) {
 		inst.kill()
 		return nil, e.errorf(inst, "Configure", fmt.Errorf("invalid spec: %w", err))
 	}
-	// The host presents no LinearEnergy or BlockGibbser methods over the wire.
-	e.spec.Caps &^= framework.CapLinear | framework.CapBlockGibbs
+	// LinearEnergy and BlockGibbser cross the wire from protocol minor 1 on.
+	if desc.ProtocolMinor < 1 {
+		e.spec.Caps &^= framework.CapLinear | framework.CapBlockGibbs
+	}
 	if e.cfg.Env.Dim > 0 && e.spec.Dim != e.cfg.Env.Dim {
 		inst.kill()
 		return nil, e.errorf(inst, "Configure", fmt.Errorf("the energy has dimension %d but the data has %d columns", e.spec.Dim, e.cfg.Env.Dim))

@@ -168,6 +168,14 @@ func servePluginMode(mode string) {
 		sdk.ServeEntry(faultyEntry())
 	case "bigmlp":
 		sdk.ServeEntry(bigMLPEntry(), sdk.WithMaxMessageBytes(4<<20))
+	case "gaussian": // linear in θ: Statistics
+		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "gaussian", New: func(_ any, env framework.Env) (framework.Energy, error) {
+			return energy.NewGaussian(env.Dim, false)
+		}})
+	case "rbm": // exact block Gibbs: BlockGibbs
+		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "rbm", New: func(_ any, env framework.Env) (framework.Energy, error) {
+			return energy.NewRBM(env.Dim, 5)
+		}})
 	case "grandchild":
 		spawnGrandchildren()
 		sdk.ServeEntry(doublewell.Entry())
@@ -248,6 +256,5 @@ func runHostMode() {
 // plus CapMixedSelf, because the SDK forms the mixed product's direction itself.
 func viaSDK(s framework.Spec) framework.Spec {
 	s.Caps |= framework.CapMixedSelf
-	s.Caps &^= framework.CapLinear | framework.CapBlockGibbs // served in-process only
 	return s
 }

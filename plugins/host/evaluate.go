@@ -333,14 +333,14 @@ func rowSlice(m *mat.Dense, lo, hi int) *mat.Dense {
 // assembly collects the pieces of an answer: per-row outputs into rows [off, off+n) of res,
 // θ-sized outputs (size values each) into its own buffers, each row and value exactly once.
 type assembly struct {
-	o       framework.Output
-	res     *framework.Result
-	off, n  int
-	d, p    int
-	size    int
-	rows    map[framework.Output]int
-	values  map[framework.Output]int
-	theta   wire.ThetaOutputs
+	o      framework.Output
+	res    *framework.Result
+	off, n int
+	d, p   int
+	size   int
+	rows   map[framework.Output]int
+	values map[framework.Output]int
+	theta  wire.ThetaOutputs
 }
 
 func newAssembly(o framework.Output, res *framework.Result, off, n, d, p, size int) *assembly {

@@ -18,6 +18,8 @@ var (
 	_ framework.BlockGibbser = (*RBM)(nil)
 	_ framework.Energy       = (*GMM)(nil)
 	_ framework.Gauged       = (*RBM)(nil)
+	_ framework.Partitioner  = (*Gaussian)(nil)
+	_ framework.Partitioner  = (*RBM)(nil)
 	_ framework.Gauged       = (*MLP)(nil)
 	_ framework.Gauged       = (*GMM)(nil)
 )

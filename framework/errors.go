@@ -13,6 +13,10 @@ var ErrUnsupportedDomain = errors.New("unsupported domain")
 // could serve as asked (no points, unknown outputs, inputs of the wrong shape).
 var ErrInvalidRequest = errors.New("invalid request")
 
+// ErrNotNormalisable is wrapped by errors about parameters at which exp(−E) has no finite
+// integral (a Gaussian energy whose W is not positive definite).
+var ErrNotNormalisable = errors.New("not normalisable")
+
 // NonFiniteError reports a NaN or ±Inf where a finite number was required. Runs stop on it
 // rather than carry on with poisoned parameters.
 type NonFiniteError struct {

@@ -28,3 +28,11 @@ type RowGrads struct {
 type Gauged interface {
 	Gauge() string
 }
+
+// Partitioner is implemented by energies whose log-partition function is tractable:
+// LogPartition returns log Z(θ) = log ∫ exp(−E(x; θ)) dx (a sum on discrete domains) and, when
+// grad is not nil, writes ∇θ log Z = −E_θ[∇θE] into it. It fails, wrapping ErrNotNormalisable,
+// where exp(−E) has no finite integral. The exact maximum-likelihood trainer uses it.
+type Partitioner interface {
+	LogPartition(theta, grad []float64) (float64, error)
+}

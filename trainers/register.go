@@ -32,6 +32,10 @@ var (
 	_ framework.NoiseFixer     = (*SlicedScoreMatching)(nil)
 	_ framework.RowGrader      = (*ScoreMatching)(nil)
 	_ framework.Hessianer      = (*ScoreMatching)(nil)
+	_ framework.Trainer        = (*MaximumLikelihood)(nil)
+	_ framework.ClosedFormer   = (*MaximumLikelihood)(nil)
+	_ framework.RowGrader      = (*MaximumLikelihood)(nil)
+	_ framework.NoiseFixer     = (*MaximumLikelihood)(nil)
 	_ framework.RowGrader      = (*Pseudolikelihood)(nil)
 	_ framework.RowGrader      = (*RatioMatching)(nil)
 	_ framework.RowGrader      = (*NoiseContrastive)(nil)
@@ -51,4 +55,5 @@ func Register(r *framework.Registry) {
 	registerPL(r)
 	registerRM(r)
 	registerCD(r)
+	registerMLE(r)
 }

@@ -16,7 +16,7 @@ import (
 func TestRegister(t *testing.T) {
 	r := framework.NewRegistry()
 	Register(r)
-	trainers := []string{"cd", "dsm", "nce", "pcd", "pl", "rm", "sm", "ssm"}
+	trainers := []string{"cd", "dsm", "mle", "nce", "pcd", "pl", "rm", "sm", "ssm"}
 	optimizers := []string{"adam", "lbfgs", "newton", "sgd"}
 	assert.Equal(t, trainers, framework.Names(r.Trainers), "every estimator of the package, and nothing else")
 	assert.Equal(t, optimizers, framework.Names(r.Optimizers))

@@ -12,6 +12,21 @@ import (
 // GibbsOptions are the [sampler] keys of method = "gibbs".
 type GibbsOptions struct {
 	Block bool `toml:"block" help:"block Gibbs through the energy's exact conditionals (rbm: visible → hidden → visible); needs capability block-gibbs"`
+	// SitesPerStep switches single-site Gibbs to a random scan: one step updates this many
+	// sites, each drawn uniformly at random by each chain. With 1, CD-1 flips one random site of
+	// each data row, and its expected gradient is the pseudolikelihood's divided by d.
+	SitesPerStep int `toml:"sites_per_step" help:"0: a step is a systematic sweep over all sites; k ≥ 1: a step updates k sites, each chosen uniformly at random per chain (random scan)"`
+}
+
+// Validate checks the options.
+func (o *GibbsOptions) Validate() error {
+	if o.SitesPerStep < 0 {
+		return &framework.KeyError{Key: "sites_per_step", Msg: fmt.Sprintf("must be ≥ 0 (0: systematic sweeps), got %d", o.SitesPerStep)}
+	}
+	if o.SitesPerStep > 0 && o.Block {
+		return &framework.KeyError{Key: "sites_per_step", Msg: "a random scan updates single sites; it cannot be combined with block = true"}
+	}
+	return nil
 }
 
 // DefaultGibbsOptions returns the defaults of method = "gibbs".
@@ -30,6 +45,11 @@ func DefaultGibbsOptions() GibbsOptions { return GibbsOptions{} }
 // values, and the same conditional. Chain i decides with a uniform from its own stream.
 // Acceptance counts the site updates that changed the value.
 //
+// Random scan (SitesPerStep = k ≥ 1): one step is k single-site updates, each at a site that
+// each chain draws uniformly from its own stream (IntN(d), then the uniform of the heat-bath
+// decision), with one Evaluator request per update holding every chain with its own site
+// flipped.
+//
 // Block (Block = true): one sampler step is one framework.BlockGibbser sweep of the energy
 // (visible → hidden → visible for an RBM), which bypasses the Evaluator (its counts do not
 // include this work); acceptance counts the units that changed.
@@ -45,7 +65,12 @@ type Gibbs struct {
 }
 
 // NewGibbs returns a Gibbs sampler with the given options.
-func NewGibbs(o GibbsOptions) (*Gibbs, error) { return &Gibbs{opts: o}, nil }
+func NewGibbs(o GibbsOptions) (*Gibbs, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("gibbs: %w", err)
+	}
+	return &Gibbs{opts: o}, nil
+}
 
 // Supports accepts binary and spin energies, and for Block = true only those that can
 // sample their conditionals in blocks.
@@ -82,6 +107,14 @@ func (s *Gibbs) Run(c *framework.Chains, steps int) error {
 	f := s.f.RawMatrix().Data
 	raw := c.X.RawMatrix()
 	s.req = framework.Request{Outputs: framework.OutEnergy, X: s.f, Theta: c.Theta}
+	if k := s.opts.SitesPerStep; k > 0 {
+		if err := s.randomScan(c, n, d, steps*k, spin, f, raw.Data, raw.Stride); err != nil {
+			return err
+		}
+		s.cache.store(c)
+		setEnergy(c, s.cur.Energy)
+		return nil
+	}
 	for t := 0; t < steps; t++ {
 		for j := 0; j < d; j++ {
 			for i := 0; i < n; i++ {
@@ -106,6 +139,34 @@ func (s *Gibbs) Run(c *framework.Chains, steps int) error {
 	}
 	s.cache.store(c)
 	setEnergy(c, s.cur.Energy)
+	return nil
+}
+
+// randomScan makes updates single-site updates, each chain at a site of its own drawn
+// uniformly.
+func (s *Gibbs) randomScan(c *framework.Chains, n, d, updates int, spin bool, f, x []float64, stride int) error {
+	site := make([]int, n)
+	for u := 0; u < updates; u++ {
+		for i := 0; i < n; i++ {
+			site[i] = c.RNG[i].IntN(d)
+			f[i*d+site[i]] = other(f[i*d+site[i]], spin)
+		}
+		if err := c.Eval.Evaluate(&s.req, &s.flip); err != nil {
+			return fmt.Errorf("gibbs: random-scan update %d: %w", u, err)
+		}
+		for i := 0; i < n; i++ {
+			j := site[i]
+			p := 1 / (1 + math.Exp(s.flip.Energy[i]-s.cur.Energy[i]))
+			if c.RNG[i].Float64() < p {
+				x[i*stride+j] = f[i*d+j]
+				s.cur.Energy[i] = s.flip.Energy[i]
+				c.Accepted++
+			} else {
+				f[i*d+j] = x[i*stride+j]
+			}
+		}
+		c.Proposed += int64(n)
+	}
 	return nil
 }
 

@@ -175,7 +175,7 @@ func TestCDInitErrors(t *testing.T) {
 		{"ula on spins", cdIsing(3), ula, "uniform", "use method = \"gibbs\"", true},
 		{"gibbs on reals", cdQuartic(2), gibbs, "uniform", "use ula, mala", true},
 		{"block without capability", cdIsing(3), block, "uniform", "needs an energy with capability block-gibbs", false},
-		{"normal init on spins", cdIsing(3), gibbs, "normal", "does not fit a spin energy", false},
+		{"normal init on spins", cdIsing(3), gibbs, "normal", "does not fit a spin energy", true},
 	} {
 		for _, tr := range []*ContrastiveDivergence{cdNewCD(t, DefaultCDOptions()), cdNewPCD(t, PCDOptions{K: 1, Init: tc.init, InitHigh: 1, InitScale: 1})} {
 			err := tr.Init(&framework.TrainContext{Eval: framework.NewEvaluator(tc.energy), Sampler: tc.sampler})

@@ -119,8 +119,9 @@ func exists(path string) bool {
 }
 
 // checkFresh returns an error unless a new run may start in dir: it is absent, or a folder
-// that holds neither a finished run nor a checkpoint, or overwrite is set.
-func checkFresh(dir string, overwrite bool) error {
+// that holds neither a finished run nor a checkpoint, or overwrite is set. Unless held (the
+// caller holds the folder's lock), a folder another live process trains in is refused too.
+func checkFresh(dir string, overwrite, held bool) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -129,6 +130,13 @@ func checkFresh(dir string, overwrite bool) error {
 		return &FolderError{Dir: dir, Err: err}
 	case !st.IsDir():
 		return &FolderError{Dir: dir, Err: errors.New("is a file, not a folder"), Hint: "pass --out with a folder"}
+	}
+	if !held {
+		if err := checkUnlocked(dir); err != nil {
+			return err
+		}
+	}
+	switch {
 	case overwrite:
 		return nil
 	case Finished(dir):
@@ -139,6 +147,18 @@ func checkFresh(dir string, overwrite bool) error {
 			Hint: fmt.Sprintf("continue it with `ebm train --resume %s`, or pass --force to start over (its files are removed only once the new run has written its own)", dir)}
 	}
 	return nil
+}
+
+// checkUnlocked returns the error of a folder another live process trains in, without taking
+// its lock: that says more than the checkpoint the other process is writing.
+func checkUnlocked(dir string) error {
+	path := filepath.Join(dir, LockFile)
+	holder, stale, err := lockfile.Inspect(path, lockfile.Options{})
+	if err != nil || stale {
+		return nil
+	}
+	return &FolderError{Dir: dir, Err: &lockfile.HeldError{Path: path, Holder: holder},
+		Hint: "another process is training in it: wait for it to end, or use another --out"}
 }
 
 // folder is a run folder held by this process.
@@ -291,7 +311,7 @@ func Train(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 		return nil, err
 	}
 	defer f.release()
-	if err := checkFresh(dir, opts.Overwrite); err != nil { // again, now that no other process can change it
+	if err := checkFresh(dir, opts.Overwrite, true); err != nil { // again, now that no other process can change it
 		f.removeIfCreated()
 		return nil, err
 	}
@@ -320,7 +340,7 @@ func Check(ctx context.Context, cfg *Config, reg *framework.Registry, dir string
 	if err := cfg.RequireTrainer(reg); err != nil {
 		return nil, err
 	}
-	if err := checkFresh(dir, overwrite); err != nil {
+	if err := checkFresh(dir, overwrite, false); err != nil {
 		return nil, err
 	}
 	built, err := BuildContext(ctx, cfg, reg)

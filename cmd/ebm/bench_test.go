@@ -100,7 +100,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asEbm) == "1" {
 		os.Exit(main1(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir) // the command buildEBM built once
+	}
+	os.Exit(code)
 }
 
 // --e2e trains the workload's run file with ebm train (this test binary as ebm) and the table

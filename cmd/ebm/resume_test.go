@@ -14,17 +14,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goebm/goebm/run"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
+// ebmBinary is the command built once for the test binary (buildEBM), in binDir, which
+// TestMain removes.
+var ebmBinary struct {
+	once      sync.Once
+	path, out string
+	err       error
+}
+
+var binDir string
+
 // buildEBM compiles the command once per test binary into a temporary folder.
 func buildEBM(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ebm")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
+	ebmBinary.once.Do(func() {
+		binDir, ebmBinary.err = os.MkdirTemp("", "ebm-test-bin-")
+		if ebmBinary.err != nil {
+			return
+		}
+		ebmBinary.path = filepath.Join(binDir, "ebm")
+		var out []byte
+		out, ebmBinary.err = exec.Command("go", "build", "-o", ebmBinary.path, ".").CombinedOutput()
+		ebmBinary.out = string(out)
+	})
+	require.NoError(t, ebmBinary.err, ebmBinary.out)
+	return ebmBinary.path
 }
 
 const resumeBase = `seed = 5
@@ -46,7 +65,8 @@ checkpoint_every = 50
 
 // Training interrupted by SIGINT at random steps and resumed each time ends with exactly the
 // parameters of an uninterrupted run, for exact SM, DSM and PCD (whose chains, sampler and
-// optimizer state all travel in the checkpoint).
+// optimizer state all travel in the checkpoint), and for SM with the divergence guard on and
+// a rollback in the run (the checkpoint carries the guard's last good state).
 func TestSignalAndResumeBitIdentical(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the command")
@@ -58,39 +78,59 @@ func TestSignalAndResumeBitIdentical(t *testing.T) {
 		"sm":  "[trainer]\nmethod = \"sm\"\n",
 		"dsm": "[trainer]\nmethod = \"dsm\"\nsigma = 0.1\n",
 		"pcd": "[trainer]\nmethod = \"pcd\"\nk = 5\nreinit = 0.05\n[sampler]\nmethod = \"ula\"\nstep = 0.01\n",
+		// Plain gradient descent at lr 1 diverges near step 223 and is rolled back once, to
+		// the last good snapshot (taken every log_every = 5 steps).
+		"sm-guard": "[trainer]\nmethod = \"sm\"\n",
+	}
+	guard := func(base string) string {
+		base = strings.Replace(base, "method = \"adam\"\nlr = 1e-2", "method = \"sgd\"\nlr = 1.0", 1)
+		base = strings.Replace(base, "log_every = 1\n", "log_every = 5\n", 1)
+		return strings.Replace(base, "checkpoint_every = 50\n", "checkpoint_every = 50\nmax_rollbacks = 3\n", 1)
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	for name, tr := range trainers {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := filepath.Join(dir, "run.toml")
-			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(resumeBase, data)+tr), 0o644))
+			base, every := fmt.Sprintf(resumeBase, data), 1
+			if name == "sm-guard" {
+				base, every = guard(base), 5
+			}
+			require.NoError(t, os.WriteFile(cfg, []byte(base+tr), 0o644))
 			straight := filepath.Join(dir, "straight")
 			out, err := exec.Command(bin, "train", cfg, "--out", straight).CombinedOutput()
 			require.NoError(t, err, string(out))
 			want, err := os.ReadFile(filepath.Join(straight, "params.json"))
 			require.NoError(t, err)
 
-			run := filepath.Join(dir, "interrupted")
-			args := []string{"train", cfg, "--out", run}
+			interrupted := filepath.Join(dir, "interrupted")
+			args := []string{"train", cfg, "--out", interrupted}
 			interrupts := 0
 			for attempt := 0; attempt < 20; attempt++ {
-				code := runAndInterrupt(t, bin, args, filepath.Join(run, "metrics.jsonl"), 10+rng.IntN(250))
+				code := runAndInterrupt(t, bin, args, filepath.Join(interrupted, "metrics.jsonl"), (10+rng.IntN(250))/every)
 				if code == 0 {
 					break
 				}
 				require.Equal(t, exitInterrupted, code)
 				interrupts++
-				args = []string{"train", "--resume", run}
+				args = []string{"train", "--resume", interrupted}
 			}
-			got, err := os.ReadFile(filepath.Join(run, "params.json"))
+			got, err := os.ReadFile(filepath.Join(interrupted, "params.json"))
 			require.NoError(t, err)
 			assert.Equal(t, string(want), string(got), "params after %d interruptions", interrupts)
 			assert.Positive(t, interrupts, "the run was never interrupted: the test proved nothing")
 			// The resumed run's log has one record per step, as the straight one.
 			a, _ := os.ReadFile(filepath.Join(straight, "metrics.jsonl"))
-			b, _ := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+			b, _ := os.ReadFile(filepath.Join(interrupted, "metrics.jsonl"))
 			assert.Equal(t, bytes.Count(a, []byte("\n")), bytes.Count(b, []byte("\n")))
+			sa, err := run.ReadSummary(straight)
+			require.NoError(t, err)
+			sb, err := run.ReadSummary(interrupted)
+			require.NoError(t, err)
+			assert.Equal(t, sa.Rollbacks, sb.Rollbacks)
+			if name == "sm-guard" {
+				assert.NotEmpty(t, sa.Rollbacks, "the guard case must roll back to prove anything")
+			}
 		})
 	}
 }

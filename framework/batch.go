@@ -115,6 +115,22 @@ func HessianByDifferences(f func(theta, grad []float64) (float64, error), theta 
 	return nil
 }
 
+// proxActive reports whether a trainer's proximal step changes a vector of ones: whether it
+// has a non-smooth penalty switched on.
+func proxActive(px Proximal, p int) bool {
+	v := make([]float64, p)
+	for i := range v {
+		v[i] = 1
+	}
+	px.Prox(v, 1)
+	for _, x := range v {
+		if x != 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // batchHessStep is the central-difference step of HessianByDifferences in batch solves.
 const batchHessStep = 1e-5
 
@@ -125,6 +141,9 @@ func (r *Run) batch(ctx context.Context, bo BatchOptimizer, tctx *TrainContext) 
 	nf, ok := r.Trainer.(NoiseFixer)
 	if !ok {
 		return nil, fmt.Errorf("train: the optimizer minimises the whole objective at once, which needs a trainer whose loss is a deterministic function of θ on the data (sm, pl, rm, mle, nce, dsm, ssm); %T draws samples from a sampler: use adam or sgd", r.Trainer)
+	}
+	if px, ok := r.Trainer.(Proximal); ok && proxActive(px, len(r.Theta)) {
+		return nil, fmt.Errorf("train: the trainer has an L1 penalty, which the full-batch optimizer cannot minimise (it is not smooth): use adam or sgd, whose steps are followed by the penalty's proximal step, or the trainer \"graph\" for a path over the penalty")
 	}
 	start := time.Now()
 	var before float64

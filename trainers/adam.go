@@ -19,6 +19,7 @@ import (
 // updates allocate nothing.
 type Adam struct {
 	lr, beta1, beta2, eps float64
+	wd                    float64 // weight decay: g + wd·θ (torch.optim.Adam's weight_decay)
 
 	t    int
 	m, v []float64
@@ -30,6 +31,9 @@ type AdamOptions struct {
 	Beta1 float64 `toml:"beta1" help:"decay of the first-moment average"`
 	Beta2 float64 `toml:"beta2" help:"decay of the second-moment average"`
 	Eps   float64 `toml:"eps" help:"added to the denominator √v̂ for stability"`
+	// WeightDecay adds wd·θ to the gradient before the update: the gradient of the L2 penalty
+	// (wd/2)‖θ‖², PyTorch's weight_decay for Adam (not AdamW's decoupled decay).
+	WeightDecay float64 `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.Adam does"`
 }
 
 // DefaultAdamOptions returns PyTorch's defaults.
@@ -49,7 +53,7 @@ func (o *AdamOptions) Validate() error {
 	case !(o.Eps >= 0) || math.IsInf(o.Eps, 0):
 		return &framework.KeyError{Key: "eps", Msg: fmt.Sprintf("must be non-negative and finite, got %v", o.Eps)}
 	}
-	return nil
+	return validWeightDecay(o.WeightDecay)
 }
 
 // NewAdam returns an Adam optimizer with options o.
@@ -57,7 +61,7 @@ func NewAdam(o AdamOptions) (*Adam, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("adam: %w", err)
 	}
-	return &Adam{lr: o.LR, beta1: o.Beta1, beta2: o.Beta2, eps: o.Eps}, nil
+	return &Adam{lr: o.LR, beta1: o.Beta1, beta2: o.Beta2, eps: o.Eps, wd: o.WeightDecay}, nil
 }
 
 // Update takes one Adam step on theta in place.
@@ -79,6 +83,9 @@ func (a *Adam) Update(theta, grad []float64) {
 	// The explicit conversions round each product, as PyTorch's kernels do, and keep the
 	// compiler from fusing them into FMAs.
 	for i, g := range grad {
+		if a.wd != 0 {
+			g += a.wd * theta[i] // grad.add(param, alpha=weight_decay)
+		}
 		m[i] = float64(m[i]*a.beta1) + float64(c1*g)            // exp_avg.mul_(β₁).add_(g, alpha=1−β₁)
 		v[i] = float64(v[i]*a.beta2) + float64(float64(c2*g)*g) // exp_avg_sq.mul_(β₂).addcmul_(g, g, value=1−β₂)
 		denom := float64(math.Sqrt(v[i])/bc2Sqrt) + a.eps

@@ -2,12 +2,14 @@ package trainers
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/samplers"
@@ -178,4 +180,114 @@ func TestFixedNoiseDSMConverges(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.True(t, out.Solver.Converged, "%s: %s", out.Solver.Status, out.Solver.Message)
+}
+
+// Weight decay is the L2 penalty (wd/2)‖θ‖² for every optimizer: on the quadratic score-matching
+// loss ½θᵀAθ + θᵀb of a Gaussian, sgd, adam (full batch, many steps) and lbfgs all reach the
+// penalised minimiser (A + wd·I)θ = −b, solved here directly.
+func TestWeightDecayEveryOptimizer(t *testing.T) {
+	x := normalRows(300, 2, 4)
+	e := gaussian(t, 2)
+	p := e.Spec().NumParams()
+	const wd = 0.3
+	start := make([]float64, p)
+	require.NoError(t, e.InitParams(start, nil))
+	le := framework.LinearEnergy(e)
+	a, b, _ := SMQuadratic(le, x)
+	m := mat.NewSymDense(p, nil)
+	m.CopySym(a)
+	for k := 0; k < p; k++ {
+		m.SetSym(k, k, m.At(k, k)+wd)
+	}
+	want := make([]float64, p)
+	require.NoError(t, solvePSD(want, m, b))
+	sgd, err := NewSGD(SGDOptions{LR: 0.1, Momentum: 0.5, WeightDecay: wd})
+	require.NoError(t, err)
+	adam, err := NewAdam(AdamOptions{LR: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: wd})
+	require.NoError(t, err)
+	lbfgs, err := NewLBFGS(BatchOptions{GradTol: 1e-10, Memory: 10, NoiseRounds: 1, WeightDecay: wd})
+	require.NoError(t, err)
+	newton, err := NewNewton(BatchOptions{GradTol: 1e-10, Memory: 10, NoiseRounds: 1, WeightDecay: wd})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		opt   framework.Optimizer
+		steps int
+		tol   float64
+	}{{"sgd", sgd, 3000, 1e-8}, {"adam", adam, 6000, 1e-5}, {"lbfgs", lbfgs, 200, 1e-9}, {"newton", newton, 50, 1e-9}} {
+		theta := append([]float64(nil), start...)
+		_, err := framework.Train(context.Background(), &framework.Run{
+			Eval: framework.NewEvaluator(e), Trainer: NewScoreMatching(SMOptions{}), Optimizer: tc.opt,
+			Train: x, Theta: theta, Streams: framework.Streams{Seed: 1},
+			Schedule: framework.Schedule{Batch: 300, Steps: tc.steps, LogEvery: 100},
+		})
+		require.NoError(t, err, tc.name)
+		assert.Less(t, maxAbsDiffSlices(theta, want), tc.tol, tc.name)
+	}
+}
+
+func maxAbsDiffSlices(a, b []float64) float64 {
+	m := 0.0
+	for i := range a {
+		m = max(m, abs(a[i]-b[i]))
+	}
+	return m
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// Regularised score matching (sm with l1) by proximal gradient steps (sgd, full batch) reaches
+// the penalised minimiser: at the end every penalised entry (off the diagonal of W) satisfies the
+// subgradient condition of l1·|θ|, ∂J/∂θ = −l1·sign(θ) where θ ≠ 0 and |∂J/∂θ| ≤ l1 where θ = 0,
+// some entries are exactly zero, and the diagonal, never penalised, has ∂J/∂θ = 0. lbfgs refuses
+// the non-smooth penalty.
+func TestSML1Proximal(t *testing.T) {
+	x := normalRows(400, 3, 12) // independent coordinates: the true W is diagonal
+	e := gaussian(t, 3)
+	p := e.Spec().NumParams()
+	const l1 = 0.05
+	theta := make([]float64, p)
+	require.NoError(t, e.InitParams(theta, nil))
+	sgd, err := NewSGD(SGDOptions{LR: 0.2})
+	require.NoError(t, err)
+	tr := NewScoreMatching(SMOptions{L1: l1, L1Block: "W"})
+	_, err = framework.Train(context.Background(), &framework.Run{
+		Eval: framework.NewEvaluator(e), Trainer: tr, Optimizer: sgd,
+		Train: x, Theta: theta, Streams: framework.Streams{Seed: 1},
+		Schedule: framework.Schedule{Batch: 400, Steps: 20000, LogEvery: 1000},
+	})
+	require.NoError(t, err)
+	g := make([]float64, p)
+	ev := framework.NewEvaluator(e)
+	plain := NewScoreMatching(SMOptions{})
+	require.NoError(t, plain.Init(&framework.TrainContext{Eval: ev, Train: x}))
+	_, err = plain.Step(&framework.StepContext{Eval: ev}, x, theta, g)
+	require.NoError(t, err)
+	zeros := 0
+	for k := 0; k < 9; k++ {
+		switch {
+		case k/3 == k%3:
+			assert.InDelta(t, 0, g[k], 1e-9, "diagonal %d", k)
+		case theta[k] == 0:
+			zeros++
+			assert.LessOrEqual(t, abs(g[k]), l1+1e-9, "zero entry %d", k)
+		default:
+			assert.InDelta(t, -l1*math.Copysign(1, theta[k]), g[k], 1e-9, "entry %d = %g", k, theta[k])
+		}
+	}
+	assert.Positive(t, zeros, "the penalty sets some couplings to zero")
+
+	opt, err := NewLBFGS(DefaultBatchOptions())
+	require.NoError(t, err)
+	_, err = framework.Train(context.Background(), &framework.Run{
+		Eval: framework.NewEvaluator(e), Trainer: NewScoreMatching(SMOptions{L1: l1, L1Block: "W"}), Optimizer: opt,
+		Train: x, Theta: theta, Streams: framework.Streams{Seed: 1}, Schedule: framework.Schedule{Batch: 400, Steps: 10, LogEvery: 1},
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "L1 penalty")
 }

@@ -21,7 +21,11 @@ package trainers
 // parameter VJP over the stacked batch [data; noise], and ∂J/∂c = Σᵣ wᵣ. The weights depend
 // on the energies, so a step is two requests: Energy, then ParamVJP.
 //
-// Assumptions: x ∈ ℝ^d; q positive wherever the data are and easy to sample; p_m normalisable
+// Binary and spin data: the noise is a product of independent Bernoullis fitted to the data's
+// marginals, q(x) = Πⱼ πⱼ^[xⱼ high] (1 − πⱼ)^[xⱼ low], πⱼ = (count of the high value + 1)/(n + 2)
+// (Laplace's rule, so that no state has probability 0).
+//
+// Assumptions: x ∈ ℝ^d, or binary or spin data; q positive wherever the data are and easy to sample; p_m normalisable
 // for the learned θ (NCE does not enforce it). The closer q is to the data, the harder the
 // classification and the more statistically efficient the estimate.
 //
@@ -62,22 +66,23 @@ type NoiseContrastive struct {
 
 // NCEOptions are the TOML keys of the nce trainer.
 type NCEOptions struct {
-	Noise      string  `toml:"noise" help:"noise distribution fitted to the data: gaussian or gmm"`
+	Noise      string  `toml:"noise" help:"noise distribution fitted to the data: auto (gaussian for continuous data, bernoulli for binary or spin data), gaussian, gmm or bernoulli"`
 	Components int     `toml:"noise_components" help:"components of the gmm noise"`
 	EMSteps    int     `toml:"noise_em_steps" help:"EM iterations when fitting the gmm noise"`
 	Nu         float64 `toml:"nu" help:"noise points per data point (ν)"`
 }
 
-// DefaultNCEOptions returns Gaussian noise with ν = 1.
+// DefaultNCEOptions returns noise "auto" (a Gaussian for continuous data, a product of
+// Bernoullis for binary or spin data) with ν = 1.
 func DefaultNCEOptions() NCEOptions {
-	return NCEOptions{Noise: "gaussian", Components: 4, EMSteps: 50, Nu: 1}
+	return NCEOptions{Noise: "auto", Components: 4, EMSteps: 50, Nu: 1}
 }
 
 // Validate checks the ranges of the options.
 func (o *NCEOptions) Validate() error {
 	switch {
-	case o.Noise != "gaussian" && o.Noise != "gmm":
-		return &framework.KeyError{Key: "noise", Msg: fmt.Sprintf("must be \"gaussian\" or \"gmm\", got %q", o.Noise)}
+	case o.Noise != "auto" && o.Noise != "gaussian" && o.Noise != "gmm" && o.Noise != "bernoulli":
+		return &framework.KeyError{Key: "noise", Msg: fmt.Sprintf("must be \"auto\", \"gaussian\", \"gmm\" or \"bernoulli\", got %q", o.Noise)}
 	case o.Components < 1:
 		return &framework.KeyError{Key: "noise_components", Msg: fmt.Sprintf("must be at least 1, got %d", o.Components)}
 	case o.EMSteps < 0:
@@ -107,8 +112,16 @@ func (t *NoiseContrastive) InitExtra(dst []float64) { fill(dst, 0) }
 // Init checks that the energy is continuous and fits the noise distribution to ctx.Train.
 func (t *NoiseContrastive) Init(ctx *framework.TrainContext) error {
 	spec := ctx.Eval.Spec()
-	if err := requireContinuous("nce", spec); err != nil {
-		return err
+	noise := t.opts.Noise
+	if noise == "auto" {
+		noise = "gaussian"
+		if spec.Domain.Discrete() {
+			noise = "bernoulli"
+		}
+	}
+	if (noise == "bernoulli") != spec.Domain.Discrete() {
+		return fmt.Errorf("nce: noise %q does not fit energy %s's %s domain (bernoulli is for binary and spin data, gaussian and gmm for continuous; auto picks): %w",
+			noise, spec.Name, spec.Domain, framework.ErrUnsupportedDomain)
 	}
 	if ctx.Train == nil {
 		return fmt.Errorf("nce: the noise distribution is fitted to the training data, but there is none")
@@ -118,14 +131,18 @@ func (t *NoiseContrastive) Init(ctx *framework.TrainContext) error {
 	}
 	t.p = spec.NumParams()
 	var err error
-	switch t.opts.Noise {
+	switch noise {
 	case "gmm":
 		t.noise, err = fitGMMNoise(ctx.Train, t.opts.Components, t.opts.EMSteps)
+	case "bernoulli":
+		if err = plCheckDomain(ctx.Train, spec.Domain, "training data"); err == nil {
+			t.noise = fitBernoulliNoise(ctx.Train, spec.Domain)
+		}
 	default:
 		t.noise, err = fitGaussNoise(ctx.Train)
 	}
 	if err != nil {
-		return fmt.Errorf("nce: fitting the %s noise: %w", t.opts.Noise, err)
+		return fmt.Errorf("nce: fitting the %s noise: %w", noise, err)
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"gonum.org/v1/gonum/floats"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // noiseDist is a distribution that NCE contrasts the data with.
@@ -274,4 +276,54 @@ func fitGMMNoise(x *mat.Dense, k, steps int) (*gmmNoise, error) {
 		m.cum[c] /= acc
 	}
 	return m, nil
+}
+
+// bernoulliNoise is a product of independent Bernoullis on {0,1}^d or {−1,+1}^d.
+type bernoulliNoise struct {
+	lo     float64   // the low value: 0 or −1
+	pi     []float64 // P(xⱼ = high)
+	lp, lq []float64 // log πⱼ, log(1 − πⱼ)
+}
+
+// fitBernoulliNoise fits the marginals of x (values in dom) with Laplace's rule.
+func fitBernoulliNoise(x *mat.Dense, dom framework.Domain) *bernoulliNoise {
+	n, d := x.Dims()
+	b := &bernoulliNoise{pi: make([]float64, d), lp: make([]float64, d), lq: make([]float64, d)}
+	if dom == framework.Spin {
+		b.lo = -1
+	}
+	for j := 0; j < d; j++ {
+		c := 0.0
+		for r := 0; r < n; r++ {
+			if x.At(r, j) == 1 {
+				c++
+			}
+		}
+		b.pi[j] = (c + 1) / float64(n+2)
+		b.lp[j], b.lq[j] = math.Log(b.pi[j]), math.Log1p(-b.pi[j])
+	}
+	return b
+}
+
+func (b *bernoulliNoise) sample(dst []float64, rng *rand.Rand) float64 {
+	for j, p := range b.pi {
+		if rng.Float64() < p {
+			dst[j] = 1
+		} else {
+			dst[j] = b.lo
+		}
+	}
+	return b.logProb(dst)
+}
+
+func (b *bernoulliNoise) logProb(x []float64) float64 {
+	s := 0.0
+	for j, v := range x {
+		if v == 1 {
+			s += b.lp[j]
+		} else {
+			s += b.lq[j]
+		}
+	}
+	return s
 }

@@ -32,6 +32,7 @@ var (
 	_ framework.NoiseFixer     = (*SlicedScoreMatching)(nil)
 	_ framework.RowGrader      = (*ScoreMatching)(nil)
 	_ framework.Hessianer      = (*ScoreMatching)(nil)
+	_ framework.Proximal       = (*ScoreMatching)(nil)
 	_ framework.Trainer        = (*MaximumLikelihood)(nil)
 	_ framework.ClosedFormer   = (*MaximumLikelihood)(nil)
 	_ framework.RowGrader      = (*MaximumLikelihood)(nil)

@@ -18,6 +18,8 @@ import (
 type SGD struct {
 	lr, momentum float64
 	nesterov     bool
+	wd           float64   // weight decay: g + wd·θ
+	g            []float64 // the decayed gradient, when wd ≠ 0
 
 	started bool
 	buf     []float64
@@ -28,6 +30,8 @@ type SGDOptions struct {
 	LR       float64 `toml:"lr" help:"learning rate"`
 	Momentum float64 `toml:"momentum" help:"momentum factor μ in [0, 1); 0 is plain SGD"`
 	Nesterov bool    `toml:"nesterov" help:"use Nesterov momentum (needs momentum > 0)"`
+	// WeightDecay adds wd·θ to the gradient before the update (torch.optim.SGD's weight_decay).
+	WeightDecay float64 `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.SGD does"`
 }
 
 // DefaultSGDOptions returns lr 0.01 without momentum.
@@ -43,7 +47,7 @@ func (o *SGDOptions) Validate() error {
 	case o.Nesterov && o.Momentum == 0:
 		return &framework.KeyError{Key: "nesterov", Msg: "Nesterov momentum needs momentum > 0"}
 	}
-	return nil
+	return validWeightDecay(o.WeightDecay)
 }
 
 // NewSGD returns an SGD optimizer with options o.
@@ -51,12 +55,21 @@ func NewSGD(o SGDOptions) (*SGD, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("sgd: %w", err)
 	}
-	return &SGD{lr: o.LR, momentum: o.Momentum, nesterov: o.Nesterov}, nil
+	return &SGD{lr: o.LR, momentum: o.Momentum, nesterov: o.Nesterov, wd: o.WeightDecay}, nil
 }
 
 // Update takes one SGD step on theta in place.
 func (s *SGD) Update(theta, grad []float64) {
 	grad = grad[:len(theta)]
+	if s.wd != 0 {
+		if len(s.g) != len(theta) {
+			s.g = make([]float64, len(theta))
+		}
+		for i, g := range grad {
+			s.g[i] = g + s.wd*theta[i] // grad.add(param, alpha=weight_decay)
+		}
+		grad = s.g
+	}
 	if s.momentum == 0 {
 		for i, g := range grad {
 			theta[i] += -s.lr * g

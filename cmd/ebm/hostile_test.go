@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +156,39 @@ func TestPluginDocsWarn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "**A run file runs the program it names.**")
 	assert.Contains(t, string(b), "`ebm validate`, `train`, `train --resume`, `eval`")
+}
+
+// Every command in docs/reliability.md runs as written from the repository's root, with the
+// exit status its comment gives (0 when it gives none).
+func TestReliabilityDocCommands(t *testing.T) {
+	text := string(mustRead(t, "../../docs/reliability.md"))
+	var lines []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text, -1) {
+		lines = append(lines, strings.Split(strings.TrimSpace(block[1]), "\n")...)
+	}
+	require.Len(t, lines, 5)
+	t.Chdir("../..")
+	out := filepath.Join("runs", "reliability")
+	require.NoError(t, os.RemoveAll(out))
+	t.Cleanup(func() { os.RemoveAll(out) })
+	status := regexp.MustCompile(`#\s*status (\d+)`)
+	for _, line := range lines {
+		cmd, comment, _ := strings.Cut(line, "#")
+		want := 0
+		if m := status.FindStringSubmatch("#" + comment); m != nil {
+			want, _ = strconv.Atoi(m[1])
+		}
+		args := strings.Fields(cmd)
+		require.Equal(t, "ebm", args[0], line)
+		start := time.Now()
+		code, _, errs := ebm(t, args[1:]...)
+		assert.Equal(t, want, code, "%s\n%s", line, errs)
+		assert.Less(t, time.Since(start), time.Minute, line)
+		if strings.Contains(line, "trainer.levels") {
+			assert.Contains(t, errs, "key trainer.levels")
+		}
+	}
+	s, err := run.ReadSummary(out)
+	require.NoError(t, err)
+	assert.Equal(t, 30, s.Steps, "the run that --force wrote")
 }

@@ -109,6 +109,29 @@ func hangOnceEntry(marker string) framework.Entry[framework.Energy] {
 	return entry
 }
 
+// chatty wraps an energy and writes lines warn-level log lines to stderr per request.
+type chatty struct {
+	framework.Energy
+	lines int
+}
+
+func (c chatty) Evaluate(req *framework.Request, res *framework.Result) error {
+	for i := 0; i < c.lines; i++ {
+		fmt.Fprintf(os.Stderr, `{"@level":"warn","@message":"chatty plugin line %d"}`+"\n", i)
+	}
+	return c.Energy.Evaluate(req, res)
+}
+
+func floodEntry() framework.Entry[framework.Energy] {
+	entry := doublewell.Entry()
+	inner := entry.New
+	entry.New = func(opts any, env framework.Env) (framework.Energy, error) {
+		e, err := inner(opts, env)
+		return chatty{e, 500}, err
+	}
+	return entry
+}
+
 // bigMLPEntry serves an MLP 2→1414→1414→1 with softplus units: 2,005,053 parameters, 16 MB
 // of θ, four times gRPC's default message limit.
 func bigMLPEntry() framework.Entry[framework.Energy] {
@@ -175,6 +198,13 @@ func servePluginMode(mode string) {
 	case "rbm": // exact block Gibbs: BlockGibbs
 		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "rbm", New: func(_ any, env framework.Env) (framework.Energy, error) {
 			return energy.NewRBM(env.Dim, 5)
+		}})
+	case "flood": // 500 warn lines on stderr per request
+		sdk.ServeEntry(floodEntry())
+	case "chattymlp": // the MLP 2→64→64→1, logging 50 warn lines per request
+		sdk.ServeEntry(framework.Entry[framework.Energy]{Name: "mlp", New: func(_ any, env framework.Env) (framework.Energy, error) {
+			m, err := energy.NewMLP(env.Dim, []int{64, 64}, "softplus")
+			return chatty{m, 50}, err
 		}})
 	case "grandchild":
 		spawnGrandchildren()

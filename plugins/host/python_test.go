@@ -4,6 +4,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +50,21 @@ func TestPythonSysExitIsAClearError(t *testing.T) {
 	req.X.Set(0, 0, 0.5)
 	_, err = eval(e, req)
 	require.NoError(t, err, "a new process serves the next request")
+}
+
+// A Python plugin whose child inherits its stderr, in a session of its own, closes within
+// seconds and leaves the child no time to outlive it.
+func TestPythonChildEndsWithPlugin(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pids")
+	t.Setenv("GOEBM_TEST_PIDFILE", file)
+	e := open(t, Config{Argv: []string{python3(t), "testdata/spawner.py"}, Env: framework.Env{Dim: 2}, Logger: discardLogger()})
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	child, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	require.True(t, alive(child))
+	start := time.Now()
+	require.NoError(t, e.Close())
+	assert.Less(t, time.Since(start), 3*time.Second)
+	waitDead(t, child, 2*time.Second)
 }

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -278,37 +274,6 @@ checkpoint_every = 40
 	code, _, errs = ebm(t, "sample", run, "--n", "40", "--out", "s.csv", "--quiet")
 	require.Equal(t, 0, code, errs)
 	assert.FileExists(t, "s.csv")
-}
-
-// runAndInterruptCmd is runAndInterrupt for a prepared command (its own working directory).
-func runAndInterruptCmd(t *testing.T, cmd *exec.Cmd, metrics string, after int) int {
-	t.Helper()
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.After(3 * time.Minute)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	signalled := false
-	for {
-		select {
-		case err := <-done:
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return ee.ExitCode()
-			}
-			require.NoError(t, err)
-			return 0
-		case <-deadline:
-			cmd.Process.Kill()
-			t.Fatal("ebm did not finish")
-		case <-tick.C:
-			if b, err := os.ReadFile(metrics); err == nil && !signalled && bytes.Count(b, []byte("\n")) >= after {
-				cmd.Process.Signal(syscall.SIGINT)
-				signalled = true
-			}
-		}
-	}
 }
 
 // The ring8 MLP written in torch (plugins/examples/python/mlp_torch.py) starts from the

@@ -139,16 +139,21 @@ func TestSignalAndResumeBitIdentical(t *testing.T) {
 // (or never, if the run ends first); it returns the exit status.
 func runAndInterrupt(t *testing.T, bin string, args []string, metrics string, after int) int {
 	t.Helper()
+	return runAndInterruptCmd(t, exec.Command(bin, args...), metrics, after)
+}
+
+// runAndInterruptCmd is runAndInterrupt for a prepared command (its own working directory).
+func runAndInterruptCmd(t *testing.T, cmd *exec.Cmd, metrics string, after int) int {
+	t.Helper()
 	if b, err := os.ReadFile(metrics); err == nil {
 		after += bytes.Count(b, []byte("\n"))
 	}
-	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.After(2 * time.Minute)
+	deadline := time.After(3 * time.Minute)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	signalled := false

@@ -557,8 +557,9 @@ func (e *Energy) initParams(ctx context.Context, inst *instance, words []byte, p
 	req := &pb.InitParamsRequest{RandomWords: words}
 	if len(words)+4096 > e.limit {
 		e.thetaMu.Lock()
-		e.version++
+		e.version++ // the words' version; the next θ takes a new one
 		v := e.version
+		e.theta = e.theta[:0]
 		e.thetaMu.Unlock()
 		if err := e.put(ctx, inst, v, words); err != nil {
 			return nil, 0, err

@@ -28,6 +28,7 @@
 //	results.csv              one row per cell: grid labels, seed, metrics, steps, Evaluator counts, derivative paths
 //	timing.csv               wall seconds of training and evaluation per cell
 //	summary.md               per grid point: mean and 95% t-interval across seeds, compute
-//	plots/*.png              metric by grid point with intervals, learning curves, 2-D densities
+//	plots/*.{svg,pdf,png}    metric by grid point with intervals, learning curves, 2-D densities (package report)
+//	report.html              the summary, every figure inline, the study files and provenance in one page
 //	slurm/                   batch scripts, their logs and the submissions of Submit
 package study

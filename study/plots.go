@@ -2,40 +2,47 @@ package study
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/goebm/goebm/eval"
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/report"
 	"github.com/goebm/goebm/run"
 )
 
-// writePlots writes, into out/plots: for every metric, its value by grid point (each seed a
-// dot, the mean with its 95% interval a bar); for every grid point, the learning curves of its
-// seeds; and for 2-D continuous models, the learned density beside the data with model
-// samples on top. It goes on past a plot that fails and returns the first error.
-func (s *Study) writePlots(out string, rows []*row) error {
+// figures are the study's figures, written.
+type figures struct {
+	metrics, curves, densities []*report.Written
+}
+
+// writePlots writes, into out/plots, as SVG, PDF and PNG (report.Figure.Write): for every
+// headline metric, its value by grid point (report.MetricFigure); for every grid point, the
+// learning curves of its seeds; and for 2-D continuous models, the learned density with its
+// colour bar and model samples, beside the data. It goes on past a figure that fails and
+// returns the figures written and the first error.
+func (s *Study) writePlots(out string, rows []*row) (*figures, error) {
 	dir := filepath.Join(out, "plots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
+	figs := &figures{}
 	var first error
-	keep := func(err error) {
+	keep := func(list *[]*report.Written, f *report.Figure, err error) {
+		if err == nil && f != nil {
+			var w *report.Written
+			if w, err = f.Write(dir); err == nil {
+				*list = append(*list, w)
+			}
+		}
 		if err != nil && first == nil {
 			first = err
 		}
@@ -49,140 +56,81 @@ func (s *Study) writePlots(out string, rows []*row) error {
 		}
 	}
 	for _, m := range s.mainColumns() {
-		keep(s.metricPlot(filepath.Join(dir, m+".png"), m, groups, names))
+		keep(&figs.metrics, s.metricFigure(m, groups, names), nil)
 	}
 	for p, group := range groups {
 		base := fmt.Sprintf("%02d-%s", p, sanitize(strings.Join(s.Points[p], "-")))
-		keep(s.curvePlot(filepath.Join(dir, "curves-"+base+".png"), names[p], out, group))
-		keep(s.densityPlot(filepath.Join(dir, "density-"+base+".png"), names[p], out, group))
+		f, err := s.curvesFigure("curves-"+base, names[p], out, group)
+		keep(&figs.curves, f, err)
+		f, err = s.densityFigure("density-"+base, names[p], out, group)
+		keep(&figs.densities, f, err)
 	}
-	return first
+	return figs, first
 }
 
-// metricPlot draws metric m by grid point.
-func (s *Study) metricPlot(path, m string, groups [][]*row, names []string) error {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: %s (circles: seeds; squares: mean and 95%% t-interval)", s.Name, m)
-	p.Y.Label.Text = m + " (lower is better)"
-	var dots plotter.XYs
-	var means plotter.XYs
-	var errs plotter.YErrors
+// metricFigure draws metric column m by grid point, or returns nil when no cell has it.
+func (s *Study) metricFigure(m string, groups [][]*row, names []string) *report.Figure {
+	any := false
+	gs := make([]report.Group, len(groups))
 	for i, g := range groups {
-		var vals []float64
-		for k, r := range g {
+		gs[i].Label = names[i]
+		for _, r := range g {
 			v := r.value(m)
-			vals = append(vals, v)
-			if !math.IsNaN(v) {
-				// Spread the seeds a little around the grid point.
-				off := 0.0
-				if len(g) > 1 {
-					off = 0.25 * (float64(k)/float64(len(g)-1) - 0.5)
-				}
-				dots = append(dots, plotter.XY{X: float64(i) + off, Y: v})
-			}
-		}
-		iv := meanCI(vals)
-		if iv.n > 0 {
-			hw := iv.hw
-			if math.IsNaN(hw) {
-				hw = 0
-			}
-			means = append(means, plotter.XY{X: float64(i), Y: iv.mean})
-			errs = append(errs, struct{ Low, High float64 }{hw, hw})
+			gs[i].Values = append(gs[i].Values, v)
+			any = any || !math.IsNaN(v)
 		}
 	}
-	if len(dots) == 0 {
-		return nil // nothing computed: no plot
-	}
-	sc, err := plotter.NewScatter(dots)
-	if err != nil {
-		return err
-	}
-	sc.GlyphStyle.Color = color.RGBA{R: 90, G: 90, B: 90, A: 255}
-	sc.GlyphStyle.Radius = vg.Points(2)
-	p.Add(sc)
-	if len(means) > 0 {
-		mp, err := plotter.NewScatter(means)
-		if err != nil {
-			return err
-		}
-		mp.GlyphStyle.Color = color.RGBA{R: 200, G: 30, B: 30, A: 255}
-		mp.GlyphStyle.Radius = vg.Points(3.5)
-		mp.GlyphStyle.Shape = draw.BoxGlyph{}
-		eb, err := plotter.NewYErrorBars(struct {
-			plotter.XYs
-			plotter.YErrors
-		}{means, errs})
-		if err != nil {
-			return err
-		}
-		eb.LineStyle.Color = mp.GlyphStyle.Color
-		eb.LineStyle.Width = vg.Points(1.5)
-		p.Add(eb, mp)
-	}
-	p.NominalX(names...)
-	p.X.Tick.Label.Rotation = math.Pi / 8
-	p.X.Tick.Label.XAlign = draw.XRight
-	w := vg.Length(max(16, 2.2*float64(len(names)))) * vg.Centimeter
-	return savePlot(p, w, 11*vg.Centimeter, path)
-}
-
-// curvePlot draws the training loss (and validation loss, when recorded) against the step for
-// each seed of one grid point, from the cells' metrics.jsonl.
-func (s *Study) curvePlot(path, name, out string, group []*row) error {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: %s, learning curves", s.Name, name)
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = "training loss (dashed: validation)"
-	lines := 0
-	for k, r := range group {
-		recs, err := readMetricsLog(filepath.Join(out, "cells", r.cell.Dir, run.MetricsFile))
-		if err != nil {
-			return err
-		}
-		var train, valid plotter.XYs
-		for _, m := range recs {
-			if m.Rollback != nil || math.IsNaN(m.Loss) || math.IsInf(m.Loss, 0) {
-				continue
-			}
-			train = append(train, plotter.XY{X: float64(m.Step), Y: m.Loss})
-			if m.ValidLoss != nil {
-				valid = append(valid, plotter.XY{X: float64(m.Step), Y: *m.ValidLoss})
-			}
-		}
-		if len(train) < 2 {
-			continue // a closed-form solve has one record: no curve
-		}
-		col := seedColor(k)
-		l, err := plotter.NewLine(train)
-		if err != nil {
-			return err
-		}
-		l.LineStyle.Color = col
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("seed %d", r.cell.Seed), l)
-		if len(valid) > 1 {
-			v, err := plotter.NewLine(valid)
-			if err != nil {
-				return err
-			}
-			v.LineStyle.Color = col
-			v.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			p.Add(v)
-		}
-		lines++
-	}
-	if lines == 0 {
+	if !any {
 		return nil
 	}
-	p.Legend.Top = true
-	return savePlot(p, 16*vg.Centimeter, 11*vg.Centimeter, path)
+	lo, hi := eval.Range(m)
+	return report.MetricFigure(sanitize(m), fmt.Sprintf("%s: %s", s.Name, m), m, eval.Better(m), lo, hi, gs)
 }
 
-func seedColor(k int) color.Color {
-	cols := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
-		{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}}
-	return cols[k%len(cols)]
+// curvesFigure draws the training loss (and validation loss, when recorded) against the step
+// for each seed of one grid point, from the cells' metrics.jsonl; nil when no seed has a curve
+// (a closed-form solve has one record).
+func (s *Study) curvesFigure(name, point, out string, group []*row) (*report.Figure, error) {
+	var curves []report.Curve
+	for _, r := range group {
+		c, err := curveOf(filepath.Join(out, "cells", r.cell.Dir), report.SeedLabel(r.cell.Seed))
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			curves = append(curves, *c)
+		}
+	}
+	if len(curves) == 0 {
+		return nil, nil
+	}
+	return report.CurvesFigure(name, fmt.Sprintf("%s: %s, learning curves", s.Name, point), curves), nil
+}
+
+// curveOf returns the learning curve in the run folder dir's metrics.jsonl, or nil when it
+// has fewer than two records (a closed-form solve has one).
+func curveOf(dir, label string) (*report.Curve, error) {
+	recs, err := readMetricsLog(filepath.Join(dir, run.MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	c := &report.Curve{Label: label}
+	for _, m := range recs {
+		if m.Rollback != nil || math.IsNaN(m.Loss) || math.IsInf(m.Loss, 0) {
+			continue
+		}
+		c.Train = append(c.Train, plotter.XY{X: float64(m.Step), Y: m.Loss})
+		if m.ValidLoss != nil {
+			c.Valid = append(c.Valid, plotter.XY{X: float64(m.Step), Y: *m.ValidLoss})
+		}
+	}
+	if len(c.Train) < 2 {
+		return nil, nil
+	}
+	if len(c.Valid) < 2 {
+		c.Valid = nil
+	}
+	return c, nil
 }
 
 func readMetricsLog(path string) ([]framework.Metrics, error) {
@@ -215,10 +163,10 @@ func (d densityGrid) X(c int) float64    { return d.g.Mid(0, c) }
 func (d densityGrid) Y(r int) float64    { return d.g.Mid(1, r) }
 func (d densityGrid) Z(c, r int) float64 { return math.Exp(d.logp[c*d.g.Points+r]) }
 
-// densityPlot draws, for the first finished seed of a 2-D continuous grid point, the learned
+// densityFigure draws, for the first finished seed of a 2-D continuous grid point, the learned
 // density exp(−E)/Z on the [eval.quadrature] box (or the data's, widened by a tenth) with the
-// model samples on top, beside the evaluation data.
-func (s *Study) densityPlot(path, name, out string, group []*row) error {
+// model samples on top, beside the evaluation data; nil for other models.
+func (s *Study) densityFigure(name, point, out string, group []*row) (*report.Figure, error) {
 	var r *row
 	for _, x := range group {
 		if x.status == "ok" {
@@ -227,88 +175,57 @@ func (s *Study) densityPlot(path, name, out string, group []*row) error {
 		}
 	}
 	if r == nil {
-		return nil
+		return nil, nil
 	}
 	dir := filepath.Join(out, "cells", r.cell.Dir)
 	run, err := s.openCell(r.cell, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer run.Close()
-	spec := run.Built.Spec
+	return run.densityFigure(name, fmt.Sprintf("%s: %s", s.Name, point), r.cell.source, filepath.Join(dir, SamplesFile))
+}
+
+// densityFigure draws the run's learned density exp(−E)/Z on the [eval.quadrature] box of src
+// (or the evaluation data's, widened by a tenth) with the model samples of the CSV samples on
+// top (when it exists), beside the evaluation data; nil unless the model is 2-D and
+// continuous.
+func (r *Run) densityFigure(name, title string, src *run.Source, samples string) (*report.Figure, error) {
+	spec := r.Built.Spec
 	if spec.Domain != framework.Continuous || spec.Dim != 2 {
-		return nil
+		return nil, nil
 	}
 	o := eval.DefaultOptions()
-	if err := r.cell.source.DecodeSection("eval", []string{"sampler", "target"}, o); err != nil {
-		return err
+	if err := src.DecodeSection("eval", []string{"sampler", "target"}, o); err != nil {
+		return nil, err
 	}
-	data, err := framework.ReadCSV(run.DataPath(EvalRequest{Source: r.cell.source}, o))
+	data, err := framework.ReadCSV(r.DataPath(EvalRequest{Source: src}, o))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	q := o.Quadrature
-	if _, set := r.cell.source.Lookup("eval.quadrature"); !set {
+	if _, set := src.Lookup("eval.quadrature"); !set {
 		lo, hi := bounds(data.X)
 		q.Lo, q.Hi = lo, hi
 	}
 	q.Points, q.Tol = 160, 0.5
-	dens, err := eval.LogZQuadrature(run.Built.Run.Eval, run.Theta[:spec.NumParams()], q, true)
+	dens, err := eval.LogZQuadrature(r.Built.Run.Eval, r.Theta[:spec.NumParams()], q, true)
 	if err != nil {
 		var be *eval.BoundaryMassError
 		if !errors.As(err, &be) {
-			return err
+			return nil, err
 		}
 	}
-	left := plot.New()
-	left.Title.Text = fmt.Sprintf("%s: learned density, samples", name)
-	hm := plotter.NewHeatMap(densityGrid{g: dens.Grid, logp: dens.LogDensity}, moreland.ExtendedBlackBody().Palette(64))
-	hm.Rasterized = true
-	left.Add(hm)
-	if samples, err := framework.ReadCSV(filepath.Join(dir, SamplesFile)); err == nil {
-		sc, err := scatter(samples.X, 1000, color.RGBA{R: 80, G: 200, B: 255, A: 255})
-		if err != nil {
-			return err
-		}
-		left.Add(sc)
+	d := report.Density{Grid: densityGrid{g: dens.Grid, logp: dens.LogDensity}, Data: xys(data.X, 2000),
+		Lo: [2]float64{dens.Grid.Lo[0], dens.Grid.Lo[1]}, Hi: [2]float64{dens.Grid.Hi[0], dens.Grid.Hi[1]},
+		Names: [2]string{"x1", "x2"}}
+	if len(data.Header) >= 2 {
+		d.Names = [2]string{data.Header[0], data.Header[1]}
 	}
-	right := plot.New()
-	right.Title.Text = "data"
-	sc, err := scatter(data.X, 2000, color.RGBA{R: 40, G: 40, B: 40, A: 255})
-	if err != nil {
-		return err
+	if s, err := framework.ReadCSV(samples); err == nil {
+		d.Samples = xys(s.X, 1000)
 	}
-	right.Add(sc)
-	for _, p := range []*plot.Plot{left, right} {
-		p.X.Min, p.X.Max = dens.Grid.Lo[0], dens.Grid.Hi[0]
-		p.Y.Min, p.Y.Max = dens.Grid.Lo[1], dens.Grid.Hi[1]
-		p.X.Label.Text, p.Y.Label.Text = "x1", "x2"
-	}
-	img := vgimg.New(24*vg.Centimeter, 12*vg.Centimeter)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Centimeter, PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(4)}
-	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, dc)
-	left.Draw(canvases[0][0])
-	right.Draw(canvases[0][1])
-	var b bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
-		return err
-	}
-	return framework.WriteFileAtomic(path, b.Bytes())
-}
-
-// savePlot writes p as a PNG of the given size, atomically (processes that merge the same
-// study at once each write whole files).
-func savePlot(p *plot.Plot, w, h vg.Length, path string) error {
-	wt, err := p.WriterTo(w, h, "png")
-	if err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	if _, err := wt.WriteTo(&b); err != nil {
-		return err
-	}
-	return framework.WriteFileAtomic(path, b.Bytes())
+	return report.DensityFigure(name, title, d), nil
 }
 
 // bounds returns the bounding box of the rows of x widened by a tenth on every side.
@@ -330,20 +247,12 @@ func bounds(x *mat.Dense) (lo, hi []float64) {
 	return lo, hi
 }
 
-// scatter plots up to n rows of x as small dots.
-func scatter(x *mat.Dense, n int, col color.Color) (*plotter.Scatter, error) {
+// xys returns up to n rows of the first two columns of x.
+func xys(x *mat.Dense, n int) plotter.XYs {
 	rows, _ := x.Dims()
-	n = min(n, rows)
-	pts := make(plotter.XYs, n)
+	pts := make(plotter.XYs, min(n, rows))
 	for i := range pts {
 		pts[i] = plotter.XY{X: x.At(i, 0), Y: x.At(i, 1)}
 	}
-	sc, err := plotter.NewScatter(pts)
-	if err != nil {
-		return nil, err
-	}
-	sc.GlyphStyle.Color = col
-	sc.GlyphStyle.Radius = vg.Points(1)
-	sc.GlyphStyle.Shape = draw.CircleGlyph{}
-	return sc, nil
+	return pts
 }

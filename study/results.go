@@ -190,8 +190,8 @@ func (s *Study) writeTiming(w io.Writer, rows []*row) error {
 	return cw.Error()
 }
 
-// writeOutputs writes results.csv, timing.csv, summary.md and the plots from the cells given,
-// every one of them finished.
+// writeOutputs writes results.csv, timing.csv, summary.md, the plots and report.html from the
+// cells given, every one of them finished.
 func (s *Study) writeOutputs(out string, cells []*Cell, logw io.Writer) error {
 	rows, err := s.rows(out, cells)
 	if err != nil {
@@ -216,8 +216,9 @@ func (s *Study) writeOutputs(out string, cells []*Cell, logw io.Writer) error {
 	if err := framework.WriteFileAtomic(filepath.Join(out, "summary.md"), b.Bytes()); err != nil {
 		return err
 	}
-	if err := s.writePlots(out, rows); err != nil {
+	figs, err := s.writePlots(out, rows)
+	if err != nil {
 		fmt.Fprintf(logw, "warning: plots: %v\n", err)
 	}
-	return nil
+	return s.writeReport(out, rows, figs)
 }

@@ -2,59 +2,26 @@ package study
 
 import (
 	"fmt"
-	"github.com/goebm/goebm/eval"
 	"io"
 	"math"
 	"path/filepath"
 	"strings"
 
-	"gonum.org/v1/gonum/stat/distuv"
+	"github.com/goebm/goebm/eval"
+	"github.com/goebm/goebm/report"
 )
 
-// interval is the mean of the finite values and the half-width of its 95% Student-t interval,
-// t₀.₉₇₅,ₙ₋₁·sd/√n (NaN for fewer than two values).
-type interval struct {
-	n        int
-	mean, hw float64
-}
-
-func meanCI(vals []float64) interval {
-	var xs []float64
-	for _, v := range vals {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			xs = append(xs, v)
-		}
-	}
-	iv := interval{n: len(xs), mean: math.NaN(), hw: math.NaN()}
-	if iv.n == 0 {
-		return iv
-	}
-	s := 0.0
-	for _, v := range xs {
-		s += v
-	}
-	iv.mean = s / float64(iv.n)
-	if iv.n < 2 {
-		return iv
-	}
-	ss := 0.0
-	for _, v := range xs {
-		ss += (v - iv.mean) * (v - iv.mean)
-	}
-	sd := math.Sqrt(ss / float64(iv.n-1))
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(iv.n - 1)}.Quantile(0.975)
-	iv.hw = t * sd / math.Sqrt(float64(iv.n))
-	return iv
-}
-
-func (iv interval) String() string {
+// ci formats the mean and 95% t-interval of vals for a table: "mean ± hw", the mean alone
+// for one value, "—" for none.
+func ci(vals []float64) string {
+	iv := report.MeanCI(vals)
 	switch {
-	case iv.n == 0:
+	case iv.N == 0:
 		return "—"
-	case math.IsNaN(iv.hw):
-		return fmt.Sprintf("%.4g", iv.mean)
+	case math.IsNaN(iv.HW):
+		return fmt.Sprintf("%.4g", iv.Mean)
 	}
-	return fmt.Sprintf("%.4g ± %.2g", iv.mean, iv.hw)
+	return fmt.Sprintf("%.4g ± %.2g", iv.Mean, iv.HW)
 }
 
 // point groups the rows of one grid point.
@@ -95,14 +62,42 @@ func (s *Study) writeSummary(w io.Writer, rows []*row) {
 	fmt.Fprintf(w, ".\n\n")
 	fmt.Fprintf(w, "Every metric is lower-is-better, except coverage (of the 95%% Wald intervals) and edge_f1 (of the selected graph). Each entry is the mean across seeds ± the half-width of its 95%% Student-t interval (t₀.₉₇₅,ₙ₋₁·sd/√n; n is the number of seeds with a value).\n\n")
 
-	var head []string
+	head, table := s.summaryTable(rows)
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for _, cells := range table {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	fmt.Fprintf(w, "\n## Compute\n\n")
+	fmt.Fprintf(w, "The last columns are the mean training work per cell from the Evaluator's counts: rows for which E was computed, rows for which ∇ₓE or ∇θE was, and rows of second-order outputs (mixed products, Laplacians, Hessian-vector products). Compare estimators at matched compute by these counts rather than by steps: the work of one step differs from estimator to estimator. Derivatives computed by finite differences (the Evaluator's fallbacks) are named in the last column; they count as the first-order rows they cost. Wall times are in timing.csv.\n")
+	if failed > 0 {
+		fmt.Fprintf(w, "\n## Failures\n\n")
+		for _, r := range rows {
+			if r.status != "ok" {
+				fmt.Fprintf(w, "- cell %d (%s): %s\n", r.cell.Index, s.describe(r.cell), r.err)
+			}
+		}
+	}
+	var errs []string
+	for _, r := range rows {
+		if r.status == "ok" && r.err != "" {
+			errs = append(errs, fmt.Sprintf("- cell %d (%s): %s", r.cell.Index, s.describe(r.cell), r.err))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\n## Metrics not computed\n\n%s\n", strings.Join(errs, "\n"))
+	}
+}
+
+// summaryTable returns the header and rows of the summary: per grid point its labels, the
+// estimator, energy and seeds finished, every headline metric's mean and 95% interval, and
+// the mean training work.
+func (s *Study) summaryTable(rows []*row) (head []string, table [][]string) {
 	for _, ax := range s.Axes {
 		head = append(head, ax.Name)
 	}
 	head = append(head, "estimator", "energy", "seeds")
 	head = append(head, s.mainColumns()...)
 	head = append(head, "steps", "energy rows", "grad rows", "2nd-order rows", "derivatives")
-	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 	for p, group := range s.points(rows) {
 		var cells []string
 		cells = append(cells, s.Points[p]...)
@@ -128,38 +123,20 @@ func (s *Study) writeSummary(w io.Writer, rows []*row) {
 			for _, r := range group {
 				vals = append(vals, r.value(col))
 			}
-			cells = append(cells, meanCI(vals).String())
+			cells = append(cells, ci(vals))
 		}
 		cells = append(cells, count(steps), count(er), count(gr), count(sr), paths)
-		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		table = append(table, cells)
 	}
-	fmt.Fprintf(w, "\n## Compute\n\n")
-	fmt.Fprintf(w, "The last columns are the mean training work per cell from the Evaluator's counts: rows for which E was computed, rows for which ∇ₓE or ∇θE was, and rows of second-order outputs (mixed products, Laplacians, Hessian-vector products). Compare estimators at matched compute by these counts rather than by steps: the work of one step differs from estimator to estimator. Derivatives computed by finite differences (the Evaluator's fallbacks) are named in the last column; they count as the first-order rows they cost. Wall times are in timing.csv.\n")
-	if failed > 0 {
-		fmt.Fprintf(w, "\n## Failures\n\n")
-		for _, r := range rows {
-			if r.status != "ok" {
-				fmt.Fprintf(w, "- cell %d (%s): %s\n", r.cell.Index, s.describe(r.cell), r.err)
-			}
-		}
-	}
-	var errs []string
-	for _, r := range rows {
-		if r.status == "ok" && r.err != "" {
-			errs = append(errs, fmt.Sprintf("- cell %d (%s): %s", r.cell.Index, s.describe(r.cell), r.err))
-		}
-	}
-	if len(errs) > 0 {
-		fmt.Fprintf(w, "\n## Metrics not computed\n\n%s\n", strings.Join(errs, "\n"))
-	}
+	return head, table
 }
 
 func count(v []float64) string {
-	iv := meanCI(v)
-	if iv.n == 0 {
+	iv := report.MeanCI(v)
+	if iv.N == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.4g", iv.mean)
+	return fmt.Sprintf("%.4g", iv.Mean)
 }
 
 func joinUints(s []uint64) string {

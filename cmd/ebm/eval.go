@@ -15,6 +15,7 @@ import (
 
 // evalOptions are the flags of ebm eval.
 type evalOptions struct {
+	html                   bool
 	data, metric, evalFile string
 	sets                   []string
 }
@@ -30,7 +31,8 @@ score-matching loss and the pseudo-likelihood. The [eval] table (quadrature grid
 target, reference parameters) comes from --eval (any run or study file with an [eval] table),
 else the defaults; --set overrides its keys. It prints the metrics as JSON.`,
 		Example: `  ebm eval runs/gauss20 --metric sm_loss,ksd
-  ebm eval runs/ising10 --eval examples/studies/ising10-base.toml`,
+  ebm eval runs/ising10 --eval examples/studies/ising10-base.toml
+  ebm eval runs/ring8 --html`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return runEval(c, args, &o)
 		},
@@ -39,6 +41,7 @@ else the defaults; --set overrides its keys. It prints the metrics as JSON.`,
 	fs.StringVar(&o.data, "data", "", "evaluation data `FILE` (default: [eval] data, else the run's test, valid or training data)")
 	fs.StringVar(&o.metric, "metric", "", "comma-separated `METRICS`: "+strings.Join(eval.Metrics, ", ")+" (default: those that apply to the energy)")
 	fs.StringVar(&o.evalFile, "eval", "", "TOML `FILE` whose [eval] table sets the evaluation (a run or study file)")
+	fs.BoolVar(&o.html, "html", false, "also write RUN_DIR/report.html: the metrics, the learning curve, the learned density of a 2-D model, config.toml and provenance, in one self-contained page (figures also in RUN_DIR/plots as SVG, PDF and PNG)")
 	setFlag(fs, &o.sets, "override an [eval] key with `key=value`, e.g. eval.ais.chains=200 (repeatable)")
 	return c
 }
@@ -93,6 +96,13 @@ func runEval(c *cobra.Command, pos []string, o *evalOptions) error {
 	}{pos[0], sr.Built.Spec.Name, sr.Config.Seed, rep}
 	if err := writeJSON(stdout, out); err != nil {
 		return err
+	}
+	if o.html {
+		path, err := sr.WriteReport(rep, src)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(c.ErrOrStderr(), "wrote %s\n", path)
 	}
 	if len(rep.Errors) > 0 && len(rep.Values) == 0 {
 		return fmt.Errorf("no metric could be computed (see errors above)")

@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
+.PHONY: help build test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -12,12 +12,33 @@ help: ## list the targets
 build: ## build the ebm command into bin/ (pure Go, no cgo needed)
 	$(GO) build $(GOFLAGS) -o $(BIN)/ebm ./cmd/ebm
 
-test: lint ## vet, format check, the whole test suite and a short run of every fuzz target (under 10 minutes on 2 cores)
+test: lint ## vet, format check, the whole test suite, a short run of every fuzz target and test-purego (under 10 minutes on 2 cores)
 	$(GO) test $(GOFLAGS) -timeout $(TESTTIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz-short
+	$(MAKE) --no-print-directory test-purego
+
+# test-purego: the energies' Go twins of their assembly kernels on the other builds and
+# architectures (README: Same results on every machine). On 386 math.FMA runs in software,
+# so the statistical tests below, minutes each there, are left out of the 386 and arm64 runs
+# (and TestBernoulli, a minute under qemu):
+# they run in the amd64 suite, and TestBitsGolden checks that the energies they rest on give
+# the same bits. arm64 runs under qemu-user; GOAMD64=v3 lets the compiler fuse x*y + z.
+SLOW_ON_386 := TestRBMDigits|TestRing8Moments|TestGibbsIsing10Marginals|TestGibbsRBMMarginals|TestLangevinGaussianVariance|TestDSMConvergesGauss20|TestPCDIsingNearerMLEThanCD1|TestCDRBMDigits
+
+test-purego: ## the energies with -tags purego, GOAMD64=v3, GOARCH=386 and GOARCH=arm64 (under qemu-user: apt install qemu-user)
+	$(GO) vet -tags purego ./energy/
+	GOARCH=arm64 $(GO) vet ./energy/
+	$(GO) test $(GOFLAGS) -tags purego -timeout $(TESTTIMEOUT) ./energy/ ./plugins/examples/mlp/
+	@if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo; then \
+	  echo "GOAMD64=v3 $(GO) test -run 'TestBitsGolden|TestGemm|TestKern' ./energy/"; \
+	  GOAMD64=v3 $(GO) test $(GOFLAGS) -run 'TestBitsGolden|TestGemm|TestKern' ./energy/ || exit 1; \
+	else echo "test-purego: this CPU cannot run GOAMD64=v3 binaries (no AVX2/FMA/BMI2): the arm64 run checks fused arithmetic"; fi
+	GOARCH=386 $(GO) test $(GOFLAGS) -skip '$(SLOW_ON_386)' -timeout $(TESTTIMEOUT) ./energy/ ./framework/ ./samplers/ ./trainers/
+	@command -v qemu-aarch64 >/dev/null || { echo "test-purego: qemu-aarch64 not found (Debian: apt-get install qemu-user)"; exit 1; }
+	GOARCH=arm64 $(GO) test $(GOFLAGS) -exec qemu-aarch64 -skip '$(SLOW_ON_386)|TestBernoulli' -timeout $(TESTTIMEOUT) ./energy/
 
 # Fuzz targets as package:Target. Each runs FUZZTIME in `make test` and FUZZLONG in `make fuzz`.
-FUZZ_TARGETS := ./framework:FuzzParseCSV ./framework:FuzzParseParams ./run:FuzzDecode ./plugins/internal/wire:FuzzMatrix ./framework:FuzzRestore ./run:FuzzBuild ./internal/binstate:FuzzReader
+FUZZ_TARGETS := ./energy:FuzzGemm ./framework:FuzzParseCSV ./framework:FuzzParseParams ./run:FuzzDecode ./plugins/internal/wire:FuzzMatrix ./framework:FuzzRestore ./run:FuzzBuild ./internal/binstate:FuzzReader
 FUZZTIME ?= 4s
 FUZZLONG ?= 2m
 

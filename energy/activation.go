@@ -43,18 +43,48 @@ func (a activation) eval(z, h, d1, d2, d3 []float64) {
 
 // sigmoidExp returns sigmoid(z) and e = exp(−|z|), computed without overflow.
 func sigmoidExp(z float64) (s, e float64) {
-	e = math.Exp(-math.Abs(z))
+	e = expOne(-math.Abs(z))
 	if z >= 0 {
 		return 1 / (1 + e), e
 	}
 	return e / (1 + e), e
 }
 
+// tanhOne returns tanh z by the method of the standard library's math.Tanh (Cephes): a
+// rational function for |z| < 0.625, 1 − 2e/(1 + e) with e = exp(−2|z|) above, ±1 beyond
+// 44, with products rounded separately and the package's exponential, so that the result
+// does not depend on the machine.
+func tanhOne(x float64) float64 {
+	z := math.Abs(x)
+	switch {
+	case z > 44:
+		z = 1
+	case z >= 0.625:
+		e := expOne(-2 * z)
+		z = 1 - 2*e/(1+e)
+	default:
+		if x == 0 {
+			return x
+		}
+		s := float64(x * x)
+		p := float64(-9.64399179425052238628e-1*s) - 9.92877231001918586564e1
+		p = float64(p*s) - 1.61468768441708447952e3
+		q := s + 1.12811678491632931402e2
+		q = float64(q*s) + 2.23548839060100448583e3
+		q = float64(q*s) + 4.84406305325125486048e3
+		return x + float64(x*s)*p/q
+	}
+	if x < 0 {
+		z = -z
+	}
+	return z
+}
+
 // tanh: with t = tanh z, σ′ = 1−t², σ″ = −2t(1−t²), σ‴ = (1−t²)(6t²−2).
 func evalTanh(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
-		t := math.Tanh(v)
-		c := 1 - t*t
+		t := tanhOne(v)
+		c := 1 - float64(t*t)
 		if h != nil {
 			h[i] = t
 		}
@@ -65,7 +95,7 @@ func evalTanh(z, h, d1, d2, d3 []float64) {
 			d2[i] = -2 * t * c
 		}
 		if d3 != nil {
-			d3[i] = c * (6*t*t - 2)
+			d3[i] = c * (float64(6*t*t) - 2)
 		}
 	}
 }
@@ -75,19 +105,19 @@ func evalTanh(z, h, d1, d2, d3 []float64) {
 func evalSwish(z, h, d1, d2, d3 []float64) {
 	for i, v := range z {
 		s, _ := sigmoidExp(v)
-		a := s * (1 - s)
+		a := float64(s * (1 - s))
 		if h != nil {
 			h[i] = v * s
 		}
 		if d1 != nil {
-			d1[i] = s + v*a
+			d1[i] = s + float64(v*a)
 		}
-		b := 1 - 2*s
+		b := 1 - float64(2*s)
 		if d2 != nil {
-			d2[i] = a * (2 + v*b)
+			d2[i] = a * (2 + float64(v*b))
 		}
 		if d3 != nil {
-			d3[i] = a * (b*(3+v*b) - 2*v*a)
+			d3[i] = a * (float64(b*(3+float64(v*b))) - float64(2*v*a))
 		}
 	}
 }

@@ -32,29 +32,46 @@ func expEval(x, y []float64) {
 // expGeneric is expEval in Go, operation for operation as expKernel.
 func expGeneric(x, y []float64) {
 	for i, v := range x {
-		nx := -v
-		m := nx
-		if spClamp < nx {
-			m = spClamp
-		}
-		xp := -m
-		t := math.FMA(xp, spLog2e, spMagic)
-		kd := t - spMagic
-		hi := math.FMA(-kd, spLn2Hi, xp)
-		lo := kd * spLn2Lo
-		r := hi - lo
-		tt := r * r
-		p := math.FMA(tt, spP5, spP4)
-		p = math.FMA(tt, p, spP3)
-		p = math.FMA(tt, p, spP2)
-		p = math.FMA(tt, p, spP1)
-		c := math.FMA(-tt, p, r)
-		e := (1 - ((lo - (r*c)/(2-c)) - hi)) * math.Float64frombits((math.Float64bits(t)+1023)<<52)
-		if !(nx < spClamp) && !math.IsNaN(v) {
-			e = 0
-		}
-		y[i] = e
+		y[i] = expOne(v)
 	}
+}
+
+// expOne is expGeneric on one element: exp(v) for v ≤ 709, 0 at and below −708, NaN for NaN.
+func expOne(v float64) float64 {
+	nx := -v
+	m := nx
+	if spClamp < nx {
+		m = spClamp
+	}
+	xp := -m
+	t := math.FMA(xp, spLog2e, spMagic)
+	kd := t - spMagic
+	hi := math.FMA(-kd, spLn2Hi, xp)
+	lo := float64(kd * spLn2Lo)
+	r := hi - lo
+	tt := r * r
+	p := math.FMA(tt, spP5, spP4)
+	p = math.FMA(tt, p, spP3)
+	p = math.FMA(tt, p, spP2)
+	p = math.FMA(tt, p, spP1)
+	c := math.FMA(-tt, p, r)
+	e := float64((1 - ((lo - float64(r*c)/(2-c)) - hi)) * math.Float64frombits((math.Float64bits(t)+1023)<<52))
+	if !(nx < spClamp) && !math.IsNaN(v) {
+		e = 0
+	}
+	return e
+}
+
+// expScalar returns exp(v) for any v: expOne's bits for v ≤ 709, and above, where expOne's
+// 2^k would overflow, the square of exp(v/2) (+Inf from 709.79 on). Every energy that needs
+// an exponential outside the vectorised passes uses it, so that the result does not depend
+// on the machine (math.Exp uses FMA where the CPU has it).
+func expScalar(v float64) float64 {
+	if v > 709 {
+		h := expOne(v * 0.5)
+		return float64(h * h)
+	}
+	return expOne(v)
 }
 
 // logEval writes log(x[i]) into y[i] for positive normal x[i] (NaN stays NaN), with the AVX2/FMA
@@ -87,31 +104,37 @@ func logEval(x, y []float64) {
 // (√2/2, √2], log m = 2·atanh(q), q = (m − 1)/(m + 1), by the series of softplus.go.
 func logGeneric(x, y []float64) {
 	for i, v := range x {
-		if math.IsNaN(v) {
-			y[i] = v
-			continue
-		}
-		b := math.Float64bits(v)
-		e := b >> 52
-		m := math.Float64frombits(b&(1<<52-1) | math.Float64bits(1))
-		if m > math.Sqrt2 {
-			m *= 0.5
-			e++
-		}
-		k := (math.Float64frombits(e|0x4330000000000000) - 0x1p52) - 1023
-		f := m - 1
-		q := f / (2 + f)
-		zz := q * q
-		z2 := zz * zz
-		z4 := z2 * z2
-		z8 := z4 * z4
-		c := &spSeries
-		p0 := math.FMA(z2, math.FMA(zz, c[3], c[2]), math.FMA(zz, c[1], c[0]))
-		p1 := math.FMA(z2, math.FMA(zz, c[7], c[6]), math.FMA(zz, c[5], c[4]))
-		p2 := math.FMA(z2, math.FMA(zz, c[11], c[10]), math.FMA(zz, c[9], c[8]))
-		p3 := math.FMA(z2, math.FMA(zz, c[15], c[14]), math.FMA(zz, c[13], c[12]))
-		r := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
-		l := math.FMA(zz, r, 1) * (q + q)
-		y[i] = math.FMA(k, spLn2Hi, math.FMA(k, spLn2Lo, l))
+		y[i] = logOne(v)
 	}
+}
+
+// logOne is logGeneric on one element: log v for positive normal v, NaN for NaN. Every energy
+// that needs a logarithm outside the vectorised passes uses it, so that the result does not
+// depend on the machine.
+func logOne(v float64) float64 {
+	if math.IsNaN(v) {
+		return v
+	}
+	b := math.Float64bits(v)
+	e := b >> 52
+	m := math.Float64frombits(b&(1<<52-1) | math.Float64bits(1))
+	if m > math.Sqrt2 {
+		m = float64(m * 0.5)
+		e++
+	}
+	k := (math.Float64frombits(e|0x4330000000000000) - 0x1p52) - 1023
+	f := m - 1
+	q := f / (2 + f)
+	zz := q * q
+	z2 := zz * zz
+	z4 := z2 * z2
+	z8 := z4 * z4
+	c := &spSeries
+	p0 := math.FMA(z2, math.FMA(zz, c[3], c[2]), math.FMA(zz, c[1], c[0]))
+	p1 := math.FMA(z2, math.FMA(zz, c[7], c[6]), math.FMA(zz, c[5], c[4]))
+	p2 := math.FMA(z2, math.FMA(zz, c[11], c[10]), math.FMA(zz, c[9], c[8]))
+	p3 := math.FMA(z2, math.FMA(zz, c[15], c[14]), math.FMA(zz, c[13], c[12]))
+	r := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
+	l := math.FMA(zz, r, 1) * (q + q)
+	return math.FMA(k, spLn2Hi, math.FMA(k, spLn2Lo, l))
 }

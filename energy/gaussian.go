@@ -128,7 +128,7 @@ func (g *Gaussian) Evaluate(req *framework.Request, res *framework.Result) error
 			if o.Has(framework.OutEnergy) {
 				e := 0.0
 				for k, xk := range x {
-					e += xk * (0.5*y[k] - b[k])
+					e += float64(xk * (float64(0.5*y[k]) - b[k]))
 				}
 				res.Energy[i] = e
 			}
@@ -227,7 +227,7 @@ func mixedDirections(dst []float64, req *framework.Request, g []float64, d int) 
 		}
 		if c != 0 {
 			for k, v := range g[i*d : (i+1)*d] {
-				u[k] += c * v
+				u[k] += float64(c * v)
 			}
 		}
 	}
@@ -256,30 +256,30 @@ func (g *Gaussian) evalDiag(req *framework.Request, res *framework.Result, n int
 		if o.Has(framework.OutEnergy) {
 			e := 0.0
 			for k, xk := range x {
-				e += xk * (0.5*w[k]*xk - b[k])
+				e += float64(xk * (float64(0.5*w[k]*xk) - b[k]))
 			}
 			res.Energy[i] = e
 		}
 		if o.Has(framework.OutGradX) {
 			gx := res.GradX.RawRowView(i)
 			for k, xk := range x {
-				gx[k] = w[k]*xk - b[k]
+				gx[k] = float64(w[k]*xk) - b[k]
 			}
 		}
 		if o.Has(framework.OutParamVJP) {
 			wi := weightOf(req.Weights, i)
 			for k, xk := range x {
-				res.ParamVJP[k] += 0.5 * wi * xk * xk
-				res.ParamVJP[d+k] -= wi * xk
+				res.ParamVJP[k] += float64(0.5 * wi * xk * xk)
+				res.ParamVJP[d+k] -= float64(wi * xk)
 			}
 		}
 		if o.Has(framework.OutMixed) {
 			for k, xk := range x {
-				u := req.MixedSelf * (w[k]*xk - b[k])
+				u := float64(req.MixedSelf * (float64(w[k]*xk) - b[k]))
 				if req.U != nil {
 					u += req.U.At(i, k)
 				}
-				res.Mixed[k] += u * xk
+				res.Mixed[k] += float64(u * xk)
 				res.Mixed[d+k] -= u
 			}
 		}
@@ -313,8 +313,8 @@ func (g *Gaussian) Statistics(x []float64, jac *mat.Dense, lap []float64) {
 		for k := 0; k < d; k++ {
 			for l := 0; l < d; l++ {
 				r := k*d + l
-				jac.Set(r, k, jac.At(r, k)+0.5*x[l])
-				jac.Set(r, l, jac.At(r, l)+0.5*x[k])
+				jac.Set(r, k, jac.At(r, k)+float64(0.5*x[l]))
+				jac.Set(r, l, jac.At(r, l)+float64(0.5*x[k]))
 			}
 			lap[k*d+k] = 1
 		}

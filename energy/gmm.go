@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	"gonum.org/v1/gonum/floats"
-
 	"github.com/goebm/goebm/internal/numeric"
 
 	"gonum.org/v1/gonum/mat"
@@ -70,16 +68,32 @@ func Ring8() *GMM {
 	return g
 }
 
+// ln2Pi is log 2π (the float64 that math.Log(2*math.Pi) returns).
+const ln2Pi = 1.8378770664093453
+
 // Ring8Params returns θ of the ring8 mixture for a GMM with d = 2, K = 8.
 func Ring8Params() []float64 {
 	theta := make([]float64, 8+16+8)
-	for k := 0; k < 8; k++ {
-		a := float64(k) * math.Pi / 4
-		theta[8+2*k] = 2 * math.Cos(a)
-		theta[8+2*k+1] = 2 * math.Sin(a)
-		theta[24+k] = math.Log(0.25)
+	for k, c := range ring8Centres {
+		theta[8+2*k], theta[8+2*k+1] = c[0], c[1]
+		theta[24+k] = -2 * math.Ln2 // log 0.25
 	}
 	return theta
+}
+
+// ring8Centres holds 2(cos kπ/4, sin kπ/4) as float64(2·math.Cos(k·π/4)) and the same with
+// math.Sin evaluate on amd64, written out so that the target does not depend on the machine
+// (the trigonometric functions of the standard library may differ in the last bit between
+// architectures).
+var ring8Centres = [8][2]float64{
+	{2, 0},
+	{1.4142135623730951, 1.414213562373095},
+	{1.2246467991473515e-16, 2},
+	{-1.414213562373095, 1.4142135623730951},
+	{-2, 2.449293598294703e-16},
+	{-1.4142135623730954, -1.414213562373095},
+	{-3.6739403974420544e-16, -2},
+	{1.414213562373095, -1.4142135623730954},
 }
 
 // Spec describes the energy.
@@ -138,7 +152,7 @@ func (g *GMM) Sample(theta []float64, n int, rng *rand.Rand) (*mat.Dense, error)
 	m := slices.Max(logits)
 	t := 0.0
 	for k, l := range logits {
-		t += math.Exp(l - m)
+		t += expScalar(l - m)
 		cum[k] = t
 	}
 	x := mat.NewDense(n, g.d, nil)
@@ -148,10 +162,10 @@ func (g *GMM) Sample(theta []float64, n int, rng *rand.Rand) (*mat.Dense, error)
 		for k < g.k-1 && u >= cum[k] {
 			k++
 		}
-		s := math.Exp(logScales[k])
+		s := expScalar(logScales[k])
 		row := x.RawRowView(i)
 		for j := range row {
-			row[j] = means[k*g.d+j] + s*rng.NormFloat64()
+			row[j] = means[k*g.d+j] + float64(s*rng.NormFloat64())
 		}
 	}
 	return x, nil
@@ -177,14 +191,14 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 	ws.logPi, ws.l, ws.inv, ws.cst = numeric.Resize(ws.logPi, K), numeric.Resize(ws.l, K), numeric.Resize(ws.inv, K), numeric.Resize(ws.cst, K)
 	ws.g, ws.u, ws.gbar = numeric.Resize(ws.g, K*d), numeric.Resize(ws.u, d), numeric.Resize(ws.gbar, d)
 	logits, means, logScales := g.blocks(req.Theta)
-	lse := floats.LogSumExp(logits)
+	lse := logSumExpOf(logits)
 	o := req.Outputs
 	fd := float64(d)
-	c0 := 0.5 * fd * math.Log(2*math.Pi)
+	c0 := float64(fd * (0.5 * ln2Pi))
 	for k, l := range logits {
 		ws.logPi[k] = l - lse
-		ws.inv[k] = math.Exp(-2 * logScales[k])
-		ws.cst[k] = ws.logPi[k] - fd*logScales[k] - c0
+		ws.inv[k] = expScalar(-2 * logScales[k])
+		ws.cst[k] = ws.logPi[k] - float64(fd*logScales[k]) - c0
 	}
 	if d == 2 && o&^(framework.OutEnergy|framework.OutGradX) == 0 {
 		g.evalPlane(ws, req, res, means, n)
@@ -207,11 +221,11 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 			sq := 0.0
 			for j, xj := range x {
 				diff := xj - mu[j]
-				sq += diff * diff
+				sq += float64(diff * diff)
 				gk[j] = diff * inv
 			}
 			drow[k] = sq
-			l := ws.cst[k] - 0.5*sq*inv
+			l := ws.cst[k] - float64(0.5*sq*inv)
 			lrow[k] = l
 			if l > mx {
 				mx = l
@@ -237,7 +251,7 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 			r[k] *= inv
 		}
 		if o.Has(framework.OutEnergy) && !math.IsInf(ws.lz[i], -1) {
-			ws.lz[i] += math.Log(t)
+			ws.lz[i] += logOne(t)
 		}
 	}
 	if o&^(framework.OutEnergy|framework.OutGradX) == 0 {
@@ -252,7 +266,7 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 				clear(gx)
 				for k, rk := range r {
 					for j, v := range gm[k*d : (k+1)*d] {
-						gx[j] += rk * v
+						gx[j] += float64(rk * v)
 					}
 				}
 			}
@@ -266,7 +280,7 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 		clear(ws.gbar)
 		for k, rk := range ws.r {
 			for j, v := range ws.g[k*d : (k+1)*d] {
-				ws.gbar[j] += rk * v
+				ws.gbar[j] += float64(rk * v)
 			}
 		}
 		if o.Has(framework.OutEnergy) {
@@ -286,7 +300,7 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 				clear(u)
 			}
 			for j := range u {
-				u[j] += req.MixedSelf * ws.gbar[j]
+				u[j] += float64(req.MixedSelf * ws.gbar[j])
 			}
 			g.mixedRow(ws, res.Mixed)
 		}
@@ -294,7 +308,7 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 			lap := dot(ws.gbar, ws.gbar)
 			for k := 0; k < K; k++ {
 				gk := ws.g[k*d : (k+1)*d]
-				lap += ws.r[k] * (fd*ws.inv[k] - dot(gk, gk))
+				lap += float64(ws.r[k] * (float64(fd*ws.inv[k]) - dot(gk, gk)))
 			}
 			if o.Has(framework.OutLaplacian) {
 				res.Laplacian[i] = lap
@@ -307,13 +321,13 @@ func (g *GMM) Evaluate(req *framework.Request, res *framework.Result) error {
 			v, h := req.V.RawRowView(i), res.HVP.RawRowView(i)
 			gv := dot(ws.gbar, v)
 			for j := range h {
-				h[j] = ws.gbar[j] * gv
+				h[j] = float64(ws.gbar[j] * gv)
 			}
 			for k := 0; k < K; k++ {
 				gk := ws.g[k*d : (k+1)*d]
 				a := dot(gk, v)
 				for j := range h {
-					h[j] += ws.r[k] * (v[j]*ws.inv[k] - gk[j]*a)
+					h[j] += float64(ws.r[k] * (float64(v[j]*ws.inv[k]) - float64(gk[j]*a)))
 				}
 			}
 		}
@@ -364,11 +378,11 @@ func (g *GMM) paramRow(ws *gmmWork, dst []float64, w float64) {
 	dl, dm, ds := g.blocks(dst)
 	for k := 0; k < K; k++ {
 		r := ws.r[k]
-		dl[k] += w * (math.Exp(ws.logPi[k]) - r)
+		dl[k] += float64(w * (expScalar(ws.logPi[k]) - r))
 		for j, v := range ws.g[k*d : (k+1)*d] {
-			dm[k*d+j] -= w * r * v
+			dm[k*d+j] -= float64(w * r * v)
 		}
-		ds[k] -= w * r * (ws.dist2[k]*ws.inv[k] - float64(d))
+		ds[k] -= float64(w * r * (float64(ws.dist2[k]*ws.inv[k]) - float64(d)))
 	}
 }
 
@@ -381,12 +395,12 @@ func (g *GMM) mixedRow(ws *gmmWork, dst []float64) {
 		gk := ws.g[k*d : (k+1)*d]
 		r := ws.r[k]
 		a := dot(ws.u, gk)
-		rho := r * (a - q)
+		rho := float64(r * (a - q))
 		dl[k] += rho
 		for j, v := range gk {
-			dm[k*d+j] += rho*v - r*ws.u[j]*ws.inv[k]
+			dm[k*d+j] += float64(rho*v) - float64(r*ws.u[j]*ws.inv[k])
 		}
-		ds[k] += rho*(ws.dist2[k]*ws.inv[k]-float64(d)) - 2*r*a
+		ds[k] += float64(rho*(float64(ws.dist2[k]*ws.inv[k])-float64(d))) - float64(2*r*a)
 	}
 }
 
@@ -398,27 +412,44 @@ func (g *GMM) lapRow(ws *gmmWork, dst []float64, v float64) {
 	betaBar := 0.0
 	for k := 0; k < K; k++ {
 		gk := ws.g[k*d : (k+1)*d]
-		beta := fd*ws.inv[k] - dot(gk, gk) + 2*dot(ws.gbar, gk)
+		beta := float64(fd*ws.inv[k]) - dot(gk, gk) + float64(2*dot(ws.gbar, gk))
 		ws.l[k] = beta // ℓ is no longer needed for this row
-		betaBar += ws.r[k] * beta
+		betaBar += float64(ws.r[k] * beta)
 	}
 	for k := 0; k < K; k++ {
 		gk := ws.g[k*d : (k+1)*d]
 		r := ws.r[k]
 		tau := r * (ws.l[k] - betaBar)
-		dl[k] += v * tau
+		dl[k] += float64(v * tau)
 		for j, gv := range gk {
-			dm[k*d+j] += v * (tau*gv + 2*r*(gv-ws.gbar[j])*ws.inv[k])
+			dm[k*d+j] += float64(v * (float64(tau*gv) + float64(2*r*(gv-ws.gbar[j])*ws.inv[k])))
 		}
 		gg, gb := dot(gk, gk), dot(ws.gbar, gk)
-		ds[k] += v * (tau*(ws.dist2[k]*ws.inv[k]-fd) + r*(-2*fd*ws.inv[k]+4*gg-4*gb))
+		ds[k] += float64(v * (float64(tau*(float64(ws.dist2[k]*ws.inv[k])-fd)) + float64(r*(float64(-2*fd*ws.inv[k])+float64(4*gg)-float64(4*gb)))))
 	}
 }
 
 func dot(a, b []float64) float64 {
 	s := 0.0
 	for i, v := range a {
-		s += v * b[i]
+		s += float64(v * b[i])
 	}
 	return s
+}
+
+// logSumExpOf returns log Σ exp(sᵢ) without overflow, with the package's exp and log: gonum's
+// floats.LogSumExp calls math.Exp and math.Log, whose last bit may depend on the machine.
+func logSumExpOf(s []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range s {
+		m = math.Max(m, v)
+	}
+	if math.IsInf(m, -1) {
+		return m
+	}
+	t := 0.0
+	for _, v := range s {
+		t += expScalar(v - m)
+	}
+	return m + logOne(t)
 }

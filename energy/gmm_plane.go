@@ -53,7 +53,6 @@ func gmmPlaneGeneric(x []float64, k int, par, g, mx, t []float64) {
 		lb = make([]float64, 0, k)
 	}
 	lb = lb[:k]
-	e := make([]float64, 1)
 	for i := 0; i < len(x)/2; i++ {
 		x0, x1 := x[2*i], x[2*i+1]
 		m := math.Inf(-1)
@@ -69,11 +68,11 @@ func gmmPlaneGeneric(x []float64, k int, par, g, mx, t []float64) {
 		var tt, s0, s1 float64
 		for c := 0; c < k; c++ {
 			p := par[5*c : 5*c+5]
-			expGeneric([]float64{lb[c] - m}, e)
-			tt += e[0]
+			e := expOne(lb[c] - m)
+			tt += e
 			g0, g1 := (x0-p[0])*p[4], (x1-p[1])*p[4]
-			s0 = math.FMA(e[0], g0, s0)
-			s1 = math.FMA(e[0], g1, s1)
+			s0 = math.FMA(e, g0, s0)
+			s1 = math.FMA(e, g1, s1)
 		}
 		g[2*i], g[2*i+1] = s0/tt, s1/tt
 		mx[i], t[i] = m, tt

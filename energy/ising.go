@@ -142,7 +142,7 @@ func (e *Ising) Evaluate(req *framework.Request, res *framework.Result) error {
 			if o.Has(framework.OutEnergy) {
 				en := 0.0
 				for k, sk := range s {
-					en -= sk * (h[k] + 0.5*y[k])
+					en -= float64(sk * (h[k] + float64(0.5*y[k])))
 				}
 				res.Energy[i] = en
 			}

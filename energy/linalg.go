@@ -19,28 +19,14 @@ func general(rows, cols int, s []float64) blas64.General {
 // rawOf returns the raw matrix of m (which may be a view with a stride larger than its width).
 func rawOf(m *mat.Dense) blas64.General { return m.RawMatrix() }
 
-// Tile sizes of gemm. gonum's native Dgemm goes parallel (spawning goroutines, which
-// allocate) as soon as C spans 4 blocks of 64×64; energies are already evaluated on several
-// chunks at once, so gemm cuts C into tiles of at most 3 such blocks, each multiplied
-// serially. A serial product sums over the inner dimension in order, so the result for a row
-// of C does not depend on the number of rows.
-const (
-	tileSmall = 64
-	tileLarge = 3 * 64
-)
-
-// smallDim is the inner or outer dimension at or below which gemm multiplies with plain
-// loops when the CPU has no AVX2/FMA: a BLAS kernel of dot products or axpys of length 2
-// spends its time in calls.
-const smallDim = 4
-
-// gemm computes C = alpha·op(A)·op(B) + beta·C. With AVX2/FMA it uses the assembly kernels:
-// kern4x8 by 4×8 tiles of C when C has at least 8 columns (any inner dimension, down to the
-// input width 2 of an MLP's first layer), kdot4 (dot products along the inner dimension)
-// when C is narrower and A is not transposed (∇ₓE = G·W₁, the top layer h·W_Lᵀ), and kern4x8
-// on the transposed product Cᵀ = op(B)ᵀ·A when C is narrow and A transposed (the weight
-// gradient of the first layer). Without them: plain loops when the inner dimension or the
-// width of C is at most smallDim, and otherwise blas64.Gemm tile by tile (see tileLarge).
+// gemm computes C = alpha·op(A)·op(B) + beta·C by one of three algorithms, chosen by the
+// shape of C alone: gemmFMA (mr×8 tiles of the micro-kernel) when C has at least 8 columns, or
+// when A is transposed and C has fewer than 8 rows; gemmDot (dot products along the inner
+// dimension: ∇ₓE = G·W₁, the top layer h·W_Lᵀ) when C is narrower and A is not transposed; and
+// gemmFMATransposed (the micro-kernel on Cᵀ = op(B)ᵀ·A: the weight gradient of the first
+// layer) otherwise. Every kernel has an assembly version (AVX2/FMA, used where the CPU has
+// them) and a Go twin (kernels.go) that performs the same fused multiply-adds in the same
+// order, so the result does not depend on the machine, bit for bit.
 //
 // In every path an element of C depends only on its row of op(A) and its column of op(B),
 // and the path depends on the shape of C through its width only, so a row's result does not
@@ -54,52 +40,13 @@ func gemm(tA, tB blas.Transpose, alpha float64, a, b blas64.General, beta float6
 		k = a.Rows
 	}
 	ta, tb := tA != blas.NoTrans, tB != blas.NoTrans
-	if haveFMA {
-		switch {
-		case c.Cols >= 8 || (ta && c.Rows < 8):
-			gemmFMA(ta, tb, alpha, a, b, beta, c, k)
-		case !ta:
-			gemmDot(tb, alpha, a, b, beta, c, k)
-		default:
-			gemmFMATransposed(tb, alpha, a, b, beta, c, k)
-		}
-		return
-	}
-	if k <= smallDim || c.Cols <= smallDim {
-		gemmSmall(ta, tb, alpha, a, b, beta, c, k)
-		return
-	}
-	mt, nt := tileLarge, tileSmall
-	if c.Cols > tileSmall {
-		mt, nt = tileSmall, tileLarge
-	}
-	if c.Rows <= mt && c.Cols <= nt {
-		blas64.Gemm(tA, tB, alpha, a, b, beta, c)
-		return
-	}
-	for i0 := 0; i0 < c.Rows; i0 += mt {
-		i1 := min(i0+mt, c.Rows)
-		as := a
-		if tA == blas.NoTrans {
-			as.Rows = i1 - i0
-			as.Data = a.Data[i0*a.Stride:]
-		} else {
-			as.Cols = i1 - i0
-			as.Data = a.Data[i0:]
-		}
-		for j0 := 0; j0 < c.Cols; j0 += nt {
-			j1 := min(j0+nt, c.Cols)
-			bs := b
-			if tB == blas.NoTrans {
-				bs.Cols = j1 - j0
-				bs.Data = b.Data[j0:]
-			} else {
-				bs.Rows = j1 - j0
-				bs.Data = b.Data[j0*b.Stride:]
-			}
-			cs := blas64.General{Rows: i1 - i0, Cols: j1 - j0, Stride: c.Stride, Data: c.Data[i0*c.Stride+j0:]}
-			blas64.Gemm(tA, tB, alpha, as, bs, beta, cs)
-		}
+	switch {
+	case c.Cols >= 8 || (ta && c.Rows < 8):
+		gemmFMA(ta, tb, alpha, a, b, beta, c, k)
+	case !ta:
+		gemmDot(tb, alpha, a, b, beta, c, k)
+	default:
+		gemmFMATransposed(tb, alpha, a, b, beta, c, k)
 	}
 }
 
@@ -155,7 +102,7 @@ func gemmDot(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64
 		for j := 0; j < n; j++ {
 			col := bt[j*ldt : j*ldt+k]
 			if rows == 4 && k4 > 0 {
-				kdot4(k4, &a.Data[i*a.Stride], a.Stride, &col[0], &s[0])
+				kdot(k4, a.Data[i*a.Stride:], a.Stride, col, &s)
 			}
 			for r := 0; r < rows; r++ {
 				row := a.Data[(i+r)*a.Stride : (i+r)*a.Stride+k]
@@ -169,26 +116,13 @@ func gemmDot(tb bool, alpha float64, a, b blas64.General, beta float64, c blas64
 					acc = math.FMA(row[l], col[l], acc)
 				}
 				if over {
-					c.Data[(i+r)*c.Stride+j] = alpha * acc
+					c.Data[(i+r)*c.Stride+j] = float64(alpha * acc)
 				} else {
 					c.Data[(i+r)*c.Stride+j] += float64(alpha * acc) // rounded before the sum, as kern4x8
 				}
 			}
 		}
 	}
-}
-
-// dotLanes is kdot4's arithmetic for one row: four lane sums with fused multiply-adds in
-// order, then (lane0 + lane2) + (lane1 + lane3). len(x) is a multiple of 4.
-func dotLanes(x, y []float64) float64 {
-	var l0, l1, l2, l3 float64
-	for i := 0; i+3 < len(x); i += 4 {
-		l0 = math.FMA(x[i], y[i], l0)
-		l1 = math.FMA(x[i+1], y[i+1], l1)
-		l2 = math.FMA(x[i+2], y[i+2], l2)
-		l3 = math.FMA(x[i+3], y[i+3], l3)
-	}
-	return (l0 + l2) + (l1 + l3)
 }
 
 // gemmFMATransposed is gemm for C = alpha·Aᵀ·op(B) + beta·C with fewer than 8 columns: it
@@ -229,41 +163,6 @@ func gemmFMATransposed(tb bool, alpha float64, a, b blas64.General, beta float64
 				crow[j] = ct[j*m+i]
 			} else {
 				crow[j] += ct[j*m+i]
-			}
-		}
-	}
-}
-
-// gemmSmall is gemm by plain loops, summing over the inner dimension in order.
-func gemmSmall(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c blas64.General, k int) {
-	// A(i,l) = a[i*ars + l*acs], B(l,j) = b[l*brs + j*bcs]
-	ars, acs := a.Stride, 1
-	if ta {
-		ars, acs = 1, a.Stride
-	}
-	brs, bcs := b.Stride, 1
-	if tb {
-		brs, bcs = 1, b.Stride
-	}
-	for i := 0; i < c.Rows; i++ {
-		crow := c.Data[i*c.Stride : i*c.Stride+c.Cols]
-		ai := a.Data[i*ars:]
-		for j := range crow {
-			bj := b.Data[j*bcs:]
-			s := 0.0
-			if acs == 1 && brs == 1 {
-				for l, av := range ai[:k] {
-					s += av * bj[l]
-				}
-			} else {
-				for l := 0; l < k; l++ {
-					s += ai[l*acs] * bj[l*brs]
-				}
-			}
-			if beta == 0 {
-				crow[j] = alpha * s
-			} else {
-				crow[j] = beta*crow[j] + alpha*s
 			}
 		}
 	}
@@ -339,11 +238,11 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 			copy(row, b.Data[l*b.Stride+n8:l*b.Stride+n])
 		}
 	}
-	panel := func(j int) (*float64, int) {
+	panel := func(j int) ([]float64, int) {
 		if packed {
-			return &pan[(j/8)*8*k], 8
+			return pan[(j/8)*8*k:], 8
 		}
-		return &b.Data[j], b.Stride
+		return b.Data[j:], b.Stride
 	}
 	ars, acs := a.Stride, 1
 	if ta {
@@ -352,14 +251,14 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 	var tile [32]float64
 	// edge runs kern4x8 on a 4×8 tile of C held in tile: rows i0…i0+mr−1 and columns
 	// j0…j0+nr−1 of C are copied in (the rest zero), updated and copied back.
-	edge := func(ap *float64, ars, acs int, bp *float64, ldb, i0, mr, j0, nr int) {
+	edge := func(ap []float64, ars, acs int, bp []float64, ldb, i0, mr, j0, nr int) {
 		if over == 0 {
 			tile = [32]float64{}
 			for r := 0; r < mr; r++ {
 				copy(tile[r*8:r*8+nr], c.Data[(i0+r)*c.Stride+j0:])
 			}
 		}
-		kern4x8(k, ap, ars, acs, bp, ldb, &tile[0], 8, alpha, over)
+		kern(4, k, ap, ars, acs, bp, ldb, tile[:], 8, alpha, over)
 		for r := 0; r < mr; r++ {
 			copy(c.Data[(i0+r)*c.Stride+j0:(i0+r)*c.Stride+j0+nr], tile[r*8:r*8+nr])
 		}
@@ -384,31 +283,31 @@ func gemmFMA(ta, tb bool, alpha float64, a, b blas64.General, beta float64, c bl
 		for ; i+6 <= m; i += 6 {
 			for j := 0; j < n8; j += 8 {
 				bj, ldb := panel(j)
-				kern6x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha, over)
+				kern(6, k, a.Data[i*ars:], ars, acs, bj, ldb, c.Data[i*c.Stride+j:], c.Stride, alpha, over)
 			}
 		}
 		for ; i+4 <= m; i += 4 {
 			for j := 0; j < n8; j += 8 {
 				bj, ldb := panel(j)
-				kern4x8(k, &a.Data[i*ars], ars, acs, bj, ldb, &c.Data[i*c.Stride+j], c.Stride, alpha, over)
+				kern(4, k, a.Data[i*ars:], ars, acs, bj, ldb, c.Data[i*c.Stride+j:], c.Stride, alpha, over)
 			}
 		}
 		if i < m {
 			pack(i)
 			for j := 0; j < n8; j += 8 {
 				bj, ldb := panel(j)
-				edge(&ap[0], k, 1, bj, ldb, i, m-i, j, 8)
+				edge(ap, k, 1, bj, ldb, i, m-i, j, 8)
 			}
 		}
 	}
 	// The last n − n8 columns: four rows at a time, then the last rows padded.
 	if n8 < n {
 		for i = 0; i+4 <= m; i += 4 {
-			edge(&a.Data[i*ars], ars, acs, &bp[0], 8, i, 4, n8, n-n8)
+			edge(a.Data[i*ars:], ars, acs, bp, 8, i, 4, n8, n-n8)
 		}
 		if i < m {
 			pack(i)
-			edge(&ap[0], k, 1, &bp[0], 8, i, m-i, n8, n-n8)
+			edge(ap, k, 1, bp, 8, i, m-i, n8, n-n8)
 		}
 	}
 }
@@ -433,7 +332,7 @@ func packPanels(pan []float64, b blas64.General, tb bool, n, k int) {
 		for j0 := 0; j0 < 8; j0 += 4 {
 			rows := min(4, w-j0)
 			if rows == 4 && k4 > 0 {
-				transpose4(k4/4, &b.Data[(8*p+j0)*b.Stride], b.Stride, &dst[j0], 8)
+				transpose(k4/4, b.Data[(8*p+j0)*b.Stride:], b.Stride, dst[j0:], 8)
 			}
 			for jj := j0; jj < j0+4; jj++ {
 				lo := k4
@@ -461,11 +360,12 @@ func weightOf(w []float64, i int) float64 {
 }
 
 // GemmKernel names the matrix-product kernel that the built-in energies use on this machine.
+// Both compute the same bits.
 func GemmKernel() string {
 	if haveFMA {
 		return "goebm AVX2/FMA assembly (6×8 and 4×8 tiles, 4-row dot products)"
 	}
-	return "gonum native blas64, tiled"
+	return "goebm Go twins of the assembly (math.FMA)"
 }
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with the kernels of the built-in energies (see

@@ -104,7 +104,7 @@ func (m *MLP) InitParams(dst []float64, rng *rand.Rand) error {
 	for l := 1; l < len(m.sizes); l++ {
 		bound := 1 / math.Sqrt(float64(m.sizes[l-1]))
 		for i := m.offW[l]; i < m.offB[l]+m.sizes[l]; i++ {
-			dst[i] = bound * (2*rng.Float64() - 1)
+			dst[i] = bound * (float64(2*rng.Float64()) - 1)
 		}
 	}
 	return nil

@@ -51,7 +51,7 @@ func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 		gemm(blas.NoTrans, blas.NoTrans, 1, general(n, up.out, up.zbar), up.W, 0, general(n, ly.out, ly.hbar))
 		hbar := ly.hbar[:k]
 		for i, v := range zt {
-			zbar[i] = gh[i]*d2[i]*v + d1[i]*hbar[i]
+			zbar[i] = float64(gh[i]*d2[i]*v) + float64(d1[i]*hbar[i])
 		}
 	}
 }
@@ -74,7 +74,7 @@ func (m *MLP) mixed(ws *mlpWork, req *framework.Request, n int, gx blas64.Genera
 		}
 		if c := req.MixedSelf; c != 0 {
 			for k, v := range gx.Data[i*gx.Stride : i*gx.Stride+d] {
-				u[k] += c * v
+				u[k] += float64(c * v)
 			}
 		}
 	}
@@ -126,7 +126,7 @@ func (m *MLP) laplacian(ws *mlpWork, n int) {
 				row := ly.W.Data[a*ly.W.Stride : a*ly.W.Stride+d]
 				sq := 0.0
 				for _, w := range row {
-					sq += w * w
+					sq += float64(w * w)
 				}
 				ly.q[a] = sq
 			}
@@ -159,13 +159,13 @@ func (m *MLP) laplacian(ws *mlpWork, n int) {
 				r := (i*d + kk) * s
 				j, jh := ly.j[r:r+s], ly.jh[r:r+s]
 				for a, v := range j {
-					q[a] += v * v
+					q[a] += float64(v * v)
 					jh[a] = d1[a] * v
 				}
 			}
 			lh, sl := ly.lh[i*s:(i+1)*s], ly.s[i*s:(i+1)*s]
 			for a := range lh {
-				lh[a] = d2[a]*q[a] + d1[a]*sl[a]
+				lh[a] = float64(d2[a]*q[a]) + float64(d1[a]*sl[a])
 			}
 		}
 	}
@@ -231,12 +231,12 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 			}
 			for a := range zb {
 				if l == 1 {
-					zb[a] = lhb[a] * d3[a] * q[a]
+					zb[a] = float64(lhb[a] * d3[a] * q[a])
 				} else {
-					zb[a] = lhb[a] * (d3[a]*q[a] + d2[a]*sl[a])
+					zb[a] = float64(lhb[a] * (float64(d3[a]*q[a]) + float64(d2[a]*sl[a])))
 				}
 				if !first {
-					zb[a] += d1[a] * hb[a]
+					zb[a] += float64(d1[a] * hb[a])
 				}
 			}
 			if l > 1 {
@@ -262,10 +262,10 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 					} else {
 						j = jr[a]
 					}
-					jb[a] = 2 * lhb[a] * d2[a] * j
+					jb[a] = float64(2 * lhb[a] * d2[a] * j)
 					if !first {
-						jb[a] += d1[a] * jhb[a]
-						zb[a] += d2[a] * jhb[a] * j
+						jb[a] += float64(d1[a] * jhb[a])
+						zb[a] += float64(d2[a] * jhb[a] * j)
 					}
 				}
 			}

@@ -143,7 +143,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 				en -= v
 			}
 			for kk, v := range X.Data[i*X.Stride : i*X.Stride+D] {
-				en -= b[kk] * v
+				en -= float64(b[kk] * v)
 			}
 			res.Energy[i] = en
 		}
@@ -187,7 +187,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		for i := 0; i < n; i++ {
 			wi := weightOf(req.Weights, i)
 			for kk, v := range X.Data[i*X.Stride : i*X.Stride+D] {
-				pb[kk] -= wi * v
+				pb[kk] -= float64(wi * v)
 			}
 		}
 	}
@@ -203,7 +203,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 			}
 			if cs := req.MixedSelf; cs != 0 {
 				for kk, v := range G.Data[i*G.Stride : i*G.Stride+D] {
-					u[kk] += cs * v
+					u[kk] += float64(cs * v)
 				}
 			}
 		}
@@ -225,7 +225,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		for j := 0; j < H; j++ {
 			sq := 0.0
 			for _, v := range wt[j*D : (j+1)*D] {
-				sq += v * v
+				sq += float64(v * v)
 			}
 			ws.r[j] = sq
 		}
@@ -234,7 +234,7 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 		for i := 0; i < n; i++ {
 			l := 0.0
 			for j, v := range ws.s1[i*H : (i+1)*H] {
-				l -= v * ws.r[j]
+				l -= float64(v * ws.r[j])
 			}
 			res.Laplacian[i] = l
 		}
@@ -248,13 +248,13 @@ func (e *RBM) Evaluate(req *framework.Request, res *framework.Result) error {
 			v := weightOf(req.LapWeights, i)
 			for j := 0; j < H; j++ {
 				ws.p[i*H+j] = v * ws.s2[i*H+j] * ws.r[j] // vᵢ s″ᵢⱼ rⱼ
-				ws.col[j] += v * ws.s1[i*H+j]            // Σᵢ vᵢ s′ᵢⱼ
+				ws.col[j] += float64(v * ws.s1[i*H+j])   // Σᵢ vᵢ s′ᵢⱼ
 			}
 		}
 		gemm(blas.Trans, blas.NoTrans, -1, general(n, H, ws.p), X, 1, general(H, D, lw))
 		for j := 0; j < H; j++ {
 			for kk, w := range wt[j*D : (j+1)*D] {
-				lw[j*D+kk] -= 2 * ws.col[j] * w
+				lw[j*D+kk] -= float64(2 * ws.col[j] * w)
 			}
 		}
 		colSumSub(lc, ws.p[:k], n)
@@ -280,12 +280,12 @@ func bernoulli(dst, p []float64, rng *rand.Rand) {
 	j := 0
 	for ; j+1 < len(p); j += 2 {
 		r := rng.Uint64()
-		u0, u1 := float64(r>>32)*0x1p-32, float64(r&0xffffffff)*0x1p-32
+		u0, u1 := float64(float64(r>>32)*0x1p-32), float64(float64(r&0xffffffff)*0x1p-32)
 		dst[j] = float64(math.Float64bits(u0-p[j]) >> 63)
 		dst[j+1] = float64(math.Float64bits(u1-p[j+1]) >> 63)
 	}
 	if j < len(p) {
-		u := float64(rng.Uint64()>>32) * 0x1p-32
+		u := float64(float64(rng.Uint64()>>32) * 0x1p-32)
 		dst[j] = float64(math.Float64bits(u-p[j]) >> 63)
 	}
 }

@@ -136,7 +136,7 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 		t := math.FMA(x, spLog2e, spMagic)
 		kd := t - spMagic
 		hi := math.FMA(-kd, spLn2Hi, x)
-		lo := kd * spLn2Lo
+		lo := float64(kd * spLn2Lo)
 		r := hi - lo
 		scale := math.Float64frombits((math.Float64bits(t) + 1023) << 52)
 		r2 := r * r
@@ -146,17 +146,17 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 		b1 := math.FMA(r2, math.FMA(r, c[7], c[6]), math.FMA(r, c[5], c[4]))
 		b2 := math.FMA(r2, math.FMA(r, c[11], c[10]), math.FMA(r, c[9], c[8]))
 		q := math.FMA(r8, b2, math.FMA(r4, b1, b0))
-		e := (1 + math.FMA(r2, q, r)) * scale // exp(−|z|) = 2^k(1 + r + r²Q(r))
+		e := float64((1 + math.FMA(r2, q, r)) * scale) // exp(−|z|) = 2^k(1 + r + r²Q(r))
 		u, w := 1+e, 2+e
 		q0 := 1 / (u * w)
-		rr := w * q0 // 1/u
-		er := e * rr
+		rr := float64(w * q0) // 1/u
+		er := float64(e * rr)
 		s := rr
 		if math.Signbit(v) {
 			s = er
 		}
 		if h != nil {
-			qq := (e * u) * q0 // e/(2 + e)
+			qq := float64((e * u) * q0) // e/(2 + e)
 			zz := qq * qq
 			z2 := zz * zz
 			z4 := z2 * z2
@@ -167,7 +167,7 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 			p2 := math.FMA(z2, math.FMA(zz, k[11], k[10]), math.FMA(zz, k[9], k[8]))
 			p3 := math.FMA(z2, math.FMA(zz, k[15], k[14]), math.FMA(zz, k[13], k[12]))
 			rs := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
-			l := math.FMA(zz, rs, 1) * (qq + qq)
+			l := float64(math.FMA(zz, rs, 1) * (qq + qq))
 			pos := 0.0
 			if v > 0 {
 				pos = v

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package energy
 
 // softplusKernel is softplusGeneric on n elements (a multiple of 4) with AVX2 and FMA; the

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // Constants of softplusKernel, each repeated in the four lanes of a YMM register.

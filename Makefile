@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
+.PHONY: help build asm test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ release: ## static CGO_ENABLED=0 binaries of ebm for linux/amd64 and linux/arm64
 
 test-slurm: ## the studies-on-Slurm tests (build tag slurm); needs a cluster: scripts/slurm-local/start.sh starts one here
 	$(GO) test $(GOFLAGS) -tags slurm -run 'Slurm' -count=1 -timeout 30m -v ./cmd/ebm/
+
+asm: ## regenerate energy's generated assembly (kern_mx8_amd64.s, kconst_amd64.{s,h}) from its generator (energy/asmgen_test.go) and kconst.go
+	$(GO) test ./energy/ -run '^TestGeneratedAssembly$$' -count=1 -update-asm
 
 test-slow: ## the slow statistical checks (build tag slow)
 	$(GO) test $(GOFLAGS) -tags slow -timeout 30m ./...

@@ -2,8 +2,8 @@ package energy
 
 import "math"
 
-// The kernels of gemm and their Go twins. Each assembly kernel (kernel_amd64.s, used where
-// haveFMA) has a Go twin here that performs the same floating-point operations in the same
+// The kernels of gemm and their Go twins. Each assembly kernel (kern_mx8_amd64.s,
+// kdot4_amd64.s, transpose4_amd64.s, used where haveFMA) has a Go twin here that performs the same floating-point operations in the same
 // order: every fused multiply-add of the assembly is a math.FMA, every product that the
 // assembly rounds before an addition is rounded explicitly (float64(x*y), which the Go
 // compiler may not fuse), and sums are taken in the same order. math.FMA is exact on every

@@ -17,14 +17,14 @@ import "math"
 // scheme, which keeps the dependency chain short. Every output is within a few units in the
 // last place of the correctly rounded value (TestSoftplusAccuracy); NaN stays NaN.
 //
-// softplusKernel, the AVX2/FMA version, does the same arithmetic as softplusGeneric
+// The AVX2/FMA kernel (softplus_amd64.s) does the same arithmetic as softplusGeneric
 // operation for operation (every fused multiply-add of one is a math.FMA of the other), so
 // the two agree bit for bit and an element's result does not depend on where it falls in
-// the slice. softplusEval runs it as two passes over blocks of spBlock elements
-// (spExpKernel, spFinishKernel), which overlap better in the out-of-order core: one division
-// per block of four (u·(2+e)) limits the second pass on Zen 3, about 11 cycles.
+// the slice. It runs as two passes over blocks of spBlock elements (spExpKernel, then
+// spFinishKernel), which overlap better in the out-of-order core: one division per block of
+// four (u·(2+e)) limits the second pass on Zen 3, about 11 cycles.
 
-// Constants of the kernel, in the order of softplusConsts in softplus_amd64.s.
+// Constants of the kernels (the assembly's come from kconsts, kconst.go).
 const (
 	spClamp = 708.0
 	spLog2e = 1.44269504088896338700e+00
@@ -100,11 +100,12 @@ func softplusEval(z, h, d1, d2, d3 []float64) {
 	if n4 == n {
 		return
 	}
-	// The last 1–3 elements go through the kernel in a padded block, so that every element
-	// is computed the same way.
-	var zb, hb, b1, b2, b3 [4]float64
+	// The last 1–3 elements go through the two passes in a padded block, so that every
+	// element is computed the same way.
+	var zb, eb4, hb, b1, b2, b3 [4]float64
 	copy(zb[:], z[n4:])
-	softplusKernel(4, &zb[0], &hb[0], &b1[0], &b2[0], &b3[0], flags)
+	spExpKernel(4, &zb[0], &eb4[0])
+	spFinishKernel(4, &zb[0], &eb4[0], &hb[0], &b1[0], &b2[0], &b3[0], flags)
 	for i, out := range [][]float64{h, d1, d2, d3} {
 		if out != nil {
 			copy(out[n4:], [][4]float64{hb, b1, b2, b3}[i][:n-n4])

@@ -27,14 +27,15 @@ import (
 //
 // Every output is exact. First order is backpropagation; the second-order outputs differentiate
 // it once more in closed form: the mixed product and the Hessian-vector product by a forward
-// tangent along u (or v) and its reverse sweep, the Laplacian by propagating the Jacobian of
-// every layer with respect to x (d tangents per row, so it costs about d forward passes) with
-// the Laplacians of the pre-activations, and the Laplacian's θ-gradient by the reverse sweep of
-// that. All batch work is matrix products over the rows (and over rows × d for the Jacobians):
-// a first-order request costs 3 products of the size of a hidden layer's forward pass (forward,
-// backward, weight gradient), an exact score-matching request (∇ₓE, mixed with MixedSelf,
-// Laplacian and its θ-gradient) about 17 for d = 2; the rest is the activation, one exp and
-// one log per unit for softplus.
+// tangent along u (or v) and its reverse sweep, the Laplacian by forward-mode (Taylor)
+// propagation of the d input directions through the forward pass itself (each layer carries
+// its value, its Jacobian with respect to x and its Laplacian, stacked into one product), and
+// the Laplacian's θ-gradient by one reverse sweep of that (mlp_second.go). All batch work is
+// matrix products over the rows (and over rows × d for the Jacobians): a first-order request
+// costs 3 products of the size of a hidden layer's forward pass (forward, backward, weight
+// gradient), an exact score-matching request (∇ₓE, mixed with MixedSelf, Laplacian and its
+// θ-gradient) 3d + 9 (15 for d = 2; the FLOP count is at taylor); the rest is the activation,
+// one exp and one log per unit for softplus.
 type MLP struct {
 	d     int
 	sizes []int // widths s₀ = d, s₁, …, s_L = 1
@@ -130,14 +131,19 @@ type mlpLayer struct {
 	g, gh, gw        []float64 // ∂E/∂z_l, ∂E/∂h_l, weighted ∂E/∂z_l
 	zt, ht           []float64 // forward tangent ż_l, ḣ_l along u (or v)
 	zbar, hbar       []float64 // reverse of the tangent: ∂(uᵀ∇ₓE)/∂z_l, ∂/∂h_l
-	j, jh            []float64 // stacked ∂z_l/∂x, ∂h_l/∂x
-	q, s, lh         []float64 // Σₖ(∂ₖz_l)², Δz_l, Δh_l
-	jbar, jhbar      []float64 // stacked adjoints of j, jh in the Laplacian's reverse sweep
-	lhbar, sbar      []float64 // adjoints of Δh_l, Δz_l
+
+	// The Taylor terms (mlp_second.go), stacked (d+2)·n rows deep: z_l, then row i·d+k of
+	// J_l = ∂z_l/∂x for point i and direction k, then S_l = Δₓz_l (zs); h_l, Jh_l, Δh_l (hs).
+	zs, hs []float64
+	q      []float64 // Σₖ(J_l)²_{·k}, n×out (for l = 1, out)
+	s      []float64 // S_L, the Laplacian (top layer)
+	adj    []float64 // the Laplacian's adjoints [z̄; J̄; S̄], stacked as zs
+	back   []float64 // [h̄; Jh̄] from the layer above, stacked as the first (d+1)·n rows of hs
 }
 
 type mlpWork struct {
 	layers []mlpLayer
+	taylor bool      // the layers hold the Taylor terms of this request (taylor)
 	gx     []float64 // ∇ₓE when the request does not ask for it, n×d
 	u      []float64 // mixed directions uᵢ, n×d
 	ones   []float64 // n ones, the weights when the request gives none
@@ -169,7 +175,7 @@ func needsOf(o framework.Output) mlpNeeds {
 		d1:   o != framework.OutEnergy,
 		d2:   second,
 		d3:   o.Has(framework.OutLaplacianVJP),
-		back: o&(framework.OutGradX|framework.OutParamVJP|framework.OutMixed|framework.OutHVP) != 0,
+		back: o&(framework.OutGradX|framework.OutParamVJP|framework.OutMixed|framework.OutHVP|framework.OutLaplacianVJP) != 0,
 		lap:  o&(framework.OutLaplacian|framework.OutLaplacianVJP) != 0,
 	}
 }
@@ -185,7 +191,12 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 	ws.setup(m, req.Theta)
 	o := req.Outputs
 	nd := needsOf(o)
-	m.forward(ws, req, n, nd)
+	ws.taylor = false
+	if nd.lap {
+		m.taylor(ws, req, n, nd)
+	} else {
+		m.forward(ws, req, n, nd)
+	}
 	L := len(m.sizes) - 1
 	if o.Has(framework.OutEnergy) {
 		copy(res.Energy, ws.layers[L].z[:n])
@@ -214,7 +225,6 @@ func (m *MLP) Evaluate(req *framework.Request, res *framework.Result) error {
 		m.hvp(ws, req, n, rawOf(res.HVP))
 	}
 	if nd.lap {
-		m.laplacian(ws, n)
 		if o.Has(framework.OutLaplacian) {
 			copy(res.Laplacian, ws.layers[L].s[:n])
 		}

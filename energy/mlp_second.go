@@ -1,6 +1,8 @@
 package energy
 
 import (
+	"math"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 
@@ -20,15 +22,34 @@ import (
 //
 // z̄_l is both ∂(tᵀ∇ₓE)/∂z_l (what the mixed product needs) and the tangent of g_l along t,
 // so W₁ᵀz̄₁ = ∇²ₓE t (what the Hessian-vector product needs).
+//
+// When the forward pass carried the Jacobians J_l = ∂z_l/∂x (ws.taylor), ż_l = J_l t is read off
+// them (d multiply-adds per unit) instead of computed by a product with W_l.
 func (m *MLP) tangent(ws *mlpWork, t blas64.General, n int) {
 	L := len(m.sizes) - 1
+	d := m.d
 	prev := t
 	for l := 1; l < L; l++ {
 		ly := &ws.layers[l]
 		k := n * ly.out
 		ly.zt = numeric.Resize(ly.zt, k)
 		ly.ht = numeric.Resize(ly.ht, k)
-		gemm(blas.NoTrans, blas.Trans, 1, prev, ly.W, 0, general(n, ly.out, ly.zt))
+		if ws.taylor && l > 1 {
+			// ż_l[i] = Σₖ t[i,k]·J_l[i·d+k], fused multiply-adds in k order from +0.
+			s, J := ly.out, ly.zs[k:(d+1)*k]
+			for i := 0; i < n; i++ {
+				zt, tr := ly.zt[i*s:(i+1)*s], t.Data[i*t.Stride:i*t.Stride+d]
+				clear(zt)
+				for kk, tk := range tr {
+					jr := J[(i*d+kk)*s : (i*d+kk+1)*s]
+					for a, v := range jr {
+						zt[a] = math.FMA(tk, v, zt[a])
+					}
+				}
+			}
+		} else {
+			gemm(blas.NoTrans, blas.Trans, 1, prev, ly.W, 0, general(n, ly.out, ly.zt))
+		}
 		zt, ht, d1 := ly.zt[:k], ly.ht[:k], ly.d1[:k] // locals: no reloads, no bounds checks
 		for i, v := range zt {
 			ht[i] = d1[i] * v
@@ -103,88 +124,153 @@ func (m *MLP) hvp(ws *mlpWork, req *framework.Request, n int, dst blas64.General
 	gemm(blas.NoTrans, blas.NoTrans, 1, general(n, ly.out, ly.zbar), ly.W, 0, dst)
 }
 
-// laplacian propagates, per row, the Jacobian J_l = ∂z_l/∂x (out×d, stored stacked as d rows
-// of width out) and the Laplacian S_l = Δₓz_l:
+// The Laplacian and its θ-gradient by forward-mode (Taylor) propagation, sharing the forward
+// pass. Per row, each layer carries its value z_l, its Jacobian J_l = ∂z_l/∂x (d vectors, the
+// first-order Taylor coefficients along the d input directions) and its Laplacian
+// S_l = Δₓz_l (the sum of the second-order coefficients):
 //
 //	J₁ = W₁, S₁ = 0,  Jh_l = σ′ ∘ J_l,  q_l = Σₖ (J_l)²_{·k},  Δh_l = σ″ ∘ q_l + σ′ ∘ S_l,
-//	J_{l+1} = W_{l+1} Jh_l,  S_{l+1} = W_{l+1} Δh_l,
+//	[z_{l+1}; J_{l+1}; S_{l+1}] = [h_l; Jh_l; Δh_l] W_{l+1}ᵀ (+ b_{l+1} on z),
 //
-// so that ΔₓE = S_L, left in layers[L].s.
-func (m *MLP) laplacian(ws *mlpWork, n int) {
+// so that ΔₓE = S_L = Δh_{L−1} W_Lᵀ. The three are stacked as one matrix of (d+2)·n rows
+// per layer (ws.layers[l].zs and .hs: the n rows of z, then row i·d+k of J for point i and
+// direction k, then the n rows of S), so a layer costs one product, (d+2) times the size of
+// the plain forward one. The θ-gradient of Σᵢ vᵢ S_L is one reverse sweep of the same
+// structure (laplacianVJP).
+//
+// Floating-point operations per exact score-matching request (∇ₓE, mixed with MixedSelf,
+// Laplacian and its θ-gradient) with widths s₀ = d, s₁ … s_{L−1}, s_L = 1, n rows, and
+// P_l = 2·n·s_{l−1}·s_l the cost of the product through W_l:
+//
+//	now:    5·P₁ + (3d + 9)·Σ_{l=2}^{L−1} P_l + 2·P_L
+//	before: 6·P₁ + (3d + 11)·Σ_{l=2}^{L−1} P_l + 2·P_L   (mlp_ref_test.go)
+//
+// plus O(n·d·Σ s_l) elementwise work. Per hidden layer l ≥ 2 that is (d+2) for the Taylor
+// forward, 1 for the backward pass (g_l), 3 for the mixed product (the reverse of its
+// tangent, whose forward ż_l = J_l u is now read off J_l, and its two weight products),
+// (d+2) for the weight gradient of the Laplacian ([z̄; J̄; S̄]ᵀ[h; Jh; Δh] in one product) and
+// (d+1) for its adjoints ([h̄; Jh̄] = [z̄; J̄] W_l; Δh̄_{l−1} = v ∘ ∂E/∂h_{l−1} comes from the
+// backward pass). On ring8 (d = 2, hidden [64, 64], n = 256: P₁ = 65 536, P₂ = 2 097 152,
+// P₃ = 32 768) that is 31 850 496 against 36 110 336 before: 15 products of the hidden
+// layer's size against 17. The mixed product and the Laplacian's θ-gradient are separate
+// outputs of the request; if one reverse sweep could return their sum (what the sm trainer
+// uses), the mixed product's own reverse (3 per layer) would merge into the Laplacian's at
+// the cost of 1, for 3d + 6 = 12.
+
+// taylor is forward (mlp.go) with the Taylor terms: it computes z_l, σ(z_l) and its
+// derivatives as forward does, bit for bit, and J_l, S_l, Jh_l, q_l, Δh_l, and S_L into
+// layers[L].s.
+func (m *MLP) taylor(ws *mlpWork, req *framework.Request, n int, nd mlpNeeds) {
 	L := len(m.sizes) - 1
 	d := m.d
+	top := req.Outputs&(framework.OutEnergy|framework.OutParamVJP) != 0
+	ws.taylor = true
 	for l := 1; l < L; l++ {
 		ly := &ws.layers[l]
 		s := ly.out
 		k := n * s
-		ly.jh = numeric.Resize(ly.jh, n*d*s)
-		ly.lh = numeric.Resize(ly.lh, k)
+		ly.zs = numeric.Resize(ly.zs, (d+2)*k)
+		z := ly.zs[:k]
+		if l == 1 {
+			for i := 0; i < n; i++ {
+				copy(z[i*s:(i+1)*s], ly.b)
+			}
+			gemm(blas.NoTrans, blas.Trans, 1, rawOf(req.X), ly.W, 1, general(n, s, z))
+		} else {
+			// Σ over C, then + b: the bits of forward's b + Σ (kernels.go).
+			prev := &ws.layers[l-1]
+			gemm(blas.NoTrans, blas.Trans, 1, general((d+2)*n, prev.out, prev.hs), ly.W, 0, general((d+2)*n, s, ly.zs))
+			for i := 0; i < n; i++ {
+				zr := z[i*s : (i+1)*s]
+				for a, b := range ly.b {
+					zr[a] += b
+				}
+			}
+		}
+		ly.z = z
+		ly.hs = numeric.Resize(ly.hs, (d+2)*k)
+		var h []float64
+		if l < L-1 || top {
+			h = ly.hs[:k]
+			ly.h = h
+		}
+		ly.d1, ly.d2 = numeric.Resize(ly.d1, k), numeric.Resize(ly.d2, k)
+		var d3 []float64
+		if nd.d3 {
+			ly.d3 = numeric.Resize(ly.d3, k)
+			d3 = ly.d3
+		}
+		m.act.eval(z, h, ly.d1, ly.d2, d3)
+		jh, lh := ly.hs[k:(d+1)*k], ly.hs[(d+1)*k:]
 		if l == 1 {
 			// J₁ = W₁ for every row: q₁ is the squared row norms of W₁, one vector.
 			ly.q = numeric.Resize(ly.q, s)
 			for a := 0; a < s; a++ {
-				row := ly.W.Data[a*ly.W.Stride : a*ly.W.Stride+d]
 				sq := 0.0
-				for _, w := range row {
+				for _, w := range ly.W.Data[a*ly.W.Stride : a*ly.W.Stride+d] {
 					sq += float64(w * w)
 				}
 				ly.q[a] = sq
 			}
 			for i := 0; i < n; i++ {
 				d1, d2 := ly.d1[i*s:(i+1)*s], ly.d2[i*s:(i+1)*s]
-				lh := ly.lh[i*s : (i+1)*s]
-				for a := range lh {
-					lh[a] = d2[a] * ly.q[a]
+				lr := lh[i*s : (i+1)*s]
+				for a := range lr {
+					lr[a] = d2[a] * ly.q[a]
 				}
 				for kk := 0; kk < d; kk++ {
-					jh := ly.jh[(i*d+kk)*s : (i*d+kk+1)*s]
-					for a := range jh {
-						jh[a] = d1[a] * ly.W.Data[a*ly.W.Stride+kk]
+					jr := jh[(i*d+kk)*s : (i*d+kk+1)*s]
+					for a := range jr {
+						jr[a] = d1[a] * ly.W.Data[a*ly.W.Stride+kk]
 					}
 				}
 			}
 			continue
 		}
-		prev := &ws.layers[l-1]
-		ly.j = numeric.Resize(ly.j, n*d*s)
-		ly.s = numeric.Resize(ly.s, k)
+		J, S := ly.zs[k:(d+1)*k], ly.zs[(d+1)*k:]
 		ly.q = numeric.Resize(ly.q, k)
-		gemm(blas.NoTrans, blas.Trans, 1, general(n*d, prev.out, prev.jh), ly.W, 0, general(n*d, s, ly.j))
-		gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.lh), ly.W, 0, general(n, s, ly.s))
 		for i := 0; i < n; i++ {
 			d1, d2 := ly.d1[i*s:(i+1)*s], ly.d2[i*s:(i+1)*s]
 			q := ly.q[i*s : (i+1)*s]
 			clear(q)
 			for kk := 0; kk < d; kk++ {
 				r := (i*d + kk) * s
-				j, jh := ly.j[r:r+s], ly.jh[r:r+s]
-				for a, v := range j {
+				jr, jhr := J[r:r+s], jh[r:r+s]
+				for a, v := range jr {
 					q[a] += float64(v * v)
-					jh[a] = d1[a] * v
+					jhr[a] = d1[a] * v
 				}
 			}
-			lh, sl := ly.lh[i*s:(i+1)*s], ly.s[i*s:(i+1)*s]
-			for a := range lh {
-				lh[a] = float64(d2[a]*q[a]) + float64(d1[a]*sl[a])
+			lr, sr := lh[i*s:(i+1)*s], S[i*s:(i+1)*s]
+			for a := range lr {
+				lr[a] = float64(d2[a]*q[a]) + float64(d1[a]*sr[a])
 			}
 		}
 	}
-	top := &ws.layers[L]
-	prev := &ws.layers[L-1]
-	top.s = numeric.Resize(top.s, n)
-	gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.lh), top.W, 0, general(n, 1, top.s))
+	ly, prev := &ws.layers[L], &ws.layers[L-1]
+	if top {
+		ly.z = numeric.Resize(ly.z, n)
+		for i := 0; i < n; i++ {
+			ly.z[i] = ly.b[0]
+		}
+		gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.h), ly.W, 1, general(n, 1, ly.z))
+	}
+	k := n * prev.out
+	ly.s = numeric.Resize(ly.s, n)
+	gemm(blas.NoTrans, blas.Trans, 1, general(n, prev.out, prev.hs[(d+1)*k:]), ly.W, 0, general(n, 1, ly.s))
 }
 
-// laplacianVJP adds Σᵢ vᵢ∇θΔₓE(xᵢ) by the reverse sweep of laplacian. With adjoints
-// Δh̄_l, Jh̄_l, h̄_l flowing down (Δh̄_{L−1} = v W_L, the others zero at L−1):
+// laplacianVJP adds Σᵢ vᵢ∇θΔₓE(xᵢ) by the reverse sweep of taylor. The adjoints of layer l
+// (from the top hidden layer down) are, with Δh̄_l = v ∘ gh_l (the adjoint of Δh_l: by
+// induction it is v times ∂E/∂h_l from the backward pass, with S̄_l = v ∘ g_l), h̄_l and Jh̄_l
+// (zero at L−1) from the layer above:
 //
-//	S̄_l = σ′ ∘ Δh̄_l,
 //	J̄_l = 2(σ″ ∘ Δh̄_l) ∘ J_l + σ′ ∘ Jh̄_l,
 //	z̄_l = Δh̄_l ∘ (σ‴ ∘ q_l + σ″ ∘ S_l) + σ″ ∘ Σₖ (Jh̄_l ∘ J_l)_{·k} + σ′ ∘ h̄_l,
-//	∇W_l += z̄_l h_{l−1}ᵀ + J̄_l Jh_{l−1}ᵀ + S̄_l Δh_{l−1}ᵀ,  ∇b_l += z̄_l,
-//	h̄_{l−1} = W_lᵀz̄_l,  Jh̄_{l−1} = W_lᵀJ̄_l,  Δh̄_{l−1} = W_lᵀS̄_l,
+//	∇W_l += [z̄_l; J̄_l; S̄_l]ᵀ [h_{l−1}; Jh_{l−1}; Δh_{l−1}],  ∇b_l += Σᵢ z̄_l,
+//	[h̄_{l−1}; Jh̄_{l−1}] = [z̄_l; J̄_l] W_l,
 //
-// and at l = 1 (J₁ = W₁): ∇W₁ += z̄₁xᵀ + J̄₁. At the top, ∇W_L += v Δh_{L−1}ᵀ.
+// and at l = 1 (J₁ = W₁, S₁ = 0): ∇W₁ += z̄₁ᵀx + Σᵢ J̄₁. At the top, ∇W_L += Σᵢ vᵢ Δh_{L−1}.
 func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []float64) {
 	L := len(m.sizes) - 1
 	d := m.d
@@ -196,106 +282,88 @@ func (m *MLP) laplacianVJP(ws *mlpWork, req *framework.Request, n int, dst []flo
 		}
 		v = ws.ones
 	}
-	top := &ws.layers[L]
-	below := &ws.layers[L-1]
-	gemm(blas.Trans, blas.NoTrans, 1, general(n, 1, v), general(n, below.out, below.lh), 1, general(1, top.in, dst[m.offW[L]:]))
-	below.lhbar = numeric.Resize(below.lhbar, n*below.out)
-	for i := 0; i < n; i++ {
-		row := below.lhbar[i*below.out : (i+1)*below.out]
-		for a, w := range top.W.Data[:below.out] {
-			row[a] = v[i] * w
-		}
-	}
+	top, below := &ws.layers[L], &ws.layers[L-1]
+	kb := n * below.out
+	gemm(blas.Trans, blas.NoTrans, 1, general(n, 1, v), general(n, below.out, below.hs[(d+1)*kb:]), 1, general(1, top.in, dst[m.offW[L]:]))
 	for l := L - 1; l >= 1; l-- {
 		ly := &ws.layers[l]
 		s := ly.out
+		k := n * s
 		first := l == L-1 // no Jh̄ or h̄ flows into the top hidden layer
-		ly.jbar = numeric.Resize(ly.jbar, n*d*s)
-		ly.zbar = numeric.Resize(ly.zbar, n*s)
+		ly.adj = numeric.Resize(ly.adj, (d+2)*k)
+		zb, jb, sb := ly.adj[:k], ly.adj[k:(d+1)*k], ly.adj[(d+1)*k:]
+		var J, S, hb, jhb []float64
 		if l > 1 {
-			ly.sbar = numeric.Resize(ly.sbar, n*s)
+			J, S = ly.zs[k:(d+1)*k], ly.zs[(d+1)*k:]
+		}
+		if !first {
+			hb, jhb = ly.back[:k], ly.back[k:(d+1)*k]
 		}
 		W := ly.W
 		for i := 0; i < n; i++ {
-			lhb := ly.lhbar[i*s : (i+1)*s]
+			vi := v[i]
+			gh := ly.gh[i*s : (i+1)*s]
 			d1, d2, d3 := ly.d1[i*s:(i+1)*s], ly.d2[i*s:(i+1)*s], ly.d3[i*s:(i+1)*s]
-			zb := ly.zbar[i*s : (i+1)*s]
-			var q, sl, hb []float64 // rows of q_l, S_l and h̄_l
+			zr := zb[i*s : (i+1)*s]
+			var q []float64
 			if l == 1 {
 				q = ly.q[:s]
 			} else {
-				q, sl = ly.q[i*s:(i+1)*s], ly.s[i*s:(i+1)*s]
+				q = ly.q[i*s : (i+1)*s]
 			}
-			if !first {
-				hb = ly.hbar[i*s : (i+1)*s]
-			}
-			for a := range zb {
-				if l == 1 {
-					zb[a] = float64(lhb[a] * d3[a] * q[a])
-				} else {
-					zb[a] = float64(lhb[a] * (float64(d3[a]*q[a]) + float64(d2[a]*sl[a])))
+			for a := range zr {
+				lhb := float64(vi * gh[a]) // Δh̄_l
+				t := float64(d3[a] * q[a])
+				if l > 1 {
+					t += float64(d2[a] * S[i*s+a])
 				}
+				z := float64(lhb * t)
 				if !first {
-					zb[a] += float64(d1[a] * hb[a])
+					z += float64(d1[a] * hb[i*s+a])
 				}
-			}
-			if l > 1 {
-				sb := ly.sbar[i*s : (i+1)*s]
-				for a := range sb {
-					sb[a] = d1[a] * lhb[a]
+				zr[a] = z
+				if l > 1 {
+					sb[i*s+a] = float64(d1[a] * lhb) // S̄_l
 				}
 			}
 			for kk := 0; kk < d; kk++ {
 				r := (i*d + kk) * s
-				jb := ly.jbar[r : r+s]
-				var jr, jhb []float64 // rows of J_l and Jh̄_l
-				if l > 1 {
-					jr = ly.j[r : r+s]
-				}
-				if !first {
-					jhb = ly.jhbar[r : r+s]
-				}
-				for a := range jb {
+				jr := jb[r : r+s]
+				for a := range jr {
 					var j float64
 					if l == 1 {
 						j = W.Data[a*W.Stride+kk]
 					} else {
-						j = jr[a]
+						j = J[r+a]
 					}
-					jb[a] = float64(2 * lhb[a] * d2[a] * j)
+					lhb := float64(vi * gh[a])
+					x := float64(2 * lhb * d2[a] * j)
 					if !first {
-						jb[a] += float64(d1[a] * jhb[a])
-						zb[a] += float64(d2[a] * jhb[a] * j)
+						x += float64(d1[a] * jhb[r+a])
+						zr[a] += float64(d2[a] * jhb[r+a] * j)
 					}
+					jr[a] = x
 				}
 			}
 		}
-		colSum(dst[m.offB[l]:m.offB[l]+s], ly.zbar, n)
+		colSum(dst[m.offB[l]:m.offB[l]+s], zb, n)
 		dW := general(s, ly.in, dst[m.offW[l]:])
-		Zb := general(n, s, ly.zbar)
-		gemm(blas.Trans, blas.NoTrans, 1, Zb, ws.input(req, l, n), 1, dW)
 		if l == 1 {
+			gemm(blas.Trans, blas.NoTrans, 1, general(n, s, zb), rawOf(req.X), 1, dW)
 			// ∇W₁[a,k] += Σᵢ J̄₁[(i,k), a]
 			for i := 0; i < n; i++ {
 				for kk := 0; kk < d; kk++ {
 					r := (i*d + kk) * s
-					for a, v := range ly.jbar[r : r+s] {
-						dW.Data[a*dW.Stride+kk] += v
+					for a, x := range jb[r : r+s] {
+						dW.Data[a*dW.Stride+kk] += x
 					}
 				}
 			}
 			continue
 		}
 		prev := &ws.layers[l-1]
-		Jb := general(n*d, s, ly.jbar)
-		Sb := general(n, s, ly.sbar)
-		gemm(blas.Trans, blas.NoTrans, 1, Jb, general(n*d, prev.out, prev.jh), 1, dW)
-		gemm(blas.Trans, blas.NoTrans, 1, Sb, general(n, prev.out, prev.lh), 1, dW)
-		prev.hbar = numeric.Resize(prev.hbar, n*prev.out)
-		prev.jhbar = numeric.Resize(prev.jhbar, n*d*prev.out)
-		prev.lhbar = numeric.Resize(prev.lhbar, n*prev.out)
-		gemm(blas.NoTrans, blas.NoTrans, 1, Zb, ly.W, 0, general(n, prev.out, prev.hbar))
-		gemm(blas.NoTrans, blas.NoTrans, 1, Jb, ly.W, 0, general(n*d, prev.out, prev.jhbar))
-		gemm(blas.NoTrans, blas.NoTrans, 1, Sb, ly.W, 0, general(n, prev.out, prev.lhbar))
+		gemm(blas.Trans, blas.NoTrans, 1, general((d+2)*n, s, ly.adj), general((d+2)*n, prev.out, prev.hs), 1, dW)
+		prev.back = numeric.Resize(prev.back, (d+1)*n*prev.out)
+		gemm(blas.NoTrans, blas.NoTrans, 1, general((d+1)*n, s, ly.adj), ly.W, 0, general((d+1)*n, prev.out, prev.back))
 	}
 }

@@ -75,12 +75,22 @@ func TestPortableArithmetic(t *testing.T) {
 		c.collect(f)
 	}
 	for _, f := range files {
-		c.check(f, report)
+		if _, ok := notEvaluated[filepath.Base(fset.Position(f.Pos()).Filename)]; !ok {
+			c.check(f, report)
+		}
 	}
 	sort.Strings(problems)
 	for _, p := range problems {
 		t.Error(p)
 	}
+}
+
+// notEvaluated lists the files of the package whose arithmetic serves no output of Evaluate
+// or BlockGibbs, and so is outside the claim (README: Same results on every machine): their
+// results may differ in the last bits between machines.
+var notEvaluated = map[string]string{
+	"logz.go":   "log Z for the mle trainer (framework.Partitioner): the standard library's exp and log, gonum's floats",
+	"memory.go": "memory estimates in bytes",
 }
 
 // exportData returns the export data files of the package's dependencies, from go list.

@@ -99,6 +99,8 @@ type Outcome struct {
 	Rollbacks   []Rollback `json:"rollbacks"`
 	// Solver reports a BatchOptimizer's solve (its reason for stopping); nil otherwise.
 	Solver *SolverReport `json:"solver,omitempty"`
+	// Averaged: θ at the end is the optimizer's average of the iterates (Averager).
+	Averaged bool `json:"averaged,omitempty"`
 }
 
 // ErrInterrupted is wrapped by the error Train returns when its context is cancelled: the
@@ -265,6 +267,7 @@ func Train(ctx context.Context, r *Run) (*Outcome, error) {
 			return l.outcome(), fmt.Errorf("train: final checkpoint at step %d: %w", l.step, err)
 		}
 	}
+	l.average()
 	return l.outcome(), nil
 }
 
@@ -330,6 +333,7 @@ func (r *Run) closedForm(cf ClosedFormer, tctx *TrainContext) (*Outcome, error) 
 // loop is the state of a training run between steps: everything a checkpoint holds.
 type loop struct {
 	r                *Run
+	averaged         bool // θ was replaced by the optimizer's average at the end
 	total, n, d, b   int
 	batch            *mat.Dense
 	grad             []float64
@@ -387,6 +391,9 @@ func newLoop(r *Run) (*loop, error) {
 	l.shuffle = rand.New(l.shufflePCG)
 	l.sctx = StepContext{Eval: r.Eval, RNG: rand.New(l.trainPCG)}
 	l.prox, _ = r.Trainer.(Proximal)
+	if h, ok := r.Optimizer.(Horizoner); ok {
+		h.SetHorizon(total)
+	}
 	return l, nil
 }
 
@@ -549,7 +556,7 @@ func (l *loop) emit(m Metrics) error {
 func (l *loop) outcome() *Outcome {
 	sec := l.before + time.Since(l.start).Seconds()
 	out := &Outcome{Steps: l.step, Seconds: sec, TrainLoss: l.trainLoss, ValidLoss: l.validLoss,
-		Counts: l.r.Eval.Counts(), Rollbacks: l.rollbacks}
+		Counts: l.r.Eval.Counts(), Rollbacks: l.rollbacks, Averaged: l.averaged}
 	if sec > 0 {
 		out.StepsPerSec = float64(l.step) / sec
 	}

@@ -33,12 +33,14 @@ type AdamOptions struct {
 	Eps   float64 `toml:"eps" help:"added to the denominator √v̂ for stability"`
 	// WeightDecay adds wd·θ to the gradient before the update: the gradient of the L2 penalty
 	// (wd/2)‖θ‖², PyTorch's weight_decay for Adam (not AdamW's decoupled decay).
-	WeightDecay float64 `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.Adam does"`
+	WeightDecay float64         `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.Adam does"`
+	Schedule    ScheduleOptions `toml:"schedule" help:"learning-rate schedule: the [optimizer.schedule] table (kind, warmup, step_size, gamma, decay_steps, min_lr)"`
+	Average     AverageOptions  `toml:"average" help:"iterate averaging: the [optimizer.average] table (kind, start, decay)"`
 }
 
 // DefaultAdamOptions returns PyTorch's defaults.
 func DefaultAdamOptions() AdamOptions {
-	return AdamOptions{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+	return AdamOptions{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Schedule: DefaultScheduleOptions(), Average: DefaultAverageOptions()}
 }
 
 // Validate checks the ranges of the options.
@@ -52,6 +54,12 @@ func (o *AdamOptions) Validate() error {
 		return &framework.KeyError{Key: "beta2", Msg: fmt.Sprintf("must be in [0, 1), got %v", o.Beta2)}
 	case !(o.Eps >= 0) || math.IsInf(o.Eps, 0):
 		return &framework.KeyError{Key: "eps", Msg: fmt.Sprintf("must be non-negative and finite, got %v", o.Eps)}
+	}
+	if err := o.Schedule.Validate(); err != nil {
+		return err
+	}
+	if err := o.Average.Validate(); err != nil {
+		return err
 	}
 	return validWeightDecay(o.WeightDecay)
 }
@@ -126,5 +134,11 @@ func (a *Adam) UnmarshalBinary(b []byte) error {
 
 func registerAdam(r *framework.Registry) {
 	r.Optimizers["adam"] = framework.NewEntry("adam", "Adam with PyTorch's update rule (bias-corrected moments)", DefaultAdamOptions,
-		func(o AdamOptions, _ framework.Env) (framework.Optimizer, error) { return NewAdam(o) })
+		func(o AdamOptions, _ framework.Env) (framework.Optimizer, error) {
+			a, err := NewAdam(o)
+			if err != nil {
+				return nil, err
+			}
+			return withSchedule(a, o.Schedule, o.Average), nil
+		})
 }

@@ -143,6 +143,12 @@ func TestOptimizerOptions(t *testing.T) {
 		{&SGDOptions{LR: math.Inf(1)}, "lr"},
 		{&SGDOptions{LR: 1, Momentum: 1}, "momentum"},
 		{&SGDOptions{LR: 1, Nesterov: true}, "nesterov"},
+		{&SGDOptions{LR: 1, WeightDecay: -1}, "weight_decay"},
+		{&AdamOptions{LR: 1, Beta1: 0.9, Beta2: 0.9, Schedule: ScheduleOptions{Kind: "linear"}}, "schedule.kind"},
+		{&AdamOptions{LR: 1, Beta1: 0.9, Beta2: 0.9, Schedule: ScheduleOptions{Kind: "step", Gamma: 2}}, "schedule.gamma"},
+		{&SGDOptions{LR: 1, Schedule: ScheduleOptions{Warmup: -1}}, "schedule.warmup"},
+		{&SGDOptions{LR: 1, Average: AverageOptions{Kind: "swa"}}, "average.kind"},
+		{&SGDOptions{LR: 1, Average: AverageOptions{Kind: "ema", Decay: 1}}, "average.decay"},
 	} {
 		var ke *framework.KeyError
 		require.ErrorAs(t, tc.opts.Validate(), &ke)
@@ -150,5 +156,6 @@ func TestOptimizerOptions(t *testing.T) {
 	}
 	d := DefaultAdamOptions()
 	assert.NoError(t, d.Validate())
-	assert.Equal(t, AdamOptions{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}, d)
+	assert.Equal(t, AdamOptions{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
+		Schedule: ScheduleOptions{Kind: "constant", StepSize: 1000, Gamma: 0.1}, Average: AverageOptions{Kind: "none", Decay: 0.999}}, d)
 }

@@ -31,11 +31,15 @@ type SGDOptions struct {
 	Momentum float64 `toml:"momentum" help:"momentum factor μ in [0, 1); 0 is plain SGD"`
 	Nesterov bool    `toml:"nesterov" help:"use Nesterov momentum (needs momentum > 0)"`
 	// WeightDecay adds wd·θ to the gradient before the update (torch.optim.SGD's weight_decay).
-	WeightDecay float64 `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.SGD does"`
+	WeightDecay float64         `toml:"weight_decay" help:"L2 penalty (weight_decay/2)‖θ‖²: adds weight_decay·θ to the gradient, as torch.optim.SGD does"`
+	Schedule    ScheduleOptions `toml:"schedule" help:"learning-rate schedule: the [optimizer.schedule] table (kind, warmup, step_size, gamma, decay_steps, min_lr)"`
+	Average     AverageOptions  `toml:"average" help:"iterate averaging: the [optimizer.average] table (kind, start, decay)"`
 }
 
 // DefaultSGDOptions returns lr 0.01 without momentum.
-func DefaultSGDOptions() SGDOptions { return SGDOptions{LR: 1e-2} }
+func DefaultSGDOptions() SGDOptions {
+	return SGDOptions{LR: 1e-2, Schedule: DefaultScheduleOptions(), Average: DefaultAverageOptions()}
+}
 
 // Validate checks the ranges of the options.
 func (o *SGDOptions) Validate() error {
@@ -46,6 +50,12 @@ func (o *SGDOptions) Validate() error {
 		return &framework.KeyError{Key: "momentum", Msg: fmt.Sprintf("must be in [0, 1), got %v", o.Momentum)}
 	case o.Nesterov && o.Momentum == 0:
 		return &framework.KeyError{Key: "nesterov", Msg: "Nesterov momentum needs momentum > 0"}
+	}
+	if err := o.Schedule.Validate(); err != nil {
+		return err
+	}
+	if err := o.Average.Validate(); err != nil {
+		return err
 	}
 	return validWeightDecay(o.WeightDecay)
 }
@@ -132,5 +142,11 @@ func (s *SGD) UnmarshalBinary(b []byte) error {
 
 func registerSGD(r *framework.Registry) {
 	r.Optimizers["sgd"] = framework.NewEntry("sgd", "stochastic gradient descent with optional (Nesterov) momentum, PyTorch's rule", DefaultSGDOptions,
-		func(o SGDOptions, _ framework.Env) (framework.Optimizer, error) { return NewSGD(o) })
+		func(o SGDOptions, _ framework.Env) (framework.Optimizer, error) {
+			s, err := NewSGD(o)
+			if err != nil {
+				return nil, err
+			}
+			return withSchedule(s, o.Schedule, o.Average), nil
+		})
 }

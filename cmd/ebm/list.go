@@ -157,6 +157,13 @@ func optionKeys(opts any) []listedKey {
 		if !f.IsExported() || key == "" || key == "-" {
 			continue
 		}
+		if v.Field(i).Kind() == reflect.Struct { // a sub-table: its keys as table.key
+			for _, k := range optionKeys(v.Field(i).Interface()) {
+				k.Key = key + "." + k.Key
+				keys = append(keys, k)
+			}
+			continue
+		}
 		keys = append(keys, listedKey{Key: key, Default: v.Field(i).Interface(), Help: f.Tag.Get("help")})
 	}
 	return keys

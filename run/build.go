@@ -146,7 +146,7 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 		}
 		entry := reg.Energies[r.Energy.Builtin]
 		if b.Energy, err = entry.New(r.EnergyOptions, env); err != nil {
-			return nil, r.Source.Locate(&Error{Key: "energy.config", Msg: err.Error()})
+			return nil, r.Source.Locate(&Error{Key: "energy.config", Msg: err.Error(), Err: err})
 		}
 	} else if b.Energy, err = reg.Energies[PluginEntry].New(r.EnergyOptions, env); err != nil {
 		return nil, r.pluginError(err)
@@ -199,20 +199,20 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 	var trainer framework.Trainer
 	if r.Trainer.Method != "" {
 		if trainer, err = reg.Trainers[r.Trainer.Method].New(r.Trainer.Options, env); err != nil {
-			return nil, r.Source.Locate(&Error{Key: "trainer", Msg: err.Error()})
+			return nil, r.Source.Locate(&Error{Key: "trainer", Msg: err.Error(), Err: err})
 		}
 	}
 	opt, err := reg.Optimizers[r.Optimizer.Method].New(r.Optimizer.Options, env)
 	if err != nil {
-		return nil, r.Source.Locate(&Error{Key: "optimizer", Msg: err.Error()})
+		return nil, r.Source.Locate(&Error{Key: "optimizer", Msg: err.Error(), Err: err})
 	}
 	var sampler framework.Sampler
 	if r.Sampler != nil {
 		if sampler, err = reg.Samplers[r.Sampler.Method].New(r.Sampler.Options, env); err != nil {
-			return nil, r.Source.Locate(&Error{Key: "sampler", Msg: err.Error()})
+			return nil, r.Source.Locate(&Error{Key: "sampler", Msg: err.Error(), Err: err})
 		}
 		if err := sampler.Supports(b.Spec); err != nil {
-			return nil, r.Source.Locate(&Error{Key: "sampler.method", Msg: err.Error()})
+			return nil, r.Source.Locate(&Error{Key: "sampler.method", Msg: err.Error(), Err: err})
 		}
 		if r.Energy.PluginSampling {
 			ps, ok := b.Energy.(framework.SamplingEnergy)
@@ -220,7 +220,7 @@ func BuildContext(ctx context.Context, r *Config, reg *framework.Registry) (_ *B
 				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: "this energy cannot sample inside its process"})
 			}
 			if sampler, err = ps.Sampler(r.Sampler.Method, r.Sampler.Options, sampler); err != nil {
-				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: err.Error()})
+				return nil, r.Source.Locate(&Error{Key: "energy.plugin_sampling", Msg: err.Error(), Err: err})
 			}
 		}
 	}

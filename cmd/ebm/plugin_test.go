@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -331,4 +332,38 @@ log_every = 50
 			assert.Less(t, worst, 1e-9)
 		})
 	}
+}
+
+// A plugin that hangs once in the middle of a training run (its 10th request, in the first
+// process only) is killed at call_timeout and the request retried on a new process: the run
+// finishes with exactly the parameters of a run without the hang.
+func TestOneOffHangRetried(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin")
+	}
+	plugin := buildPlugin(t, "./testdata/hangonce")
+	data, err := filepath.Abs("../../examples/data/ring8_test.csv")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "run.toml")
+	energy := fmt.Sprintf("plugin = [%q]\ncall_timeout = \"2s\"", plugin)
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(pluginBase, data, energy, "[trainer]\nmethod = \"sm\"")), 0o644))
+	var params [2][][]float64
+	for k, hang := range []bool{false, true} {
+		marker := filepath.Join(dir, fmt.Sprintf("hung%d", k))
+		if hang {
+			t.Setenv("GOEBM_TEST_HANG_AT", "10")
+			t.Setenv("GOEBM_TEST_HANG_MARKER", marker)
+		}
+		out := filepath.Join(dir, fmt.Sprint(k))
+		start := time.Now()
+		code, _, errs := ebm(t, "train", cfg, "--out", out, "--quiet")
+		require.Equal(t, 0, code, errs)
+		params[k] = paramValues(t, out)
+		if hang {
+			assert.FileExists(t, marker, "the plugin hung")
+			assert.Greater(t, time.Since(start), 2*time.Second, "the run waited for call_timeout")
+		}
+	}
+	assert.Equal(t, params[0], params[1], "the same parameters with and without the hang")
 }

@@ -67,15 +67,20 @@ func (e *Energy) EvaluateChunks(req *framework.Request, res *framework.Result, c
 		parts = append(parts, &part{lo: lo, hi: min(lo+rowsPer, n)})
 	}
 	perChunk := len(parts) > 1
-	var wg sync.WaitGroup
-	for _, pt := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pt.th, pt.err = e.evaluatePart(req, res, pt.lo, pt.hi, chunkRows, perChunk, version, thetaBytes, inline)
-		}()
+	if len(parts) == 1 {
+		pt := parts[0]
+		pt.th, pt.err = e.evaluatePart(req, res, pt.lo, pt.hi, chunkRows, false, version, thetaBytes, inline)
+	} else {
+		var wg sync.WaitGroup
+		for _, pt := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pt.th, pt.err = e.evaluatePart(req, res, pt.lo, pt.hi, chunkRows, perChunk, version, thetaBytes, inline)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	for _, pt := range parts {
 		if pt.err != nil {
 			return pt.err

@@ -4,6 +4,8 @@ package examples_test
 
 import (
 	"bytes"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
 	"github.com/goebm/goebm/plugins/conformance"
+	"github.com/goebm/goebm/plugins/host"
 )
 
 // build compiles a Go example into a temporary folder.
@@ -76,5 +80,27 @@ func TestExamplesPassConformance(t *testing.T) {
 				assert.Contains(t, out.String(), w)
 			}
 		})
+	}
+}
+
+// The torch MLP example draws its initial parameters from the host's words as the built-in
+// mlp does: the same bits, through the SDK's Random (Go's Rand.Float64).
+func TestTorchMLPStartsFromTheBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts torch")
+	}
+	py := python(t, true)
+	e, err := host.Open(host.Config{Argv: []string{py, "python/mlp_torch.py"}, Env: framework.Env{Dim: 2},
+		Config: map[string]any{"hidden": []any{int64(16), int64(8)}}})
+	require.NoError(t, err)
+	defer e.Close()
+	builtin, err := energy.NewMLP(2, []int{16, 8}, "softplus")
+	require.NoError(t, err)
+	require.Equal(t, builtin.Spec().Blocks, e.Spec().Blocks)
+	got, want := make([]float64, e.Spec().NumParams()), make([]float64, builtin.Spec().NumParams())
+	require.NoError(t, e.InitParams(got, rand.New(rand.NewPCG(3, 4))))
+	require.NoError(t, builtin.InitParams(want, rand.New(rand.NewPCG(3, 4))))
+	for i := range want {
+		require.Equal(t, math.Float64bits(want[i]), math.Float64bits(got[i]), "θ₀[%d]: %v vs %v", i, want[i], got[i])
 	}
 }

@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build asm test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small bench-peers bench-scaling bench-study release test-slurm
+.PHONY: help build asm test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small report-screenshot bench-peers bench-scaling bench-study release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -103,6 +103,11 @@ study-small: build ## the four example studies, reduced (300 steps, 2 seeds; a f
 	$(BIN)/ebm study examples/studies/gauss20-small.toml
 	$(BIN)/ebm study examples/studies/ising10-small.toml
 	$(BIN)/ebm study examples/studies/digits-small.toml
+
+report-screenshot: ## ring8-small's report.html (after make study-small) as headless Chromium draws it, into examples/studies/img/report.png (apt: chromium)
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+	  --disable-sync --no-first-run --user-data-dir=$$(mktemp -d) --hide-scrollbars --window-size=1100,1500 \
+	  --screenshot=$(CURDIR)/examples/studies/img/report.png file://$(CURDIR)/runs/study-small/ring8/report.html
 
 plugins: ## build the Go example plugins into bin/ (doublewell, mlp)
 	$(GO) build -o $(BIN)/doublewell ./plugins/examples/doublewell

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/stat/distuv"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -76,7 +77,10 @@ type Group struct {
 func MetricFigure(name, title, metric, better string, lo, hi float64, groups []Group) *Figure {
 	w := max(Width, vg.Length(1.3*float64(len(groups)))*vg.Centimeter+4*vg.Centimeter)
 	f := &Figure{Name: name, W: w, H: Height,
-		Caption: fmt.Sprintf("%s by grid point: each seed a dot; the square is the mean and the bar its 95%% Student-t interval over the n seeds with a value (clipped to the values %s can take).", metric, metric)}
+		Caption: fmt.Sprintf("%s by grid point: each seed a dot; the square is the mean and the bar its 95%% Student-t interval over the n seeds with a value.", metric)}
+	if !math.IsInf(lo, -1) || !math.IsInf(hi, 1) {
+		f.Caption += fmt.Sprintf(" Intervals are cut at [%g, %g], the values %s can take.", lo, hi, metric)
+	}
 	ylabel := metric
 	if better != "" {
 		ylabel += " (" + better + " is better)"
@@ -161,7 +165,7 @@ func MetricFigure(name, title, metric, better string, lo, hi float64, groups []G
 			}
 			lb, _ := plotter.NewLabels(missing)
 			for i := range lb.TextStyle {
-				lb.TextStyle[i].Font.Size = tickSize
+				lb.TextStyle[i].Font = font.Font{Typeface: sans.Typeface, Variant: sans.Variant, Size: tickSize}
 				lb.TextStyle[i].Color = color.RGBA{R: 180, A: 255}
 				lb.TextStyle[i].XAlign = draw.XCenter
 				lb.TextStyle[i].Rotation = math.Pi / 2

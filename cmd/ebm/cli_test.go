@@ -214,3 +214,57 @@ func TestSummaryProvenance(t *testing.T) {
 	assert.Equal(t, energy.Kernels(), p.Kernels)
 	assert.NotNil(t, p.CPUFeatures)
 }
+
+// The files of a run folder and of ebm sample have the permissions the umask gives a new file
+// (0644 under the usual 022), not 0600: collaborators can read them.
+func TestRunFilesFollowTheUmask(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, _, errs := ebm(t, "train", "../../examples/gauss20-sm.toml", "--out", dir, "--quiet", "--set", "trainer.closed_form=true")
+	require.Equal(t, exitOK, code, errs)
+	code, _, errs = ebm(t, "sample", dir, "--n", "16", "--quiet")
+	require.Equal(t, exitOK, code, errs)
+	ref, err := os.Create(filepath.Join(t.TempDir(), "reference"))
+	require.NoError(t, err)
+	st, err := ref.Stat()
+	require.NoError(t, err)
+	ref.Close()
+	for _, f := range []string{run.ConfigFile, run.ParamsFile, run.SummaryFile, run.MetricsFile, run.SamplesFile, run.SamplesDiagnosticsFile} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Equal(t, st.Mode().Perm(), fi.Mode().Perm(), f)
+	}
+}
+
+// --json prints the result of a command as JSON on stdout, and nothing else there.
+func TestJSONOutputs(t *testing.T) {
+	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	for _, tc := range []struct {
+		args []string
+		key  string // a key of the object printed
+	}{
+		{[]string{"train", "../../examples/gauss20-sm.toml", "--out", runDir, "--quiet", "--set", "trainer.closed_form=true", "--json"}, "run_dir"},
+		{[]string{"sample", runDir, "--n", "16", "--quiet", "--json"}, "diagnostics"},
+		{[]string{"eval", runDir, "--metric", "sm_loss", "--json"}, "metrics"},
+		{[]string{"validate", "../../examples/ring8-sm.toml", "--json"}, "valid"},
+		{[]string{"version", "--json"}, "kernels"},
+	} {
+		code, out, errs := ebm(t, tc.args...)
+		require.Equal(t, exitOK, code, "%v: %s", tc.args, errs)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &m), "%v: %s", tc.args, out)
+		assert.Contains(t, m, tc.key, tc.args)
+	}
+	code, out, errs := ebm(t, "list", "samplers", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var kinds []struct {
+		Kind       string `json:"kind"`
+		Components []struct {
+			Name string `json:"name"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &kinds))
+	require.Len(t, kinds, 1)
+	assert.Equal(t, "samplers", kinds[0].Kind)
+	assert.NotEmpty(t, kinds[0].Components)
+}

@@ -15,7 +15,7 @@ import (
 
 // evalOptions are the flags of ebm eval.
 type evalOptions struct {
-	html                   bool
+	html, json             bool
 	data, metric, evalFile string
 	sets                   []string
 }
@@ -41,6 +41,7 @@ else the defaults; --set overrides its keys. It prints the metrics as JSON.`,
 	fs.StringVar(&o.data, "data", "", "evaluation data `FILE` (default: [eval] data, else the run's test, valid or training data)")
 	fs.StringVar(&o.metric, "metric", "", "comma-separated `METRICS`: "+strings.Join(eval.Metrics, ", ")+" (default: those that apply to the energy)")
 	fs.StringVar(&o.evalFile, "eval", "", "TOML `FILE` whose [eval] table sets the evaluation (a run or study file)")
+	fs.BoolVar(&o.json, "json", false, "print the metrics as JSON (what eval prints in any case; accepted like every command's --json)")
 	fs.BoolVar(&o.html, "html", false, "also write RUN_DIR/report.html: the metrics, the learning curve, the learned density of a 2-D model, config.toml and provenance, in one self-contained page (figures also in RUN_DIR/plots as SVG, PDF and PNG)")
 	setFlag(fs, &o.sets, "override an [eval] key with `key=value`, e.g. eval.ais.chains=200 (repeatable)")
 	return c

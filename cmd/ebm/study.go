@@ -78,7 +78,7 @@ done to a Slurm cluster as a job array, with a merge job after it.`,
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display and no line per cell")
 	fs.BoolVar(&o.retry, "retry-failed", true, "run failed cells again; --retry-failed=false keeps them failed")
 	fs.BoolVar(&o.plan, "plan", false, "list every cell with its index, folder, grid values, seed and state (todo, running, done, failed); run nothing")
-	fs.BoolVar(&o.asJSON, "json", false, "with --plan: print the plan as JSON (a stable format, see examples/studies/README.md)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON: with --plan the plan (a stable format, see examples/studies/README.md), else what the run did and where its outputs are")
 	fs.StringVar(&o.cells, "cell", "", "run only these `CELLS`, e.g. 3 or 3,5-9, in the shared study folder; exit non-zero if one fails")
 	fs.BoolVar(&o.merge, "merge", false, "write results.csv, timing.csv, summary.md and the plots from the finished cells; exit non-zero if some are not")
 	fs.BoolVar(&o.partial, "partial", false, "with --merge: write the outputs even when cells are not finished")
@@ -106,8 +106,8 @@ func runStudy(c *cobra.Command, pos []string, o *studyOptions) error {
 	switch {
 	case modes > 1:
 		return usagef("--plan, --cell, --merge and --slurm exclude each other (usage: %s)", studyUsage)
-	case o.asJSON && !o.plan:
-		return usagef("--json goes with --plan")
+	case o.asJSON && (o.merge || o.slurm):
+		return usagef("--json goes with --plan, --cell or a study's run")
 	case o.partial && !o.merge:
 		return usagef("--partial goes with --merge")
 	case (o.sbatchOpts != "" || o.dryRun) && !o.slurm:
@@ -157,6 +157,9 @@ func runStudy(c *cobra.Command, pos []string, o *studyOptions) error {
 		}
 		return err
 	}
+	if o.asJSON {
+		return writeJSON(stdout, studyResult(s, res))
+	}
 	if len(opts.Cells) > 0 {
 		fmt.Fprintf(stdout, "study %s: cells %s: %d run now, %d already finished, %d finished by other processes, %d failed, in %.1fs\n",
 			s.Name, o.cells, res.Ran, res.Skipped, res.Others, res.Failed, res.Seconds)
@@ -171,10 +174,28 @@ func runStudy(c *cobra.Command, pos []string, o *studyOptions) error {
 	return nil
 }
 
+// studyResult is the --json output of a study's run: what it did and where its outputs are.
+func studyResult(s *study.Study, res *study.Outcome) any {
+	return struct {
+		Study   string  `json:"study"`
+		Out     string  `json:"out"`
+		Cells   int     `json:"cells"`
+		Ran     int     `json:"ran"`
+		Skipped int     `json:"already_finished"`
+		Others  int     `json:"run_by_others"`
+		Failed  int     `json:"failed"`
+		Seconds float64 `json:"seconds"`
+		Results string  `json:"results"`
+		Summary string  `json:"summary"`
+		Report  string  `json:"report"`
+	}{s.Name, res.Out, res.Cells, res.Ran, res.Skipped, res.Others, res.Failed, res.Seconds,
+		filepath.Join(res.Out, "results.csv"), filepath.Join(res.Out, "summary.md"), filepath.Join(res.Out, study.ReportFile)}
+}
+
 // printOutputs names the study's outputs and prints summary.md.
 func printOutputs(stdout io.Writer, out string) {
-	fmt.Fprintf(stdout, "results      %s\nsummary      %s\nplots        %s\n\n",
-		filepath.Join(out, "results.csv"), filepath.Join(out, "summary.md"), filepath.Join(out, "plots"))
+	fmt.Fprintf(stdout, "results      %s\nsummary      %s\nplots        %s\nreport       %s\n\n",
+		filepath.Join(out, "results.csv"), filepath.Join(out, "summary.md"), filepath.Join(out, "plots"), filepath.Join(out, study.ReportFile))
 	if b, err := os.ReadFile(filepath.Join(out, "summary.md")); err == nil {
 		stdout.Write(b)
 	}

@@ -160,7 +160,7 @@ func TestStudyCommandModes(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--json"}, "--json goes with --plan"},
+		{[]string{"--json", "--merge"}, "--json goes with --plan, --cell or a study's run"},
 		{[]string{"--partial"}, "--partial goes with --merge"},
 		{[]string{"--dry-run"}, "--sbatch and --dry-run go with --slurm"},
 		{[]string{"--plan", "--merge"}, "exclude each other"},

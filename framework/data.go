@@ -150,10 +150,10 @@ func ReadCSVLimit(path string, maxBytes int64) (*Dataset, error) {
 	switch {
 	case lr.longLine:
 		return nil, &CSVError{Path: path, Line: int(lr.lines) + 1, Err: ErrDataTooLarge,
-			Msg: fmt.Sprintf("a line longer than %s: is it a CSV file? (%v)", formatBytes(lr.lineMax), ErrDataTooLarge)}
+			Msg: fmt.Sprintf("a line longer than %s: is it a CSV file? (%v)", FormatBytes(float64(lr.lineMax)), ErrDataTooLarge)}
 	case lr.over:
 		return nil, &CSVError{Path: path, Err: ErrDataTooLarge,
-			Msg: fmt.Sprintf("holds more than %s of text: %v", formatBytes(maxBytes), ErrDataTooLarge)}
+			Msg: fmt.Sprintf("holds more than %s of text: %v", FormatBytes(float64(maxBytes)), ErrDataTooLarge)}
 	}
 	if err != nil {
 		return nil, err
@@ -213,17 +213,17 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// formatBytes writes n as 1.5 GiB, 300 MiB, 12 KiB or 800 B.
-func formatBytes(n int64) string {
-	x := float64(n)
-	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"} {
-		if x < 1024 || u == "PiB" {
+// FormatBytes writes a size in bytes for people: "800 B", "12 KiB", "1.5 GiB" (a float, so
+// that an estimate beyond int64 still prints).
+func FormatBytes(n float64) string {
+	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"} {
+		if n < 1024 || u == "EiB" {
 			if u == "B" {
-				return fmt.Sprintf("%d B", n)
+				return fmt.Sprintf("%.0f B", n)
 			}
-			return fmt.Sprintf("%.3g %s", x, u)
+			return fmt.Sprintf("%.3g %s", n, u)
 		}
-		x /= 1024
+		n /= 1024
 	}
 	return ""
 }
@@ -281,7 +281,7 @@ func parseCSV(path string, r io.Reader, maxBytes int64) (*Dataset, error) {
 		}
 		if maxBytes > 0 && int64(len(data)+d)*8 > maxBytes {
 			return nil, &CSVError{Path: path, Line: line, Err: ErrDataTooLarge,
-				Msg: fmt.Sprintf("the values up to this row take more than %s: %v", formatBytes(maxBytes), ErrDataTooLarge)}
+				Msg: fmt.Sprintf("the values up to this row take more than %s: %v", FormatBytes(float64(maxBytes)), ErrDataTooLarge)}
 		}
 		for j, s := range rec {
 			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

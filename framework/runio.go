@@ -131,7 +131,7 @@ func ReadFileLimit(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w (more than %s)", path, ErrFileTooLarge, formatBytes(max))
+		return nil, fmt.Errorf("%s: %w (more than %s)", path, ErrFileTooLarge, FormatBytes(float64(max)))
 	}
 	return b, nil
 }

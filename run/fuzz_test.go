@@ -32,14 +32,6 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// fuzzRegistry is every built-in component but the plugin energy: a fuzzed run file must not
-// start programs.
-func fuzzRegistry() *framework.Registry {
-	r := builtins()
-	delete(r.Energies, PluginEntry)
-	return r
-}
-
 // FuzzBuild: any run file that decodes builds into a run or gives an error, never a panic,
 // and never allocates beyond the memory it is allowed. The data file and [compute] max_memory
 // are fixed, so that the fuzzer explores the keys, not the file system. The seeds include the
@@ -58,7 +50,7 @@ func FuzzBuild(f *testing.F) {
 	f.Add([]byte(strings.Replace(base, `method = "sm"`, `method = "pcd"`, 1)+"[sampler]\nmethod = \"ula\"\nchains = 1000\n"), "trainer.chains=9")
 	f.Add([]byte(strings.Replace(base, `builtin = "gaussian"`, `builtin = "gmm"`, 1)), "energy.config.preset=ring8")
 	f.Add([]byte("a = "+strings.Repeat("{b = ", 20)+"1"+strings.Repeat("}", 20)), "x=1")
-	reg := fuzzRegistry()
+	reg := samplingRegistry() // no plugin energy: a fuzzed run file must not start programs
 	data := dataPath(f, "ring8_test.csv")
 	f.Fuzz(func(t *testing.T, text []byte, set string) {
 		src, err := Parse("fuzz.toml", text, []string{set})

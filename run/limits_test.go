@@ -11,26 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
-	"github.com/goebm/goebm/plugins/host"
-	"github.com/goebm/goebm/samplers"
-	"github.com/goebm/goebm/trainers"
 )
-
-// builtins returns the registry of every built-in component, as the command has it.
-func builtins() *framework.Registry {
-	r := framework.NewRegistry()
-	energy.Register(r)
-	trainers.Register(r)
-	samplers.Register(r)
-	r.SamplerShared = func() any {
-		o := samplers.DefaultDrawOptions()
-		return &o
-	}
-	host.Register(r)
-	return r
-}
 
 func dataPath(t testing.TB, name string) string {
 	p, err := filepath.Abs(filepath.Join("..", "examples", "data", name))
@@ -76,10 +58,10 @@ func TestMemoryEstimateNamesTheKey(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			src, err := Parse("limits.toml", []byte(fmt.Sprintf(limitsBase, c.data)), c.sets)
 			require.NoError(t, err)
-			cfg, err := Decode(src, builtins())
+			cfg, err := Decode(src, samplingRegistry())
 			require.NoError(t, err)
 			start := time.Now()
-			b, err := Build(cfg, builtins())
+			b, err := Build(cfg, samplingRegistry())
 			if err == nil {
 				b.Close()
 			}
@@ -96,9 +78,9 @@ func TestMemoryEstimateNamesTheKey(t *testing.T) {
 	// The same file with the key at a usable value builds: the estimate is not a blanket no.
 	src, err := Parse("limits.toml", []byte(fmt.Sprintf(limitsBase, ring8)), []string{"trainer.method=dsm", "trainer.draws=4"})
 	require.NoError(t, err)
-	cfg, err := Decode(src, builtins())
+	cfg, err := Decode(src, samplingRegistry())
 	require.NoError(t, err)
-	b, err := Build(cfg, builtins())
+	b, err := Build(cfg, samplingRegistry())
 	require.NoError(t, err)
 	b.Close()
 }
@@ -114,10 +96,10 @@ func TestDataLimits(t *testing.T) {
 	} {
 		src, err := Parse("limits.toml", []byte(fmt.Sprintf(limitsBase, c.data)), []string{"compute.max_memory=100KiB"})
 		require.NoError(t, err)
-		cfg, err := Decode(src, builtins())
+		cfg, err := Decode(src, samplingRegistry())
 		require.NoError(t, err)
 		start := time.Now()
-		_, err = Build(cfg, builtins())
+		_, err = Build(cfg, samplingRegistry())
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), c.want)
 		assert.Less(t, time.Since(start), 2*time.Second)
@@ -131,9 +113,9 @@ func TestAllPlusOneSpinData(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ones.csv"), []byte("s1,s2,s3\n1,1,1\n1,1,1\n"), 0o644))
 	src, err := Parse(filepath.Join(dir, "run.toml"), []byte("[data]\ntrain = \"ones.csv\"\n[energy]\nbuiltin = \"ising\"\n[energy.config]\nspins = true\n[trainer]\nmethod = \"pl\"\n"), nil)
 	require.NoError(t, err)
-	cfg, err := Decode(src, builtins())
+	cfg, err := Decode(src, samplingRegistry())
 	require.NoError(t, err)
-	b, err := Build(cfg, builtins())
+	b, err := Build(cfg, samplingRegistry())
 	require.NoError(t, err)
 	defer b.Close()
 	assert.Equal(t, framework.Spin, b.Spec.Domain)
@@ -142,9 +124,9 @@ func TestAllPlusOneSpinData(t *testing.T) {
 	// A spin energy still refuses binary data with a zero in it.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bits.csv"), []byte("s1,s2\n0,1\n"), 0o644))
 	src, _ = Parse(filepath.Join(dir, "run.toml"), []byte("[data]\ntrain = \"bits.csv\"\n[energy]\nbuiltin = \"ising\"\n[trainer]\nmethod = \"pl\"\n"), nil)
-	cfg, err = Decode(src, builtins())
+	cfg, err = Decode(src, samplingRegistry())
 	require.NoError(t, err)
-	_, err = Build(cfg, builtins())
+	_, err = Build(cfg, samplingRegistry())
 	require.ErrorContains(t, err, "is over spin data but")
 }
 

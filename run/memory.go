@@ -35,20 +35,6 @@ func parseBytes(s string) (int64, error) {
 	return int64(b), nil
 }
 
-// formatBytes writes n as "1.5 GiB".
-func formatBytes(n float64) string {
-	for _, u := range []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"} {
-		if n < 1024 || u == "EiB" {
-			if u == "B" {
-				return fmt.Sprintf("%.0f B", n)
-			}
-			return fmt.Sprintf("%.3g %s", n, u)
-		}
-		n /= 1024
-	}
-	return ""
-}
-
 // memoryBudget returns the memory the run may use, and where that figure comes from.
 func (r *Config) memoryBudget() (int64, string) {
 	if r.Compute.MaxMemory != "" {
@@ -56,7 +42,7 @@ func (r *Config) memoryBudget() (int64, string) {
 		return b, fmt.Sprintf("[compute] max_memory = %q", r.Compute.MaxMemory)
 	}
 	if m := machineMemory(); m > 0 {
-		return m, fmt.Sprintf("the %s of this machine (set [compute] max_memory to use less)", formatBytes(float64(m)))
+		return m, fmt.Sprintf("the %s of this machine (set [compute] max_memory to use less)", framework.FormatBytes(float64(m)))
 	}
 	return 0, ""
 }
@@ -117,9 +103,9 @@ func (m *memoryCheck) check() error {
 		return byKey[keys[i]] > byKey[keys[j]] || (byKey[keys[i]] == byKey[keys[j]] && keys[i] < keys[j])
 	})
 	top := keys[0]
-	what := fmt.Sprintf("sets %s of the %s this run would need", formatBytes(byKey[top]), formatBytes(total))
+	what := fmt.Sprintf("sets %s of the %s this run would need", framework.FormatBytes(byKey[top]), framework.FormatBytes(total))
 	if top == "data.train" {
-		what = fmt.Sprintf("(its values, and a model over its %d columns) takes %s of the %s this run would need", m.dim, formatBytes(byKey[top]), formatBytes(total))
+		what = fmt.Sprintf("(its values, and a model over its %d columns) takes %s of the %s this run would need", m.dim, framework.FormatBytes(byKey[top]), framework.FormatBytes(total))
 	}
 	return m.r.Source.Locate(&Error{Key: top, Msg: fmt.Sprintf("%s, more than %s allows: lower it, or raise [compute] max_memory if the machine has more", what, m.from)})
 }

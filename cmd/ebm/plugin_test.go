@@ -115,7 +115,7 @@ func TestPythonPlugin(t *testing.T) {
 	script, err := filepath.Abs("../../plugins/examples/python/gaussian.py")
 	require.NoError(t, err)
 	code, out, errs := ebm(t, "plugin", "check", "--", py, script)
-	require.Equal(t, 1, code, "a plugin that takes its dimension from the data needs --dim")
+	require.Equal(t, 1, code, "a plugin that takes its dimension from the data needs --dim: %s", errs)
 	assert.Contains(t, out, "pass the data's dimension (ebm plugin check --dim D")
 	code, out, errs = ebm(t, "plugin", "check", "--dim", "3", "--call-timeout", "30s", "--", py, script)
 	require.Equal(t, 0, code, "%s\n%s", out, errs)

@@ -728,7 +728,7 @@ func (c *checker) sample(e *host.Energy, theta []float64) {
 		c.rec.pass("sample", "%s ran 2 steps on %d chains inside the plugin (offered: %s)", name, chains, strings.Join(names, ", "))
 		return
 	}
-	c.rec.warn("sample", "none of the offered samplers (%s) supports this energy", strings.Join(names, ", "))
+	c.rec.warn("sample", "none of the offered samplers (%s) supports this energy (refused as unsupported: %s)", strings.Join(names, ", "), strings.Join(tried, ", "))
 }
 
 func (c *checker) shutdown() {

@@ -28,7 +28,7 @@ func Info(argv []string, opts Options, w io.Writer) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("Describe: %w%s", err, c.stderrTail())
+		return fmt.Errorf("describe: %w%s", err, c.stderrTail())
 	}
 	c.desc = desc
 	fmt.Fprintf(w, "plugin:          %s\n", strings.Join(argv, " "))
@@ -65,7 +65,7 @@ func Info(argv []string, opts Options, w io.Writer) error {
 	}
 	resp, err := c.configureRaw(js)
 	if err != nil {
-		return fmt.Errorf("Configure: %w%s", err, c.stderrTail())
+		return fmt.Errorf("configure: %w%s", err, c.stderrTail())
 	}
 	if bad, _ := refused(resp); bad {
 		for _, d := range resp.Diagnostics {

@@ -63,7 +63,7 @@ type slot struct {
 }
 
 type remoteCounts struct {
-	energyRows, gradRows, samplerSteps atomic.Int64
+	energyRows, gradRows atomic.Int64
 }
 
 // Open starts the plugin processes, validates cfg.Config against the plugin's schema,

@@ -74,9 +74,7 @@ func (s *server) Describe(_ context.Context, _ *pb.DescribeRequest) (*pb.Describ
 		MaxMessageBytes: int64(s.limit),
 		Implementation:  s.impl,
 	}
-	for _, name := range framework.Names(s.samplers) {
-		resp.Samplers = append(resp.Samplers, name)
-	}
+	resp.Samplers = append(resp.Samplers, framework.Names(s.samplers)...)
 	if s.entry != nil && s.entry.Options != nil {
 		schema, err := Schema(s.entry.Options())
 		if err != nil {

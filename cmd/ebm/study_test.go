@@ -29,7 +29,7 @@ func TestExampleStudiesAreValid(t *testing.T) {
 		assert.NotEmpty(t, s.Cells, f)
 		n++
 	}
-	assert.Equal(t, 9, n, "four studies, each with a small variant, and the graph-recovery study")
+	assert.Equal(t, 11, n, "four studies, each with a small variant, the graph-recovery study and two efficiency studies")
 }
 
 // ebm eval on a closed-form score-matching run of gauss20 reads the precision error of the

@@ -56,14 +56,20 @@ func killGroup(pid int) {
 	}
 }
 
+// treeEnv marks the environment of a plugin and so of every process it starts (they inherit
+// it), with a value unique to the supervisor: how the supervisor finds a descendant that left
+// both the plugin's process group and its parentage.
+const treeEnv = "GOEBM_PLUGIN_TREE"
+
 // supervise runs the plugin args[1:] (after "--") and returns the exit code to end with.
 //
 // It becomes the subreaper of the plugin's descendants (PR_SET_CHILD_SUBREAPER), so that a
 // child the plugin leaves behind is re-parented to the supervisor rather than to init, and
-// starts the plugin in its own process group, with a parent-death signal. When the plugin
-// ends, when the host sends SIGTERM, or when the host dies (the lifeline on fd 3 reads end of
-// file: the kernel closed the host's end), it kills the plugin's group and every descendant
-// left, reaps them, removes the plugin's socket folder, and ends as the plugin ended.
+// starts the plugin in its own process group, with a parent-death signal and a mark in its
+// environment. When the plugin ends, when the host sends SIGTERM, or when the host dies (the
+// lifeline on fd 3 reads end of file: the kernel closed the host's end), it kills the plugin's
+// group, every child left to it and every process that carries the mark, reaps them, removes
+// the plugin's socket folder, and ends as the plugin ended.
 func supervise(args []string) int {
 	if len(args) < 2 || args[0] != "--" {
 		fmt.Fprintln(os.Stderr, "goebm plugin supervisor: want -- ARGV...")
@@ -80,12 +86,14 @@ func supervise(args []string) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
 
-	env := make([]string, 0, len(os.Environ()))
+	mark := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	env := make([]string, 0, len(os.Environ())+1)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, supervisorEnv+"=") {
+		if !strings.HasPrefix(kv, supervisorEnv+"=") && !strings.HasPrefix(kv, treeEnv+"=") {
 			env = append(env, kv)
 		}
 	}
+	env = append(env, treeEnv+"="+mark)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -132,7 +140,7 @@ func supervise(args []string) int {
 	case <-stop:
 	case <-hostGone:
 	}
-	cleanup(plugin, sock, pluginGone)
+	cleanup(plugin, mark, sock, pluginGone)
 	if !exited {
 		return 0
 	}
@@ -148,17 +156,17 @@ func supervise(args []string) int {
 	return status.ExitStatus()
 }
 
-// cleanup kills the plugin's process group and every process re-parented to the supervisor
-// until the plugin has been reaped (pluginGone: all its threads ended, so no child of theirs
-// can still be re-parented) and no child is left; then it removes the socket folder. It gives
-// up after 5 s.
-func cleanup(plugin int, sock string, pluginGone <-chan struct{}) {
+// cleanup kills the plugin's process group, every process re-parented to the supervisor and
+// every process marked as the plugin's, until the plugin has been reaped (pluginGone: all its
+// threads ended, so no child of theirs can still be re-parented) and none is left; then it
+// removes the socket folder. It gives up after 5 s.
+func cleanup(plugin int, mark, sock string, pluginGone <-chan struct{}) {
 	_ = syscall.Kill(-plugin, syscall.SIGKILL)
 	_ = syscall.Kill(plugin, syscall.SIGKILL)
 	self := os.Getpid()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		kids := children(self)
+		kids := descendants(self, treeEnv+"="+mark)
 		for _, k := range kids {
 			_ = syscall.Kill(-k, syscall.SIGKILL)
 			_ = syscall.Kill(k, syscall.SIGKILL)
@@ -177,8 +185,10 @@ func cleanup(plugin int, sock string, pluginGone <-chan struct{}) {
 	}
 }
 
-// children lists the processes whose parent is pid and which are not yet reaped zombies.
-func children(pid int) []int {
+// descendants lists the live processes (not zombies) whose parent is pid or whose environment
+// holds the entry mark.
+func descendants(pid int, mark string) []int {
+	want := []byte(mark + "\x00")
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -203,6 +213,13 @@ func children(pid int) []int {
 			continue
 		}
 		if ppid, err := strconv.Atoi(f[1]); err == nil && ppid == pid {
+			out = append(out, k)
+			continue
+		}
+		if k == pid {
+			continue
+		}
+		if env, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(env, want) {
 			out = append(out, k)
 		}
 	}

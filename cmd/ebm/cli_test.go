@@ -268,3 +268,31 @@ func TestJSONOutputs(t *testing.T) {
 	assert.Equal(t, "samplers", kinds[0].Kind)
 	assert.NotEmpty(t, kinds[0].Components)
 }
+
+// ebm plugin check --json prints the conformance report as JSON on stdout (the steps as they
+// run go to stderr), and its exit status says whether every step passed.
+func TestPluginCheckJSON(t *testing.T) {
+	bin := buildPlugin(t, "../../plugins/examples/doublewell")
+	for _, tc := range []struct {
+		args []string
+		code int
+		ok   bool
+	}{
+		{[]string{"--dim", "1"}, exitOK, true},
+		{nil, exitFail, false}, // a plugin of no dimension of its own, given none
+	} {
+		code, out, errs := ebm(t, append(append([]string{"plugin", "check", "--json"}, tc.args...), "--", bin)...)
+		assert.Equal(t, tc.code, code, errs)
+		var rep struct {
+			OK    bool `json:"ok"`
+			Steps []struct {
+				Name string `json:"name"`
+				Pass bool   `json:"pass"`
+			} `json:"steps"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+		assert.Equal(t, tc.ok, rep.OK)
+		assert.NotEmpty(t, rep.Steps)
+		assert.Contains(t, errs, "handshake", "the steps as they run, on stderr")
+	}
+}

@@ -19,6 +19,7 @@ type pluginOptions struct {
 	dim                       int
 	seed                      uint64
 	callTimeout, startTimeout time.Duration
+	json                      bool
 }
 
 // newPluginCmd returns `ebm plugin check|info [flags] -- ARGV...`.
@@ -54,6 +55,9 @@ func newPluginSubCmd(name, short string) *cobra.Command {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of θ₀, the test points and the check's directions")
 	fs.DurationVar(&o.callTimeout, "call-timeout", host.DefaultCallTimeout, "time for one request, as [energy] call_timeout")
 	fs.DurationVar(&o.startTimeout, "start-timeout", host.DefaultStartTimeout, "time from start to handshake, as [energy] start_timeout")
+	if name == "check" {
+		jsonFlag(fs, &o.json)
+	}
 	return c
 }
 
@@ -81,7 +85,31 @@ func runPlugin(c *cobra.Command, sub string, argv []string, o *pluginOptions) er
 	if sub == "info" {
 		return conformance.Info(argv, opts, stdout)
 	}
-	_, err = conformance.Check(argv, opts, stdout)
+	if !o.json {
+		_, err = conformance.Check(argv, opts, stdout)
+		return err
+	}
+	// The steps as they run go to stderr; stdout holds the report.
+	rep, err := conformance.Check(argv, opts, c.ErrOrStderr())
+	if rep != nil {
+		type step struct {
+			Name   string `json:"name"`
+			Pass   bool   `json:"pass"`
+			Warn   bool   `json:"warn,omitempty"`
+			Detail string `json:"detail"`
+		}
+		out := struct {
+			Plugin string `json:"plugin"`
+			OK     bool   `json:"ok"`
+			Steps  []step `json:"steps"`
+		}{Plugin: rep.Plugin, OK: rep.OK(), Steps: []step{}}
+		for _, s := range rep.Steps {
+			out.Steps = append(out.Steps, step{s.Name, s.Pass, s.Warn, s.Detail})
+		}
+		if werr := writeJSON(stdout, out); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"math/rand/v2"
@@ -118,8 +119,17 @@ draws = 2
 thin = 5
 `), 0o644))
 	out := filepath.Join(dir, "out")
-	code, _, errs := ebm(t, "study", filepath.Join(dir, "study.toml"), "--out", out, "--quiet")
+	code, stdout, errs := ebm(t, "study", filepath.Join(dir, "study.toml"), "--out", out, "--quiet", "--json")
 	require.Equal(t, exitOK, code, errs)
+	var res struct {
+		Cells  int    `json:"cells"`
+		Ran    int    `json:"ran"`
+		Report string `json:"report"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.Equal(t, 4, res.Cells)
+	assert.Equal(t, 4, res.Ran)
+	assert.Equal(t, filepath.Join(out, "report.html"), res.Report)
 
 	page := filepath.Join(out, "report.html")
 	html, err := os.ReadFile(page)

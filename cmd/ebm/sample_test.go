@@ -53,6 +53,19 @@ func trained(t *testing.T, file string, sets ...string) string {
 	return dir
 }
 
+// sampled runs `ebm sample RUN --n 1000` on a finished run folder and returns the draws (without
+// the energy column) and their diagnostics.
+func sampled(t *testing.T, dir string) (*mat.Dense, sampleDiag) {
+	t.Helper()
+	code, _, errs := ebm(t, "sample", dir, "--n", "1000", "--quiet")
+	require.Equal(t, exitOK, code, errs)
+	ds, err := framework.ReadCSV(filepath.Join(dir, run.SamplesFile))
+	require.NoError(t, err)
+	n, cols := ds.X.Dims()
+	require.Equal(t, 1000, n)
+	return mat.DenseCopyOf(ds.X.Slice(0, n, 0, cols-1)), readDiag(t, filepath.Join(dir, run.SamplesDiagnosticsFile))
+}
+
 // essOf is the split effective sample size of a quantity over the draw-major rows of ebm
 // sample's CSV (row t·chains + i is chain i's t-th draw).
 func essOf(v []float64, chains int) float64 {
@@ -200,15 +213,8 @@ func TestSampleWithoutWarmup(t *testing.T) {
 // (E‖S−Σ‖² = (tr Σ² + (tr Σ)²)/n for n independent draws; n is the smallest ESS).
 func TestSampleGaussianMoments(t *testing.T) {
 	dir := trained(t, "../../examples/gauss20-sm.toml", "trainer.closed_form=true")
-	code, _, errs := ebm(t, "sample", dir, "--n", "1000", "--quiet")
-	require.Equal(t, exitOK, code, errs)
-	ds, err := framework.ReadCSV(filepath.Join(dir, run.SamplesFile))
-	require.NoError(t, err)
-	diag := readDiag(t, filepath.Join(dir, run.SamplesDiagnosticsFile))
-	n, cols := ds.X.Dims()
-	d := cols - 1
-	require.Equal(t, 1000, n)
-	x := ds.X.Slice(0, n, 0, d)
+	x, diag := sampled(t, dir)
+	n, d := x.Dims()
 
 	p := readParams(t, dir)
 	w := symW(p["W"])
@@ -254,14 +260,8 @@ func TestSampleGaussianMoments(t *testing.T) {
 // learned model.
 func TestSampleIsingMoments(t *testing.T) {
 	dir := trained(t, "../../examples/ising10-pl.toml", "train.steps=50")
-	code, _, errs := ebm(t, "sample", dir, "--n", "1000", "--quiet")
-	require.Equal(t, exitOK, code, errs)
-	ds, err := framework.ReadCSV(filepath.Join(dir, run.SamplesFile))
-	require.NoError(t, err)
-	diag := readDiag(t, filepath.Join(dir, run.SamplesDiagnosticsFile))
-	n, cols := ds.X.Dims()
-	d := cols - 1
-	require.Equal(t, 1000, n)
+	x, diag := sampled(t, dir)
+	n, d := x.Dims()
 	require.Equal(t, 10, d)
 
 	// Exact moments of the learned model.
@@ -293,7 +293,7 @@ func TestSampleIsingMoments(t *testing.T) {
 	check := func(what string, f func(s []float64) float64) {
 		vals := make([]float64, n)
 		for i := range vals {
-			vals[i] = f(ds.X.RawRowView(i)[:d])
+			vals[i] = f(mat.Row(nil, i, x))
 		}
 		m := exact(f)
 		got := stat.Mean(vals, nil)

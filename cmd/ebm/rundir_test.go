@@ -62,7 +62,7 @@ func TestTwoTrainsOnOneFolder(t *testing.T) {
 	bin := buildEBM(t)
 	dir := t.TempDir()
 	cfg := ring8Run(t, dir)
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 2; round++ {
 		out := filepath.Join(dir, fmt.Sprintf("shared-%d", round))
 		var wg sync.WaitGroup
 		codes := make([]int, 2)

@@ -199,3 +199,101 @@ func TestSlowSESimulationIsing(t *testing.T) {
 	}
 	checkSimulation(t, est, ses, truth, z)
 }
+
+// gauss2Sample draws n rows of N(μ, Σ) in 2-d from rng.
+func gauss2Sample(rng *rand.Rand, n int, mu []float64, L *mat.TriDense) *mat.Dense {
+	x := mat.NewDense(n, 2, nil)
+	for i := 0; i < n; i++ {
+		z0, z1 := rng.NormFloat64(), rng.NormFloat64()
+		x.Set(i, 0, mu[0]+L.At(0, 0)*z0)
+		x.Set(i, 1, mu[1]+L.At(1, 0)*z0+L.At(1, 1)*z1)
+	}
+	return x
+}
+
+// DSM (σ = 0.5, two draws per row, noise fixed per data set and solved by L-BFGS) and NCE
+// (Gaussian noise fitted to each data set, ν = 2, fixed, L-BFGS) on a known 2-d Gaussian: over
+// 1000 data sets of n = 2000 the sandwich standard errors, whose per-observation terms carry the
+// noise of each row (DSM) or the noise sample as a second group (NCE), match the spread of the
+// estimates (mean SE within 10% of the SD) and their 95% intervals cover the population target
+// 93–97% of the time. DSM's target is the precision of the noisy data, (Σ + σ²I)⁻¹ (and b = Wμ);
+// NCE's is the true (W, b). (With 300 data sets the SD of the estimates is known only to 4%, and
+// one DSM parameter's ratio came out at 0.895: 1000 it is.)
+func TestSlowSESimulationDSMAndNCE(t *testing.T) {
+	const n, sims = 2000, 1000
+	sigma := mat.NewSymDense(2, []float64{1, 0.5, 0.5, 2})
+	mu := []float64{0.5, -1}
+	var sc mat.Cholesky
+	require.True(t, sc.Factorize(sigma))
+	var L mat.TriDense
+	sc.LTo(&L)
+	target := func(noise float64) []float64 {
+		s := mat.NewSymDense(2, nil)
+		s.CopySym(sigma)
+		s.SetSym(0, 0, s.At(0, 0)+noise*noise)
+		s.SetSym(1, 1, s.At(1, 1)+noise*noise)
+		var c mat.Cholesky
+		require.True(t, c.Factorize(s))
+		var w mat.SymDense
+		require.NoError(t, c.InverseTo(&w))
+		b := []float64{w.At(0, 0)*mu[0] + w.At(0, 1)*mu[1], w.At(1, 0)*mu[0] + w.At(1, 1)*mu[1]}
+		// free parameters: W₁₁, W₁₂, W₂₂, b₁, b₂
+		return []float64{w.At(0, 0), w.At(0, 1), w.At(1, 1), b[0], b[1]}
+	}
+	e, err := energy.NewGaussian(2, false)
+	require.NoError(t, err)
+	free := func(th []float64, se *eval.SE) ([]float64, []float64) {
+		w, b := se.Blocks[0], se.Blocks[1]
+		return []float64{w.Estimate[0], w.Estimate[1], w.Estimate[3], b.Estimate[0], b.Estimate[1]},
+			[]float64{w.SE[0], w.SE[1], w.SE[3], b.SE[0], b.SE[1]}
+	}
+	for _, tc := range []struct {
+		name  string
+		new   func() framework.Trainer
+		truth []float64
+	}{
+		{"dsm", func() framework.Trainer {
+			tr, _ := trainers.NewDenoisingScoreMatching(trainers.DSMOptions{Sigma: 0.5, Draws: 2})
+			return tr
+		}, target(0.5)},
+		{"nce", func() framework.Trainer {
+			tr, _ := trainers.NewNoiseContrastive(trainers.NCEOptions{Noise: "gaussian", Components: 1, Nu: 2})
+			return tr
+		}, target(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(2026, 2))
+			var est, ses [][]float64
+			var z float64
+			for r := 0; r < sims; r++ {
+				x := gauss2Sample(rng, n, mu, &L)
+				tr := tc.new()
+				p := e.Spec().NumParams()
+				blocks := e.Spec().Blocks
+				theta := make([]float64, p)
+				require.NoError(t, e.InitParams(theta, nil))
+				if ex, ok := tr.(framework.Extender); ok {
+					blocks = append(append([]framework.Block(nil), blocks...), ex.ExtraBlocks()...)
+					theta = append(theta, 2.5)
+				}
+				opt, err := trainers.NewLBFGS(trainers.DefaultBatchOptions())
+				require.NoError(t, err)
+				streams := framework.Streams{Seed: uint64(r + 1)}
+				out, err := framework.Train(context.Background(), &framework.Run{
+					Eval: framework.NewEvaluator(e), Trainer: tr, Optimizer: opt,
+					Train: x, Theta: theta, Streams: streams,
+					Schedule: framework.Schedule{Batch: n, Steps: 1000, LogEvery: 1000},
+				})
+				require.NoError(t, err)
+				require.True(t, out.Solver.Converged, "%s: %s", out.Solver.Status, out.Solver.Message)
+				se, err := eval.StandardErrors(framework.NewEvaluator(e), tc.new(), x, theta, blocks, streams, eval.DefaultSEOptions())
+				require.NoError(t, err)
+				require.False(t, se.Singular, se.Message)
+				z = se.Z
+				ev, sv := free(theta, se)
+				est, ses = append(est, ev), append(ses, sv)
+			}
+			checkSimulation(t, est, ses, tc.truth, z)
+		})
+	}
+}

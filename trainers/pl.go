@@ -262,18 +262,36 @@ func (t *Pseudolikelihood) stepDiscrete(ev *framework.Evaluator, batch *mat.Dens
 }
 
 func (t *Pseudolikelihood) stepContinuous(ctx *framework.StepContext, batch *mat.Dense, theta, grad []float64) (float64, error) {
+	var each func(r0, r1 int) error
+	if grad != nil {
+		for j := range grad {
+			grad[j] = 0
+		}
+		t.acc = numeric.Resize(t.acc, len(theta))
+		each = func(int, int) error {
+			if err := plStackVJP(ctx.Eval, &t.req, &t.res, t.stack, theta, t.w, t.acc); err != nil {
+				return fmt.Errorf("pl: %w", err)
+			}
+			for j, v := range t.acc {
+				grad[j] += v
+			}
+			return nil
+		}
+	}
+	return t.continuousGroups(ctx, batch, theta, each)
+}
+
+// continuousGroups computes the continuous pseudolikelihood of batch at θ group by group of
+// data rows: for each group [r0, r1) it stacks each row and its grid rows in t.stack, computes
+// their energies and the weights t.w of the gradient (∇θL = Σ t.w ∇θE over the stacks), then
+// calls each (when not nil) before the next group overwrites them.
+func (t *Pseudolikelihood) continuousGroups(ctx *framework.StepContext, batch *mat.Dense, theta []float64, each func(r0, r1 int) error) (float64, error) {
 	ev := ctx.Eval
 	n, d := batch.Dims()
 	g := len(t.grid)
 	per := 1 + d*g
 	group := max(1, plMaxRows/per)
 	inv := 1 / float64(n)
-	if grad != nil {
-		for j := range grad {
-			grad[j] = 0
-		}
-		t.acc = numeric.Resize(t.acc, len(theta))
-	}
 	loss := 0.0
 	for r0 := 0; r0 < n; r0 += group {
 		if err := ctx.Err(); err != nil { // interrupted: the loop undoes the step
@@ -324,12 +342,9 @@ func (t *Pseudolikelihood) stepContinuous(ctx *framework.StepContext, batch *mat
 				}
 			}
 		}
-		if grad != nil {
-			if err := plStackVJP(ev, &t.req, &t.res, t.stack, theta, t.w, t.acc); err != nil {
-				return 0, fmt.Errorf("pl: %w", err)
-			}
-			for j, v := range t.acc {
-				grad[j] += v
+		if each != nil {
+			if err := each(r0, r1); err != nil {
+				return 0, err
 			}
 		}
 	}

@@ -14,7 +14,6 @@ package trainers
 // finite-difference ParamJac would compound two errors). h is the Evaluator's FD step.
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -229,14 +228,11 @@ func flipRowGrads(ev *framework.Evaluator, batch *mat.Dense, dom framework.Domai
 	return &framework.RowGrads{G: g, Groups: []int{n}}, nil
 }
 
-// errRowGradsContinuousPL is returned for pl on continuous data, whose per-row terms are not
-// implemented.
-var errRowGradsContinuousPL = errors.New("pl: per-observation gradients (for standard errors) are implemented for binary and spin data only")
-
-// RowGrads returns the pseudolikelihood terms of each data row (binary and spin data).
+// RowGrads returns the pseudolikelihood terms of each data row: over its one-bit flips (binary
+// and spin data) or its quadrature grids (continuous data).
 func (t *Pseudolikelihood) RowGrads(ctx *framework.StepContext, batch *mat.Dense, theta []float64) (*framework.RowGrads, error) {
 	if t.spec.Domain == framework.Continuous {
-		return nil, errRowGradsContinuousPL
+		return t.continuousRowGrads(ctx, batch, theta)
 	}
 	if err := t.checkData(batch, "batch"); err != nil {
 		return nil, err
@@ -258,6 +254,38 @@ func (t *Pseudolikelihood) RowGrads(ctx *framework.StepContext, batch *mat.Dense
 		return nil, fmt.Errorf("pl: %w", err)
 	}
 	return rg, nil
+}
+
+// continuousRowGrads returns ψᵣ = Σ over the stacked rows of data row r of wₖ∇θE(stackₖ).
+func (t *Pseudolikelihood) continuousRowGrads(ctx *framework.StepContext, batch *mat.Dense, theta []float64) (*framework.RowGrads, error) {
+	if err := t.checkData(batch, "batch"); err != nil {
+		return nil, err
+	}
+	n, d := batch.Dims()
+	p := t.spec.NumParams()
+	g := mat.NewDense(n, len(theta), nil)
+	per := 1 + d*len(t.grid)
+	_, err := t.continuousGroups(ctx, batch, theta[:p], func(r0, r1 int) error {
+		pj, err := paramJac(ctx.Eval, t.stack, theta[:p])
+		if err != nil {
+			return fmt.Errorf("pl: %w", err)
+		}
+		for r := r0; r < r1; r++ {
+			row := g.RawRowView(r)
+			for k := 0; k < per; k++ {
+				s := (r-r0)*per + k
+				wk := t.w[s]
+				for j, v := range pj.RawRowView(s) {
+					row[j] += wk * v
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &framework.RowGrads{G: g, Groups: []int{n}}, nil
 }
 
 // RowGrads returns the ratio-matching terms of each data row.

@@ -58,6 +58,7 @@ func TestRowGradsSumToStepGradient(t *testing.T) {
 		{"dsm gaussian, x-differences of param_jac", newDSM(), relabel{Energy: g3, name: "gaussian", drop: framework.CapLinear}, gTheta, correlatedRows(40, 4), 1e-6, []int{40}},
 		{"sm mlp", NewScoreMatching(SMOptions{}), m, mTheta, normalRows(30, 2, 2), 1e-5, []int{30}},
 		{"pl ising", NewPseudolikelihood(DefaultPLOptions()), ising, isingTheta, spinRows(60, 4, 1), 1e-12, []int{60}},
+		{"pl gaussian (quadrature)", NewPseudolikelihood(PLOptions{GridLow: -8, GridHigh: 8, GridPoints: 61}), g3, gTheta, normalRows(40, 3, 9), 1e-12, []int{40}},
 		{"rm ising", NewRatioMatching(), ising, isingTheta, spinRows(60, 4, 2), 1e-12, []int{60}},
 		{"nce gaussian", newNCE(), g3, append(append([]float64(nil), gTheta...), 0.4), correlatedRows(40, 3), 1e-12, []int{40, 40}},
 		{"dsm gaussian", newDSM(), g3, gTheta, correlatedRows(40, 4), 1e-12, []int{40}},

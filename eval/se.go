@@ -11,7 +11,7 @@ package eval
 // noise for NCE). With ψₖ = ∇ℓ(xₖ)/n this is the familiar H⁻¹JH⁻¹/n, J the covariance of the
 // per-observation gradients (Huber 1967; for score matching, Forbes and Lauritzen 2015, and
 // the R package scorematchingad). Everything is evaluated at θ̂ on the training data: H exactly
-// where the trainer has it (framework.Hessianer: score matching with an energy linear in θ),
+// where the trainer has it (framework.Hessianer: sm, pl, rm with an energy linear in θ),
 // else by central differences of the full-data gradient; ψₖ from framework.RowGrader.
 //
 // Assumptions: θ̂ is a minimiser of the training loss (grad_max, reported, should be near
@@ -115,7 +115,7 @@ func StandardErrors(ev *framework.Evaluator, tr framework.Trainer, x *mat.Dense,
 	}
 	rg, ok := tr.(framework.RowGrader)
 	if !ok {
-		return nil, fmt.Errorf("standard errors: trainer %T has no per-observation gradients; they are available for sm, pl, rm, nce and dsm: %w", tr, ErrUnsupported)
+		return nil, fmt.Errorf("standard errors: trainer %T has no per-observation gradients; they are available for sm, pl, rm, nce, dsm and mle: %w", tr, ErrUnsupported)
 	}
 	if err := tr.Init(&framework.TrainContext{Eval: ev, Train: x, Streams: streams}); err != nil {
 		return nil, err

@@ -67,8 +67,8 @@ type NoiseFixer interface {
 	FixNoise(seed uint64)
 }
 
-// Hessianer is implemented by trainers that compute the Hessian of their loss in θ exactly
-// (score matching with an energy linear in θ, whose loss is quadratic).
+// Hessianer is implemented by trainers that compute the Hessian of their loss in θ on a batch
+// (exactly where they can: sm, pl and rm with an energy linear in θ).
 type Hessianer interface {
 	Hessian(ctx *StepContext, batch *mat.Dense, theta []float64, dst *mat.SymDense) error
 }

@@ -18,7 +18,7 @@ package trainers
 //
 // newton takes Newton steps with gonum's Hessian modification (H + τI until positive
 // definite) and a line search; the Hessian is the trainer's exact one where it has it
-// (framework.Hessianer: score matching with an energy linear in θ) and central differences
+// (framework.Hessianer: sm, pl and rm with an energy linear in θ) and central differences
 // of the gradient otherwise (2p gradient evaluations per iteration: use it when p is small).
 //
 // A resumed run restarts the solve from the checkpoint's θ: the L-BFGS memory is not saved,

@@ -33,6 +33,8 @@ var (
 	_ framework.RowGrader      = (*ScoreMatching)(nil)
 	_ framework.Hessianer      = (*ScoreMatching)(nil)
 	_ framework.Proximal       = (*ScoreMatching)(nil)
+	_ framework.Hessianer      = (*Pseudolikelihood)(nil)
+	_ framework.Hessianer      = (*RatioMatching)(nil)
 	_ framework.Optimizer      = (*Scheduled)(nil)
 	_ framework.Stateful       = (*Scheduled)(nil)
 	_ framework.Averager       = (*Scheduled)(nil)

@@ -93,3 +93,39 @@ func TestRowGradsSumToStepGradient(t *testing.T) {
 		})
 	}
 }
+
+// The exact Hessians of pl and rm for an energy linear in θ agree with central differences of
+// their gradients (exact for these smooth losses up to O(h²) and rounding).
+func TestFlipHessiansMatchDifferences(t *testing.T) {
+	for _, dom := range []framework.Domain{framework.Spin, framework.Binary} {
+		ising, err := energy.NewIsing(4, dom == framework.Spin)
+		require.NoError(t, err)
+		p := ising.Spec().NumParams()
+		theta := make([]float64, p)
+		rng := rand.New(rand.NewPCG(9, 9))
+		for i := range theta {
+			theta[i] = 0.4 * rng.NormFloat64()
+		}
+		x := spinRows(80, 4, 3)
+		if dom == framework.Binary {
+			x.Apply(func(_, _ int, v float64) float64 { return (v + 1) / 2 }, x)
+		}
+		for _, tr := range []framework.Trainer{NewPseudolikelihood(DefaultPLOptions()), NewRatioMatching()} {
+			ev := framework.NewEvaluator(ising)
+			require.NoError(t, tr.Init(&framework.TrainContext{Eval: ev, Train: x}))
+			ctx := &framework.StepContext{Eval: ev}
+			exact := mat.NewSymDense(p, nil)
+			require.NoError(t, tr.(framework.Hessianer).Hessian(ctx, x, theta, exact))
+			fd := mat.NewSymDense(p, nil)
+			require.NoError(t, framework.HessianByDifferences(func(th, g []float64) (float64, error) { return tr.Step(ctx, x, th, g) }, theta, 1e-5, fd))
+			worst := 0.0
+			for i := 0; i < p; i++ {
+				for j := 0; j < p; j++ {
+					worst = math.Max(worst, math.Abs(exact.At(i, j)-fd.At(i, j)))
+				}
+			}
+			assert.Less(t, worst, 1e-7, "%T on %s", tr, dom)
+			assert.Positive(t, mat.Norm(exact, 2))
+		}
+	}
+}

@@ -192,6 +192,10 @@ func TestSampleCSVHeaderWithComma(t *testing.T) {
 // warmup = 0 works: MALA and HMC run at the step size of the file, fixed, and the undefined
 // warm-up acceptance is written as null.
 func TestSampleWithoutWarmup(t *testing.T) {
+	// The command of the issue as typed there, which failed with "json: unsupported value: NaN"
+	// after writing the CSV.
+	code, _, errs := ebm(t, "sample", "../../examples/ring8-sample.toml", "--set", "sampler.warmup=0", "--n", "100", "--out", filepath.Join(t.TempDir(), "x.csv"))
+	require.Equal(t, exitOK, code, errs)
 	for _, method := range []string{"mala", "hmc"} {
 		out := filepath.Join(t.TempDir(), "x.csv")
 		code, stdout, errs := ebm(t, "sample", "../../examples/ring8-sample.toml", "--set", "sampler.warmup=0",

@@ -3,6 +3,8 @@ package energy
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
@@ -86,6 +88,9 @@ func (e *RBM) LogPartition(theta, grad []float64) (float64, error) {
 		return 0, fmt.Errorf("rbm: %d hidden units, beyond %d for summing them out", H, MaxHiddenLogPartition)
 	}
 	W, b, c := e.blocks(theta)
+	if grad == nil {
+		return RBMLogZ(W, b, c, H, D, 0), nil
+	}
 	nh := 1 << H
 	logw := make([]float64, nh)
 	act := make([]float64, D)
@@ -104,9 +109,6 @@ func (e *RBM) LogPartition(theta, grad []float64) (float64, error) {
 		logw[k] = s
 	}
 	logZ := floats.LogSumExp(logw)
-	if grad == nil {
-		return logZ, nil
-	}
 	clear(grad)
 	gW, gb, gc := e.blocks(grad)
 	for k := 0; k < nh; k++ {
@@ -130,3 +132,68 @@ func (e *RBM) LogPartition(theta, grad []float64) (float64, error) {
 	}
 	return logZ, nil
 }
+
+// RBMLogZ returns log Z = log Σ_v exp(−F(v)) of the binary RBM with blocks w (h×d), b (d) and
+// c (h), exactly, by summing out the visible units instead:
+//
+//	Z = Σ_h exp(cᵀh) Πᵢ (1 + exp(bᵢ + (Wᵀh)ᵢ)),
+//
+// a sum over the 2^h hidden states that costs O(2^h·d). The states are split into a high part
+// (outer loop) and the low min(h, 10) bits, whose products Wᵀh_low are tabled once. workers
+// goroutines (0: GOMAXPROCS) share the outer loop; the partial sums are combined in a fixed
+// order, so the result does not depend on workers. The caller bounds h (2^h terms).
+func RBMLogZ(w, b, c []float64, h, d, workers int) float64 {
+	lowBits := min(h, 10)
+	nLow, nHigh := 1<<lowBits, 1<<(h-lowBits)
+	// Table of Wᵀh and cᵀh over the low bits (hidden units 0..lowBits−1).
+	lowW := make([]float64, nLow*d)
+	lowC := make([]float64, nLow)
+	for k := 0; k < nLow; k++ {
+		row := lowW[k*d : (k+1)*d]
+		for j := 0; j < lowBits; j++ {
+			if k>>j&1 == 1 {
+				lowC[k] += c[j]
+				for i, wv := range w[j*d : (j+1)*d] {
+					row[i] += wv
+				}
+			}
+		}
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, nHigh))
+	parts := make([]float64, nHigh)
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func(wk int) {
+			defer wg.Done()
+			base := make([]float64, d)
+			vals := make([]float64, nLow)
+			for hi := wk; hi < nHigh; hi += workers {
+				copy(base, b)
+				cHigh := 0.0
+				for j := lowBits; j < h; j++ {
+					if hi>>(j-lowBits)&1 == 1 {
+						cHigh += c[j]
+						for i, wv := range w[j*d : (j+1)*d] {
+							base[i] += wv
+						}
+					}
+				}
+				for k := 0; k < nLow; k++ {
+					s := cHigh + lowC[k]
+					for i, v := range lowW[k*d : (k+1)*d] {
+						s += numeric.Softplus(base[i] + v)
+					}
+					vals[k] = s
+				}
+				parts[hi] = floats.LogSumExp(vals)
+			}
+		}(wk)
+	}
+	wg.Wait()
+	return floats.LogSumExp(parts)
+}
+

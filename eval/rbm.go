@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 
 	"github.com/goebm/goebm/energy"
@@ -144,74 +143,15 @@ func VerifyRBM(ev *framework.Evaluator, theta []float64, r *RBM, x *mat.Dense, r
 	return nil
 }
 
-// LogZ returns log Z = log Σ_v exp(−F(v)) exactly by summing out the visible units instead:
-//
-//	Z = Σ_h exp(cᵀh) Πᵢ (1 + exp(bᵢ + (Wᵀh)ᵢ)),
-//
-// a sum over the 2^H hidden states that costs O(2^H·D). The states are split into a high part
-// (outer loop) and the low min(H, 10) bits, whose products Wᵀh_low are tabled once. workers
-// goroutines share the outer loop; the partial sums are combined in a fixed order, so the
-// result does not depend on workers.
+// LogZ returns log Z = log Σ_v exp(−F(v)) exactly by summing out the visible units instead,
+// Z = Σ_h exp(cᵀh) Πᵢ (1 + exp(bᵢ + (Wᵀh)ᵢ)), with energy.RBMLogZ (O(2^H·D), on workers
+// goroutines, the result independent of their number), for at most MaxHiddenEnumerate hidden
+// units.
 func (r *RBM) LogZ(workers int) (float64, error) {
 	if r.H > MaxHiddenEnumerate {
 		return 0, fmt.Errorf("rbm: %d hidden units, beyond %d for exact enumeration: use AIS: %w", r.H, MaxHiddenEnumerate, ErrUnsupported)
 	}
-	lowBits := min(r.H, 10)
-	nLow, nHigh := 1<<lowBits, 1<<(r.H-lowBits)
-	// Table of Wᵀh and cᵀh over the low bits (hidden units 0..lowBits−1).
-	lowW := make([]float64, nLow*r.D)
-	lowC := make([]float64, nLow)
-	for k := 0; k < nLow; k++ {
-		row := lowW[k*r.D : (k+1)*r.D]
-		for j := 0; j < lowBits; j++ {
-			if k>>j&1 == 1 {
-				lowC[k] += r.C[j]
-				for i, w := range r.W[j*r.D : (j+1)*r.D] {
-					row[i] += w
-				}
-			}
-		}
-	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = max(1, min(workers, nHigh))
-	parts := make([]lse, nHigh)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			base := make([]float64, r.D)
-			for hi := w; hi < nHigh; hi += workers {
-				copy(base, r.B)
-				cHigh := 0.0
-				for j := lowBits; j < r.H; j++ {
-					if hi>>(j-lowBits)&1 == 1 {
-						cHigh += r.C[j]
-						for i, wv := range r.W[j*r.D : (j+1)*r.D] {
-							base[i] += wv
-						}
-					}
-				}
-				acc := newLSE()
-				for k := 0; k < nLow; k++ {
-					s := cHigh + lowC[k]
-					for i, v := range lowW[k*r.D : (k+1)*r.D] {
-						s += numeric.Softplus(base[i] + v)
-					}
-					acc.add(s)
-				}
-				parts[hi] = acc
-			}
-		}(w)
-	}
-	wg.Wait()
-	total := newLSE()
-	for _, p := range parts {
-		total.merge(p)
-	}
-	return total.value(), nil
+	return energy.RBMLogZ(r.W, r.B, r.C, r.H, r.D, workers), nil
 }
 
 // TemperedRBM is the AIS path of an RBM from the uniform distribution on {0,1}^(D+H) (β = 0)

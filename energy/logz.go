@@ -196,4 +196,3 @@ func RBMLogZ(w, b, c []float64, h, d, workers int) float64 {
 	wg.Wait()
 	return floats.LogSumExp(parts)
 }
-

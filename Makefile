@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 TESTTIMEOUT ?= 9m
 
-.PHONY: help build asm test test-purego test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small report-screenshot bench-peers bench-scaling bench-study release test-slurm
+.PHONY: help build asm test test-purego test-race test-slow demo bench lint plugins proto clean fuzz fuzz-short study-small report-screenshot bench-peers bench-scaling bench-study release test-slurm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -92,10 +92,20 @@ bench-study: build ## cells per hour of a small example study against the number
 	@mkdir -p runs
 	$(BIN)/ebm bench --study examples/studies/gauss20-small.toml --study-workers 1,2 --repeats 2 --json runs/bench-study.json
 
-lint: ## gofmt and go vet
+STATICCHECK_VERSION = v0.8.2
+
+lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$' || true); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# The packages that start goroutines (or test code that does), for the race detector.
+RACE_PKGS := ./framework/ ./check/ ./energy/ ./eval/ ./internal/lockfile/ ./plugins/host/ ./plugins/sdk/ \
+	./plugins/internal/wire/ ./run/ ./samplers/ ./study/ ./trainers/
+
+test-race: ## go test -race -short on the packages with goroutines (about 8 minutes on 2 cores; .ci/run runs it)
+	$(GO) test $(GOFLAGS) -race -short -count=1 -timeout 30m $(RACE_PKGS)
 
 study-small: build ## the four example studies, reduced (300 steps, 2 seeds; a few minutes on 2 cores) into runs/study-small/
 	rm -rf runs/study-small

@@ -59,14 +59,6 @@ var spSeries = func() [16]float64 {
 	return c
 }()
 
-// Output flags of the kernel.
-const (
-	spH = 1 << iota
-	spD1
-	spD2
-	spD3
-)
-
 // softplusEval writes σ(z) into h and σ′, σ″, σ‴ into d1, d2, d3, for each of those slices
 // that is not nil (each as long as z), with the AVX2/FMA kernel where the CPU has one.
 func softplusEval(z, h, d1, d2, d3 []float64) {

@@ -40,19 +40,6 @@ func (a *lse) add(v float64) {
 	}
 }
 
-// merge adds the terms accumulated in b.
-func (a *lse) merge(b lse) {
-	if math.IsInf(b.max, -1) {
-		return
-	}
-	if b.max <= a.max {
-		a.sum += b.sum * math.Exp(b.max-a.max)
-		return
-	}
-	a.sum = a.sum*math.Exp(a.max-b.max) + b.sum
-	a.max = b.max
-}
-
 func (a lse) value() float64 { return a.max + math.Log(a.sum) }
 
 // LogZEnumerate returns log Z = log Σₓ exp(−E(x; θ)) by evaluating E at every one of the 2^d

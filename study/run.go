@@ -143,7 +143,8 @@ func (s *Study) Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	var waiting sync.Once
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, max(1, len(q.pending))); w++ {
+	nw := min(workers, max(1, len(q.pending))) // before the workers start taking cells from q.pending
+	for w := 0; w < nw; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

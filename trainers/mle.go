@@ -142,10 +142,8 @@ func (t *MaximumLikelihood) Step(ctx *framework.StepContext, batch *mat.Dense, t
 	for _, e := range t.res.Energy {
 		loss += e / float64(n)
 	}
-	if grad != nil {
-		for k := range grad {
-			grad[k] = t.res.ParamVJP[k] + gz[k]
-		}
+	for k := range grad {
+		grad[k] = t.res.ParamVJP[k] + gz[k]
 	}
 	return loss, nil
 }

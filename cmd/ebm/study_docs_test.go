@@ -60,9 +60,7 @@ func TestClusterDocsCommands(t *testing.T) {
 	sec := readmeSection(t, "## Studies on a cluster")
 	var got []string
 	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(sec, -1) {
-		for _, line := range strings.Split(strings.TrimSpace(block[1]), "\n") {
-			got = append(got, line)
-		}
+		got = append(got, strings.Split(strings.TrimSpace(block[1]), "\n")...)
 	}
 	assert.Equal(t, clusterCommands, got)
 	assert.Contains(t, sec, "`dist/ebm-linux-amd64 version`", "run by TestStudyOnSlurm too")

@@ -11,7 +11,7 @@ import (
 // Every value round-trips bit for bit, non-finite floats and nil slices included.
 func TestRoundTrip(t *testing.T) {
 	w := NewWriter("x/1")
-	floats := []float64{1.5, math.NaN(), math.Inf(-1), -0.0, math.SmallestNonzeroFloat64}
+	floats := []float64{1.5, math.NaN(), math.Inf(-1), math.Copysign(0, -1), math.SmallestNonzeroFloat64}
 	w.Int(-7)
 	w.Bool(true)
 	w.Float(math.Inf(1))

@@ -19,11 +19,12 @@ import (
 )
 
 type opts struct {
-	N      int           `toml:"n" help:"a count"`
-	Rate   float64       `toml:"rate" help:"a rate"`
-	Name   string        `toml:"name" help:"a name" required:"true"`
-	Sizes  []int         `toml:"sizes" help:"widths"`
-	Wait   time.Duration `toml:"wait" help:"a duration"`
+	N     int           `toml:"n" help:"a count"`
+	Rate  float64       `toml:"rate" help:"a rate"`
+	Name  string        `toml:"name" help:"a name" required:"true"`
+	Sizes []int         `toml:"sizes" help:"widths"`
+	Wait  time.Duration `toml:"wait" help:"a duration"`
+	//lint:ignore U1000 an unexported field, which Schema must leave out
 	hidden int
 }
 

@@ -50,7 +50,7 @@ func waitDead(t *testing.T, pid int, within time.Duration) {
 	}
 }
 
-func open(t *testing.T, cfg Config) *Energy {
+func open(t testing.TB, cfg Config) *Energy {
 	t.Helper()
 	e, err := Open(cfg)
 	require.NoError(t, err)

@@ -42,10 +42,11 @@ type stderrLog struct {
 	tokens  float64
 	last    time.Time
 	dropped int
+	now     func() time.Time // the clock of the rate limit: time.Now (tests set their own)
 }
 
 func newStderrLog(label string, log *slog.Logger, level slog.Level, rate, burst int) *stderrLog {
-	return &stderrLog{label: label, log: log, level: level, rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+	return &stderrLog{label: label, log: log, level: level, rate: float64(rate), burst: float64(burst), tokens: float64(burst), now: time.Now}
 }
 
 // Write implements io.Writer.
@@ -103,7 +104,7 @@ func (s *stderrLog) admit() bool {
 	if s.rate <= 0 {
 		return true
 	}
-	now := time.Now()
+	now := s.now()
 	if !s.last.IsZero() {
 		s.tokens = min(s.burst, s.tokens+now.Sub(s.last).Seconds()*s.rate)
 	}

@@ -13,6 +13,9 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 func pluginConfig(t testing.TB, mode string) Config {
 	t.Helper()
 	t.Setenv(modeEnv, mode)
+	// A race-detector build sleeps a second at exit (GORACE atexit_sleep_ms, default 1000),
+	// which would make a plugin built from this test binary look slow to shut down.
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -164,14 +164,16 @@ func TestStudyRate(t *testing.T) {
 }
 
 // The matrix-product FLOPs of an exact-SM step, by hand. For 2 → 64 → 64 → 1 at batch 256:
-// 17 products of 256×64×64 (the documented count), 6 of 256×2×64 and 2 of 256×64.
+// 15 products of 256×64×64, 5 of 256×2×64 and 2 of 256×64: 31 850 496, the count derived
+// product by product in energy/mlp_second.go.
 func TestExactSMFlops(t *testing.T) {
 	n := 256.0
-	assert.Equal(t, 2*n*(17*64*64+6*2*64+2*64), ExactSMFlops(2, []int{64, 64}, 256))
-	// one hidden layer: no hidden-to-hidden product, 6 of the first layer and 2 of the output
-	assert.Equal(t, 2*10.0*(6*3*8+2*8), ExactSMFlops(3, []int{8}, 10))
-	// d = 4, 4 → 16 → 32 → 8 → 1: 11 + 12 = 23 products per hidden-to-hidden layer
-	assert.Equal(t, 2*5.0*(6*4*16+23*16*32+23*32*8+2*8), ExactSMFlops(4, []int{16, 32, 8}, 5))
+	assert.Equal(t, 2*n*(15*64*64+5*2*64+2*64), ExactSMFlops(2, []int{64, 64}, 256))
+	assert.Equal(t, 31850496.0, ExactSMFlops(2, []int{64, 64}, 256))
+	// one hidden layer: no hidden-to-hidden product, 5 of the first layer and 2 of the output
+	assert.Equal(t, 2*10.0*(5*3*8+2*8), ExactSMFlops(3, []int{8}, 10))
+	// d = 4, 4 → 16 → 32 → 8 → 1: 9 + 12 = 21 products per hidden-to-hidden layer
+	assert.Equal(t, 2*5.0*(5*4*16+21*16*32+21*32*8+2*8), ExactSMFlops(4, []int{16, 32, 8}, 5))
 	assert.Equal(t, 0.0, ExactSMFlops(2, nil, 256))
 }
 

@@ -185,3 +185,24 @@ steps = 15
 	assert.Greater(t, res.Sample.PerStep, 0.0)
 	assert.Greater(t, res.VmHWMKiB, int64(0))
 }
+
+// Every `go test -bench` command in docs/benchmarks.md names benchmarks that exist: its
+// pattern's top level (before the first /) lists at least one benchmark of its package with
+// `go test -list`, run from the repository's root. NAME in a profile command stands for a
+// workload and is checked as ring8/dsm. (The commands themselves take minutes: they are the
+// measurements, not tests.)
+func TestGoBenchCommandsInDocs(t *testing.T) {
+	b, err := os.ReadFile("../../docs/benchmarks.md")
+	require.NoError(t, err)
+	re := regexp.MustCompile(`go test -run '\^\$' -bench ('[^']+'|\S+)[^` + "`" + `\n]*? (\./[a-z/]+/)`)
+	ms := re.FindAllStringSubmatch(string(b), -1)
+	require.GreaterOrEqual(t, len(ms), 6, "go test -bench commands in docs/benchmarks.md")
+	t.Chdir("../..")
+	for _, m := range ms {
+		pattern := strings.ReplaceAll(strings.Trim(m[1], "'"), "NAME", "ring8/dsm")
+		top, _, _ := strings.Cut(pattern, "/")
+		out, err := exec.Command("go", "test", "-list", top, m[2]).CombinedOutput()
+		require.NoError(t, err, "%s\n%s", m[0], out)
+		assert.Regexp(t, `(?m)^Benchmark`, string(out), "%s: no benchmark of %s matches %q", m[0], m[2], top)
+	}
+}

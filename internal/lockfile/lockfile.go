@@ -162,6 +162,8 @@ func (l *Lock) Release() error {
 			return
 		case rerr == nil && cur.Token != l.info.Token:
 			return // not ours any more: leave the new holder's lock alone
+		case rerr != nil:
+			return // unreadable: a new holder may be writing it; an unreadable lock goes stale by its age
 		}
 		if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = fmt.Errorf("release lock %s: %w", l.path, rerr)
@@ -270,6 +272,16 @@ func breakStale(path, token string, staleAfter time.Duration) error {
 		return nil
 	case err == nil && cur.Token != token:
 		return nil // replaced meanwhile by a live holder: judge it afresh
+	case err != nil:
+		// Unreadable now. A lock judged stale by its content has been replaced by a new
+		// holder that is writing its file right now (create makes it empty first): leave it.
+		// A lock that was unreadable and judged by its age is removed only if it is still old.
+		if token != "" {
+			return nil
+		}
+		if st, serr := os.Stat(path); serr != nil || time.Since(st.ModTime()) <= staleAfter {
+			return nil
+		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("lock %s: removing the stale lock: %w", path, err)

@@ -244,3 +244,22 @@ func TestInspect(t *testing.T) {
 	assert.Equal(t, self.PID, holder.PID)
 	assert.FileExists(t, path, "Inspect takes nothing over")
 }
+
+// A breaker that judged a lock stale by its content must not remove the file that replaced it
+// while the new holder is still writing it (create makes the file empty first): the race that
+// once let two of TestOneWinnerAmongMany's goroutines win. An unreadable file that was judged
+// stale by its age is removed only while it is still old.
+func TestBreakStaleSparesAFileBeingWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	require.NoError(t, os.WriteFile(path, nil, 0o644)) // a new holder between O_EXCL and its write
+	require.NoError(t, breakStale(path, "token-of-the-stale-holder", time.Minute))
+	assert.FileExists(t, path, "the new holder's lock was removed")
+
+	require.NoError(t, breakStale(path, "", time.Minute))
+	assert.FileExists(t, path, "a fresh unreadable lock was removed")
+
+	past := time.Now().Add(-2 * time.Minute)
+	require.NoError(t, os.Chtimes(path, past, past))
+	require.NoError(t, breakStale(path, "", time.Minute))
+	assert.NoFileExists(t, path, "an old unreadable lock judged stale by its age stays")
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/goebm/goebm/plugins/internal/wire"
 	pb "github.com/goebm/goebm/plugins/proto/goebm/v1"
@@ -45,6 +46,10 @@ func start(cfg *Config, label string) (*instance, error) {
 		Stderr:     inst.stderr,
 		SyncStdout: inst.stderr,
 		SyncStderr: inst.stderr,
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(wire.WindowSize),
+			grpc.WithInitialConnWindowSize(wire.WindowSize),
+		},
 	}
 	if cfg.Reattach != nil {
 		cc.Reattach = cfg.Reattach

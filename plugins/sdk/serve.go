@@ -100,6 +100,8 @@ func serve(srv *server, c *config, test *plugin.ServeTestConfig) {
 			o = append(o,
 				grpc.MaxRecvMsgSize(c.limit),
 				grpc.MaxSendMsgSize(c.limit),
+				grpc.InitialWindowSize(wire.WindowSize),
+				grpc.InitialConnWindowSize(wire.WindowSize),
 				grpc.ChainUnaryInterceptor(recoverUnary(c.logger)),
 				grpc.ChainStreamInterceptor(recoverStream(c.logger)),
 			)

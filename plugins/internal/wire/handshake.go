@@ -33,3 +33,9 @@ const MaxMessageBytes = 256 << 20
 // HostChunkBytes caps the size of one request the host sends, whatever the plugin
 // advertises; larger requests are split by rows.
 const HostChunkBytes = 64 << 20
+
+// WindowSize is the HTTP/2 flow-control window, per stream and per connection, that both the
+// host and the Go SDK open for their side of a plugin connection. gRPC's default (64 KiB,
+// grown by its bandwidth estimator) makes a request or an answer of a few hundred KiB wait
+// for window updates, a round trip each; θ and the θ-sized outputs of a request are that size.
+const WindowSize = 16 << 20

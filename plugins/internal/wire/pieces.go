@@ -127,57 +127,68 @@ func Chunks(e framework.Energy, caps framework.Capability, req *framework.Reques
 		_, w := m.Dims()
 		return m.Slice(lo, hi, 0, w).(*mat.Dense)
 	}
-	work := make(chan int)
-	done := make(chan struct{})
-	workers = max(1, min(workers, nc))
-	for w := 0; w < workers; w++ {
-		go func() {
-			var self framework.SelfScratch
-			for c := range work {
-				lo, hi := c*chunk, min((c+1)*chunk, n)
-				cr := framework.Request{Outputs: req.Outputs, Theta: req.Theta, MixedSelf: req.MixedSelf,
-					X: view(req.X, lo, hi), U: view(req.U, lo, hi), V: view(req.V, lo, hi)}
-				if req.Weights != nil {
-					cr.Weights = req.Weights[lo:hi]
+	runChunk := func(c int, self *framework.SelfScratch) {
+		lo, hi := c*chunk, min((c+1)*chunk, n)
+		cr := framework.Request{Outputs: req.Outputs, Theta: req.Theta, MixedSelf: req.MixedSelf,
+			X: view(req.X, lo, hi), U: view(req.U, lo, hi), V: view(req.V, lo, hi)}
+		if req.Weights != nil {
+			cr.Weights = req.Weights[lo:hi]
+		}
+		if req.LapWeights != nil {
+			cr.LapWeights = req.LapWeights[lo:hi]
+		}
+		r := &per[c]
+		if req.Outputs.Has(framework.OutEnergy) {
+			r.Energy = res.Energy[lo:hi]
+		}
+		if req.Outputs.Has(framework.OutLaplacian) {
+			r.Laplacian = res.Laplacian[lo:hi]
+		}
+		if req.Outputs.Has(framework.OutGradX) {
+			r.GradX = view(res.GradX, lo, hi)
+		}
+		if req.Outputs.Has(framework.OutHVP) {
+			r.HVP = view(res.HVP, lo, hi)
+		}
+		if req.Outputs.Has(framework.OutParamJac) {
+			r.ParamJac = view(res.ParamJac, lo, hi)
+		}
+		r.Reset(thetaOut, hi-lo, d, p)
+		func() {
+			defer func() {
+				if x := recover(); x != nil {
+					errs[c] = &PanicError{Value: x, Stack: debug.Stack()}
 				}
-				if req.LapWeights != nil {
-					cr.LapWeights = req.LapWeights[lo:hi]
-				}
-				r := &per[c]
-				if req.Outputs.Has(framework.OutEnergy) {
-					r.Energy = res.Energy[lo:hi]
-				}
-				if req.Outputs.Has(framework.OutLaplacian) {
-					r.Laplacian = res.Laplacian[lo:hi]
-				}
-				if req.Outputs.Has(framework.OutGradX) {
-					r.GradX = view(res.GradX, lo, hi)
-				}
-				if req.Outputs.Has(framework.OutHVP) {
-					r.HVP = view(res.HVP, lo, hi)
-				}
-				if req.Outputs.Has(framework.OutParamJac) {
-					r.ParamJac = view(res.ParamJac, lo, hi)
-				}
-				r.Reset(thetaOut, hi-lo, d, p)
-				func() {
-					defer func() {
-						if x := recover(); x != nil {
-							errs[c] = &PanicError{Value: x, Stack: debug.Stack()}
-						}
-					}()
-					errs[c] = framework.EvaluateChunk(e, caps, &cr, r, &self)
-				}()
-			}
-			done <- struct{}{}
+			}()
+			errs[c] = framework.EvaluateChunk(e, caps, &cr, r, self)
 		}()
 	}
-	for c := 0; c < nc; c++ {
-		work <- c
-	}
-	close(work)
-	for w := 0; w < workers; w++ {
-		<-done
+	workers = max(1, min(workers, nc))
+	if workers == 1 {
+		// One worker: the chunks run on this goroutine, without a hand-off to another.
+		var self framework.SelfScratch
+		for c := 0; c < nc; c++ {
+			runChunk(c, &self)
+		}
+	} else {
+		work := make(chan int)
+		done := make(chan struct{})
+		for w := 0; w < workers; w++ {
+			go func() {
+				var self framework.SelfScratch
+				for c := range work {
+					runChunk(c, &self)
+				}
+				done <- struct{}{}
+			}()
+		}
+		for c := 0; c < nc; c++ {
+			work <- c
+		}
+		close(work)
+		for w := 0; w < workers; w++ {
+			<-done
+		}
 	}
 	for c, err := range errs {
 		if err != nil {

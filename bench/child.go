@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goebm/goebm/framework"
 )
 
 // A child is a process that trains one run file in-process and reports its step times, so
@@ -55,7 +57,7 @@ func ServeChild(ctx context.Context, r io.Reader, w io.Writer) error {
 		return err
 	}
 	res := ChildResult{Sample: s, VmHWMKiB: statusKiB("/proc/self/status", "VmHWM")}
-	out, err := json.Marshal(jsonSafe(res))
+	out, err := framework.MarshalJSON(res, false)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"reflect"
 	"strings"
 
 	"github.com/goebm/goebm/framework"
@@ -134,72 +132,9 @@ func statCell(s Stats, format string) string {
 
 // WriteJSON writes the result, every run included, to path.
 func (r *Result) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(jsonSafe(r), "", "  ")
+	b, err := framework.MarshalJSON(r, true)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	return framework.WriteFileAtomic(path, append(b, '\n'))
-}
-
-// JSONSafe returns v as JSON can hold it: NaN and ±Inf as null (see jsonSafe).
-func JSONSafe(v any) any { return jsonSafe(v) }
-
-// jsonSafe returns v as maps, slices and scalars with every NaN and ±Inf made nil (JSON has
-// no such numbers), following the json tags of its structs.
-func jsonSafe(v any) any { return safeValue(reflect.ValueOf(v)) }
-
-func safeValue(v reflect.Value) any {
-	switch v.Kind() {
-	case reflect.Invalid:
-		return nil
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil
-		}
-		return safeValue(v.Elem())
-	case reflect.Float32, reflect.Float64:
-		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
-		}
-		return f
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil
-		}
-		out := make([]any, v.Len())
-		for i := range out {
-			out[i] = safeValue(v.Index(i))
-		}
-		return out
-	case reflect.Map:
-		out := map[string]any{}
-		for _, k := range v.MapKeys() {
-			out[fmt.Sprint(k.Interface())] = safeValue(v.MapIndex(k))
-		}
-		return out
-	case reflect.Struct:
-		out := map[string]any{}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			fv := v.Field(i)
-			if strings.Contains(opts, "omitempty") && fv.IsZero() {
-				continue
-			}
-			out[name] = safeValue(fv)
-		}
-		return out
-	}
-	return v.Interface()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -259,7 +258,7 @@ func runBench(c *cobra.Command, pos []string, f *benchOptions) error {
 // load are kept) and returns the table's error.
 func finish(res any, tableErr error, jsonPath string, stderr io.Writer) error {
 	if jsonPath != "" {
-		b, err := json.MarshalIndent(bench.JSONSafe(res), "", "  ")
+		b, err := framework.MarshalJSON(res, true)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/goebm/goebm/energy"
 	"github.com/goebm/goebm/framework"
+	"github.com/goebm/goebm/plugins/conformance"
 	"github.com/goebm/goebm/run"
 )
 
@@ -34,7 +35,7 @@ func TestHelpPerCommand(t *testing.T) {
 		{[]string{"list"}, []string{"energies|trainers|optimizers|samplers", "--json"}},
 		{[]string{"plugin"}, []string{"check", "info"}},
 		{[]string{"plugin", "check"}, []string{"-- ARGV...", "--config", "--dim"}},
-		{[]string{"plugin", "info"}, []string{"-- ARGV..."}},
+		{[]string{"plugin", "info"}, []string{"-- ARGV...", "--json"}},
 		{[]string{"bench"}, []string{"--peers", "--repeats"}},
 		{[]string{"version"}, []string{"--json"}},
 		{[]string{"help"}, []string{"ebm help [COMMAND]"}},
@@ -267,6 +268,32 @@ func TestJSONOutputs(t *testing.T) {
 	require.Len(t, kinds, 1)
 	assert.Equal(t, "samplers", kinds[0].Kind)
 	assert.NotEmpty(t, kinds[0].Components)
+}
+
+// ebm plugin info --json prints the plugin's description and configured spec as JSON: the
+// double well at d = 3 has two blocks of 3 parameters, the capabilities and config keys it
+// declares, and the same figures as the human-readable output.
+func TestPluginInfoJSON(t *testing.T) {
+	bin := buildPlugin(t, "../../plugins/examples/doublewell")
+	code, out, errs := ebm(t, "plugin", "info", "--json", "--dim", "3", "--", bin)
+	require.Equal(t, exitOK, code, errs)
+	var d conformance.Description
+	require.NoError(t, json.Unmarshal([]byte(out), &d), out)
+	require.NotNil(t, d.Spec, out)
+	assert.Equal(t, "doublewell", d.Spec.Name)
+	assert.Equal(t, 3, d.Spec.Dim)
+	assert.Equal(t, 6, d.Spec.NumParams)
+	assert.Equal(t, []conformance.BlockInfo{{Name: "log_scale", Shape: []int{3}, Size: 3}, {Name: "center", Shape: []int{3}, Size: 3}}, d.Spec.Blocks)
+	assert.Contains(t, d.Spec.Capabilities, "hvp")
+	var keys []string
+	for _, f := range d.Config {
+		keys = append(keys, f.Key)
+	}
+	assert.Contains(t, keys, "init_center")
+	code, human, errs := ebm(t, "plugin", "info", "--dim", "3", "--", bin)
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, human, "6 parameters")
+	assert.Contains(t, human, "capabilities ["+strings.Join(d.Spec.Capabilities, ",")+"]")
 }
 
 // ebm plugin check --json prints the conformance report as JSON on stdout (the steps as they

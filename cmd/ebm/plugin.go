@@ -55,9 +55,7 @@ func newPluginSubCmd(name, short string) *cobra.Command {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of θ₀, the test points and the check's directions")
 	fs.DurationVar(&o.callTimeout, "call-timeout", host.DefaultCallTimeout, "time for one request, as [energy] call_timeout")
 	fs.DurationVar(&o.startTimeout, "start-timeout", host.DefaultStartTimeout, "time from start to handshake, as [energy] start_timeout")
-	if name == "check" {
-		jsonFlag(fs, &o.json)
-	}
+	jsonFlag(fs, &o.json)
 	return c
 }
 
@@ -83,7 +81,14 @@ func runPlugin(c *cobra.Command, sub string, argv []string, o *pluginOptions) er
 	opts := conformance.Options{Config: cfg, Env: framework.Env{Dim: o.dim, Dir: wd}, Seed: o.seed,
 		CallTimeout: o.callTimeout, StartTimeout: o.startTimeout}
 	if sub == "info" {
-		return conformance.Info(argv, opts, stdout)
+		if !o.json {
+			return conformance.Info(argv, opts, stdout)
+		}
+		d, err := conformance.Describe(argv, opts)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, d)
 	}
 	if !o.json {
 		_, err = conformance.Check(argv, opts, stdout)

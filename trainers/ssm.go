@@ -142,28 +142,28 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 		}
 	}
 
-	t.req = framework.Request{Outputs: framework.OutGradX | framework.OutHVP, X: t.xr, V: t.v, Theta: theta}
+	// With a gradient to compute, the second request's ∇ₓE at x ± h·v/‖v‖ gives vᵀ∇²ₓE v by
+	// the same central difference the gradient takes (so the first request needs no HVP);
+	// without one, the HVP is exact.
+	out := framework.OutGradX
+	if grad == nil {
+		out |= framework.OutHVP
+	}
+	t.req = framework.Request{Outputs: out, X: t.xr, V: t.v, Theta: theta}
 	if err := ctx.Eval.Evaluate(&t.req, &t.res); err != nil {
 		return 0, fmt.Errorf("ssm: %w", err)
 	}
-	loss := 0.0
-	for r := 0; r < m; r++ {
-		v, g, hv := t.v.RawRowView(r), t.res.GradX.RawRowView(r), t.res.HVP.RawRowView(r)
-		vhv, vg, gg := 0.0, 0.0, 0.0
-		for j := range v {
-			vhv += v[j] * hv[j]
-			vg += v[j] * g[j]
-			gg += g[j] * g[j]
-		}
-		if t.vr {
-			loss += -vhv + 0.5*gg
-		} else {
-			loss += -vhv + 0.5*vg*vg
-		}
-	}
-	loss *= w
 	if grad == nil {
-		return loss, nil
+		loss := 0.0
+		for r := 0; r < m; r++ {
+			v, g, hv := t.v.RawRowView(r), t.res.GradX.RawRowView(r), t.res.HVP.RawRowView(r)
+			vhv := 0.0
+			for j := range v {
+				vhv += v[j] * hv[j]
+			}
+			loss += t.rowLoss(v, g, vhv)
+		}
+		return loss * w, nil
 	}
 
 	// Mixed products at [x + hv; x − hv] with u = ∓w·v/2h + ½w·(vᵀg)v (SSM-VR: ∓w·v/2h + ½w·g).
@@ -197,12 +197,40 @@ func (t *SlicedScoreMatching) Step(ctx *framework.StepContext, batch *mat.Dense,
 			um[j] = c*vj + e
 		}
 	}
-	t.req = framework.Request{Outputs: framework.OutMixed, X: t.y, U: t.u, Theta: theta}
+	t.req = framework.Request{Outputs: framework.OutMixed | framework.OutGradX, X: t.y, U: t.u, Theta: theta}
 	if err := ctx.Eval.Evaluate(&t.req, &t.res2); err != nil {
 		return 0, fmt.Errorf("ssm: finite difference of mixed products: %w", err)
 	}
 	copy(grad, t.res2.Mixed)
-	return loss, nil
+	loss := 0.0
+	for r := 0; r < m; r++ {
+		v, g := t.v.RawRowView(r), t.res.GradX.RawRowView(r)
+		gp, gm := t.res2.GradX.RawRowView(r), t.res2.GradX.RawRowView(m+r)
+		norm, dv := 0.0, 0.0
+		for j, vj := range v {
+			norm += vj * vj
+			dv += vj * (gp[j] - gm[j])
+		}
+		vhv := 0.0
+		if norm > 0 {
+			vhv = dv / (2 * h / math.Sqrt(norm))
+		}
+		loss += t.rowLoss(v, g, vhv)
+	}
+	return loss * w, nil
+}
+
+// rowLoss is one projection's term: −vᵀ∇²ₓE v + ½(vᵀ∇ₓE)², or + ½‖∇ₓE‖² for SSM-VR.
+func (t *SlicedScoreMatching) rowLoss(v, g []float64, vhv float64) float64 {
+	vg, gg := 0.0, 0.0
+	for j := range v {
+		vg += v[j] * g[j]
+		gg += g[j] * g[j]
+	}
+	if t.vr {
+		return -vhv + 0.5*gg
+	}
+	return -vhv + 0.5*vg*vg
 }
 
 func registerSSM(r *framework.Registry) {

@@ -157,3 +157,28 @@ func TestSSMConvergesGauss20(t *testing.T) {
 	assert.Less(t, errW, 0.01)
 	assert.Less(t, db.Norm(2), seMu/2)
 }
+
+// A training step (with a gradient) takes vᵀ∇²ₓE v from the central difference of ∇ₓE at
+// x ± h·v/‖v‖ that its gradient already evaluates; the loss it returns equals the exact one
+// (the HVP, asked for when there is no gradient) to rounding for the quadratic Gaussian, and
+// to the difference's O(h²) on an MLP.
+func TestSSMLossOfTrainingStep(t *testing.T) {
+	gm, gtheta := gaussian(t, 3), randomQuadTheta(3, 21)
+	mm, mtheta := mlp(t, 3, 22)
+	for _, tc := range []struct {
+		name  string
+		e     framework.Energy
+		theta []float64
+		tol   float64
+	}{{"gaussian", gm, gtheta, 1e-9}, {"mlp", mm, mtheta, 1e-6}} {
+		ev := framework.NewEvaluator(tc.e)
+		x := normalRows(20, 3, 23)
+		for _, o := range ssmVariants {
+			tr, err := NewSlicedScoreMatching(o)
+			require.NoError(t, err)
+			exact := stepAt(t, tr, ev, x, tc.theta, nil, 7)
+			withGrad := stepAt(t, tr, ev, x, tc.theta, make([]float64, len(tc.theta)), 7)
+			assert.InEpsilon(t, exact, withGrad, tc.tol, "%s, options %+v", tc.name, o)
+		}
+	}
+}

@@ -206,3 +206,19 @@ func TestGoBenchCommandsInDocs(t *testing.T) {
 		assert.Regexp(t, `(?m)^Benchmark`, string(out), "%s: no benchmark of %s matches %q", m[0], m[2], top)
 	}
 }
+
+// scripts/ab_train.py, which times two builds pair by pair (docs/benchmarks.md), runs the
+// run files of bench/ab with this ebm as both builds: one pair each, a median per build, the
+// pair ratio, and byte-identical parameters (the same build and seed).
+func TestABTrainScript(t *testing.T) {
+	bin := buildEBM(t)
+	t.Chdir("../..")
+	out, err := exec.Command("/usr/bin/python3", "scripts/ab_train.py", "--before", bin, "--after", bin, "--pairs", "1",
+		"--set", "train.steps=20", "bench/ab/ring8-dsm.toml", "bench/ab/ring8-ssm.toml").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, f := range []string{"bench/ab/ring8-dsm.toml", "bench/ab/ring8-ssm.toml"} {
+		assert.Regexp(t, regexp.QuoteMeta(f)+`: before [0-9.]+ µs/step`, string(out))
+		assert.Regexp(t, regexp.QuoteMeta(f)+`: after/before pair by pair [0-9.]+ \(.*\); params identical: True`, string(out))
+	}
+	assert.Contains(t, string(out), "load average before: ")
+}

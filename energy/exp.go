@@ -124,17 +124,6 @@ func logOne(v float64) float64 {
 	}
 	k := (math.Float64frombits(e|0x4330000000000000) - 0x1p52) - 1023
 	f := m - 1
-	q := f / (2 + f)
-	zz := q * q
-	z2 := zz * zz
-	z4 := z2 * z2
-	z8 := z4 * z4
-	c := &spSeries
-	p0 := math.FMA(z2, math.FMA(zz, c[3], c[2]), math.FMA(zz, c[1], c[0]))
-	p1 := math.FMA(z2, math.FMA(zz, c[7], c[6]), math.FMA(zz, c[5], c[4]))
-	p2 := math.FMA(z2, math.FMA(zz, c[11], c[10]), math.FMA(zz, c[9], c[8]))
-	p3 := math.FMA(z2, math.FMA(zz, c[15], c[14]), math.FMA(zz, c[13], c[12]))
-	r := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
-	l := math.FMA(zz, r, 1) * (q + q)
+	l := atanh2(f / (2 + f)) // log m
 	return math.FMA(k, spLn2Hi, math.FMA(k, spLn2Lo, l))
 }

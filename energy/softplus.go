@@ -50,6 +50,23 @@ var spTaylor = func() [12]float64 {
 	return c
 }()
 
+// atanh2 returns 2·atanh(q) = log((1 + q)/(1 − q)) for |q| ≤ 3 − 2√2 by the series of
+// spSeries in q², in the Estrin order and with the fused operations of the assembly kernels
+// (softplusKernel's log1p(e) and logKernel's log m), so that the Go twins compute their bits.
+func atanh2(q float64) float64 {
+	zz := q * q
+	z2 := zz * zz
+	z4 := z2 * z2
+	z8 := z4 * z4
+	k := &spSeries
+	p0 := math.FMA(z2, math.FMA(zz, k[3], k[2]), math.FMA(zz, k[1], k[0]))
+	p1 := math.FMA(z2, math.FMA(zz, k[7], k[6]), math.FMA(zz, k[5], k[4]))
+	p2 := math.FMA(z2, math.FMA(zz, k[11], k[10]), math.FMA(zz, k[9], k[8]))
+	p3 := math.FMA(z2, math.FMA(zz, k[15], k[14]), math.FMA(zz, k[13], k[12]))
+	r := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
+	return float64(math.FMA(zz, r, 1) * (q + q))
+}
+
 // spSeries holds 1/(2k+1), k = 1 … 16: the coefficients of atanh(q)/q in q².
 var spSeries = func() [16]float64 {
 	var c [16]float64
@@ -149,18 +166,7 @@ func softplusGeneric(z, h, d1, d2, d3 []float64) {
 			s = er
 		}
 		if h != nil {
-			qq := float64((e * u) * q0) // e/(2 + e)
-			zz := qq * qq
-			z2 := zz * zz
-			z4 := z2 * z2
-			z8 := z4 * z4
-			k := &spSeries
-			p0 := math.FMA(z2, math.FMA(zz, k[3], k[2]), math.FMA(zz, k[1], k[0]))
-			p1 := math.FMA(z2, math.FMA(zz, k[7], k[6]), math.FMA(zz, k[5], k[4]))
-			p2 := math.FMA(z2, math.FMA(zz, k[11], k[10]), math.FMA(zz, k[9], k[8]))
-			p3 := math.FMA(z2, math.FMA(zz, k[15], k[14]), math.FMA(zz, k[13], k[12]))
-			rs := math.FMA(z8, math.FMA(z4, p3, p2), math.FMA(z4, p1, p0))
-			l := float64(math.FMA(zz, rs, 1) * (qq + qq))
+			l := atanh2(float64((e * u) * q0)) // log(1 + e) = 2·atanh(e/(2 + e))
 			pos := 0.0
 			if v > 0 {
 				pos = v

@@ -42,11 +42,21 @@ FUZZ_TARGETS := ./energy:FuzzGemm ./framework:FuzzParseCSV ./framework:FuzzParse
 FUZZTIME ?= 4s
 FUZZLONG ?= 2m
 
+# A failing input is written to PKG/testdata/fuzz/TARGET and replayed by every later go test,
+# so a failure is judged by the re-run: a found input fails it again. A failure that left no
+# input (the fuzzing engine's own, e.g. a worker lost on a loaded machine) is printed in full
+# and counts only if the re-run fails too.
 fuzz-short: ## every fuzz target for FUZZTIME (4s) each
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || { \
-	    $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; exit 1; }; done
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1 && continue; \
+	  cat $$log; \
+	  echo "fuzz $$pkg $$fn failed; re-running it with its corpus ($$pkg/testdata/fuzz/$$fn)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  if [ -n "$$(git status --porcelain -- $$pkg/testdata/fuzz 2>/dev/null)" ]; then \
+	    echo "fuzz $$pkg $$fn wrote a failing input:"; git status --porcelain -- $$pkg/testdata/fuzz; exit 1; fi; \
+	done
 
 fuzz: ## every fuzz target for FUZZLONG (2m) each
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(FUZZLONG)
